@@ -1,0 +1,192 @@
+//! The broker abstraction: commands go in with a confirm, come out to workers as
+//! deliveries that are acknowledged after the database commit, and outcomes travel back
+//! to the waiting ingest as replies matched by correlation id.
+//!
+//! Two backends: RabbitMQ (`KEFU_AMQP_URL=amqp://…`) and the embedded queue, a table in
+//! the database (the default), with the same guarantees.
+
+mod embedded;
+mod rabbit;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::stream::BoxStream;
+use sea_orm::DatabaseConnection;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+pub use embedded::Embedded;
+pub use rabbit::Rabbit;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("broker unavailable: {0}")]
+    Unavailable(String),
+    #[error("broker timed out during {0}")]
+    Timeout(&'static str),
+    /// The broker refused the message (a full queue with `reject-publish`).
+    #[error("broker refused the message: {0}")]
+    Rejected(String),
+    /// A mandatory publish found no queue.
+    #[error("message was unroutable: {0}")]
+    Unroutable(String),
+}
+
+impl From<lapin::Error> for BrokerError {
+    fn from(err: lapin::Error) -> Self {
+        BrokerError::Unavailable(err.to_string())
+    }
+}
+
+impl From<sea_orm::DbErr> for BrokerError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        BrokerError::Unavailable(err.to_string())
+    }
+}
+
+/// Ingest-side table of requests waiting for their outcome.
+#[derive(Debug, Default)]
+pub struct Replies {
+    pending: Mutex<HashMap<String, oneshot::Sender<Vec<u8>>>>,
+}
+
+impl Replies {
+    pub fn register(&self, correlation_id: &str) -> oneshot::Receiver<Vec<u8>> {
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().expect("replies lock").insert(correlation_id.to_owned(), tx);
+        rx
+    }
+
+    pub fn complete(&self, correlation_id: &str, body: Vec<u8>) {
+        if let Some(tx) = self.pending.lock().expect("replies lock").remove(correlation_id) {
+            let _ = tx.send(body);
+        }
+    }
+
+    pub fn forget(&self, correlation_id: &str) {
+        self.pending.lock().expect("replies lock").remove(correlation_id);
+    }
+}
+
+/// One of the two backends. Cheap to clone.
+#[derive(Clone)]
+pub enum Broker {
+    Rabbit(Arc<Rabbit>),
+    Embedded(Arc<Embedded>),
+}
+
+impl Broker {
+    /// Connects (RabbitMQ: declares the topology) according to `KEFU_AMQP_URL`.
+    pub async fn connect(config: &Config, db: DatabaseConnection) -> Result<Self, BrokerError> {
+        match &config.amqp_url {
+            Some(url) => Ok(Broker::Rabbit(Arc::new(Rabbit::connect(url, config).await?))),
+            None => Ok(Broker::Embedded(Arc::new(Embedded::new(db, config)))),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Broker::Rabbit(_) => "rabbitmq",
+            Broker::Embedded(_) => "embedded",
+        }
+    }
+
+    pub fn replies(&self) -> &Replies {
+        match self {
+            Broker::Rabbit(r) => r.replies(),
+            Broker::Embedded(e) => e.replies(),
+        }
+    }
+
+    /// Starts receiving replies for this process's requests (RabbitMQ: an exclusive reply
+    /// queue, re-created after reconnects). Runs until `cancel`.
+    pub fn start_reply_listener(&self, cancel: CancellationToken) {
+        if let Broker::Rabbit(r) = self {
+            tokio::spawn(Arc::clone(r).reply_listener(cancel));
+        }
+    }
+
+    /// Publishes a command durably; returns once the broker has confirmed it.
+    /// `want_reply`: ask the worker to send the outcome back to this process.
+    pub async fn publish_command(&self, message_id: &str, payload: &[u8], want_reply: bool) -> Result<(), BrokerError> {
+        match self {
+            Broker::Rabbit(r) => r.publish_command(message_id, payload, want_reply).await,
+            Broker::Embedded(e) => e.publish_command(message_id, payload).await,
+        }
+    }
+
+    /// Opens a stream of deliveries for a worker. The stream ends when the connection is
+    /// lost; the caller reconnects by calling this again.
+    pub async fn consume(&self) -> Result<BoxStream<'static, Delivery>, BrokerError> {
+        match self {
+            Broker::Rabbit(r) => r.consume().await,
+            Broker::Embedded(e) => Arc::clone(e).consume().await,
+        }
+    }
+
+    /// Sends a command's outcome to the ingest that waits for it (best effort: the
+    /// ingest falls back to reading the stored outcome).
+    pub async fn send_reply(&self, reply_to: &str, correlation_id: &str, body: Vec<u8>) {
+        match self {
+            Broker::Rabbit(r) => r.send_reply(reply_to, correlation_id, body).await,
+            Broker::Embedded(e) => e.replies().complete(correlation_id, body),
+        }
+    }
+
+    /// Best-effort, bounded shutdown.
+    pub async fn close(&self) {
+        if let Broker::Rabbit(r) = self {
+            r.close().await;
+        }
+    }
+}
+
+enum Acker {
+    Rabbit { acker: lapin::Acker, rabbit: Arc<Rabbit>, headers: Option<lapin::types::FieldTable> },
+    Embedded { job_id: i64, embedded: Arc<Embedded> },
+}
+
+/// One received command.
+pub struct Delivery {
+    pub payload: Vec<u8>,
+    pub reply_to: Option<String>,
+    /// Scheduled retries this command has had so far.
+    pub retries: u32,
+    pub redelivered: bool,
+    acker: Acker,
+}
+
+impl Delivery {
+    /// Acknowledges after the commit. `Ok(false)`: the broker will deliver it again
+    /// (the channel it came on is gone), which the de-duplication absorbs.
+    pub async fn ack(&self) -> Result<bool, BrokerError> {
+        match &self.acker {
+            Acker::Rabbit { acker, rabbit, .. } => rabbit.ack(acker).await,
+            Acker::Embedded { job_id, embedded } => embedded.ack(*job_id).await,
+        }
+    }
+
+    /// Sends the command to the dead-letter queue (unparseable, or out of retries).
+    pub async fn dead_letter(&self, reason: &str) -> Result<(), BrokerError> {
+        match &self.acker {
+            Acker::Rabbit { acker, rabbit, .. } => rabbit.reject(acker).await,
+            Acker::Embedded { job_id, embedded } => embedded.dead_letter(*job_id, reason).await,
+        }
+    }
+
+    /// Schedules the command again after `delay` (the delay queue), then acknowledges
+    /// this delivery.
+    pub async fn retry_later(&self, delay: Duration) -> Result<(), BrokerError> {
+        match &self.acker {
+            Acker::Rabbit { acker, rabbit, headers } => {
+                rabbit.retry_later(&self.payload, headers.clone(), self.retries + 1, delay).await?;
+                rabbit.ack(acker).await.map(|_| ())
+            }
+            Acker::Embedded { job_id, embedded } => embedded.retry_later(*job_id, delay).await,
+        }
+    }
+}

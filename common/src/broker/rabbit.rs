@@ -1,0 +1,353 @@
+//! RabbitMQ backend (lapin).
+//!
+//! Topology, declared idempotently on every (re)connect, for prefix `P`:
+//! - exchange `P.commands` (direct) → quorum queue `P.commands` (routing key `command`),
+//!   with `x-dead-letter-exchange=P.dlx`, `x-dead-letter-strategy=at-least-once`,
+//!   `x-overflow=reject-publish`, `x-delivery-limit` and `x-max-length`;
+//! - exchange `P.dlx` (fanout) → quorum queue `P.commands.dead`;
+//! - one delay queue per retry-schedule step, `P.commands.retry.<ms>`, whose messages
+//!   expire back into `P.commands` (fixed TTL per queue, so no head-of-line blocking);
+//! - per ingest process, an exclusive server-named reply queue.
+//!
+//! Reconnecting: every operation is bounded by `broker_timeout`; a failed publish drops
+//! the channel, reconnects and re-publishes the same message id until the deadline
+//! (workers de-duplicate). Consumers end their stream when the connection is lost and
+//! the worker loop calls `consume` again, which reconnects and re-declares.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{BoxStream, StreamExt};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use super::{Acker, BrokerError, Delivery, Replies};
+use crate::config::Config;
+use crate::retry::Backoff;
+
+const ROUTING_KEY: &str = "command";
+const RETRIES_HEADER: &str = "x-kefu-retries";
+
+pub struct Rabbit {
+    url: String,
+    prefix: String,
+    timeout: Duration,
+    prefetch: u16,
+    delivery_limit: u32,
+    queue_max_length: u32,
+    schedule_ms: Vec<u64>,
+    conn: Mutex<Option<Arc<Connection>>>,
+    publisher: Mutex<Option<Channel>>,
+    reply_queue: RwLock<Option<String>>,
+    replies: Replies,
+}
+
+async fn bounded<T, E: Into<BrokerError>>(
+    timeout: Duration,
+    what: &'static str,
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, BrokerError> {
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => Err(BrokerError::Timeout(what)),
+    }
+}
+
+fn str_arg(table: &mut FieldTable, key: &str, value: &str) {
+    table.insert(key.into(), AMQPValue::LongString(value.into()));
+}
+
+fn int_arg(table: &mut FieldTable, key: &str, value: i64) {
+    table.insert(key.into(), AMQPValue::LongLongInt(value));
+}
+
+impl Rabbit {
+    pub async fn connect(url: &str, config: &Config) -> Result<Self, BrokerError> {
+        let rabbit = Self {
+            url: url.to_owned(),
+            prefix: config.amqp_prefix.clone(),
+            timeout: config.broker_timeout(),
+            prefetch: config.prefetch,
+            delivery_limit: config.delivery_limit,
+            queue_max_length: config.queue_max_length,
+            schedule_ms: config.retry_schedule_ms.clone(),
+            conn: Mutex::new(None),
+            publisher: Mutex::new(None),
+            reply_queue: RwLock::new(None),
+            replies: Replies::default(),
+        };
+        rabbit.connection().await?;
+        Ok(rabbit)
+    }
+
+    pub fn replies(&self) -> &Replies {
+        &self.replies
+    }
+
+    pub fn commands_queue(&self) -> String {
+        format!("{}.commands", self.prefix)
+    }
+
+    pub fn dead_queue(&self) -> String {
+        format!("{}.commands.dead", self.prefix)
+    }
+
+    fn retry_queue(&self, delay_ms: u64) -> String {
+        format!("{}.commands.retry.{delay_ms}", self.prefix)
+    }
+
+    /// The live connection, or a new one with the topology declared.
+    async fn connection(&self) -> Result<Arc<Connection>, BrokerError> {
+        let mut guard = self.conn.lock().await;
+        if let Some(conn) = guard.as_ref() {
+            if conn.status().connected() {
+                return Ok(Arc::clone(conn));
+            }
+        }
+        let props = ConnectionProperties::default().with_connection_name(format!("kefu-{}", std::process::id()).into());
+        let conn = Arc::new(bounded(self.timeout, "connect", Connection::connect(&self.url, props)).await?);
+        let channel = bounded(self.timeout, "create channel", conn.create_channel()).await?;
+        self.declare_topology(&channel).await?;
+        let _ = bounded(self.timeout, "close channel", channel.close(200, "declared".into())).await;
+        tracing::info!(prefix = %self.prefix, "connected to RabbitMQ and declared the topology");
+        *guard = Some(Arc::clone(&conn));
+        Ok(conn)
+    }
+
+    async fn declare_topology(&self, ch: &Channel) -> Result<(), BrokerError> {
+        let t = self.timeout;
+        let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+        let commands_x = format!("{}.commands", self.prefix);
+        let dlx = format!("{}.dlx", self.prefix);
+        bounded(t, "declare exchange", ch.exchange_declare(commands_x.clone().into(), ExchangeKind::Direct, durable, FieldTable::default())).await?;
+        bounded(t, "declare exchange", ch.exchange_declare(dlx.clone().into(), ExchangeKind::Fanout, durable, FieldTable::default())).await?;
+
+        let durable_q = QueueDeclareOptions { durable: true, ..Default::default() };
+        let mut dead_args = FieldTable::default();
+        str_arg(&mut dead_args, "x-queue-type", "quorum");
+        bounded(t, "declare queue", ch.queue_declare(self.dead_queue().into(), durable_q, dead_args)).await?;
+        bounded(t, "bind queue", ch.queue_bind(self.dead_queue().into(), dlx.clone().into(), "".into(), QueueBindOptions::default(), FieldTable::default())).await?;
+
+        let mut args = FieldTable::default();
+        str_arg(&mut args, "x-queue-type", "quorum");
+        str_arg(&mut args, "x-dead-letter-exchange", &dlx);
+        str_arg(&mut args, "x-dead-letter-strategy", "at-least-once");
+        str_arg(&mut args, "x-overflow", "reject-publish");
+        int_arg(&mut args, "x-delivery-limit", i64::from(self.delivery_limit));
+        int_arg(&mut args, "x-max-length", i64::from(self.queue_max_length));
+        bounded(t, "declare queue", ch.queue_declare(self.commands_queue().into(), durable_q, args)).await?;
+        bounded(t, "bind queue", ch.queue_bind(self.commands_queue().into(), commands_x.clone().into(), ROUTING_KEY.into(), QueueBindOptions::default(), FieldTable::default())).await?;
+
+        for ms in &self.schedule_ms {
+            let mut args = FieldTable::default();
+            int_arg(&mut args, "x-message-ttl", *ms as i64);
+            str_arg(&mut args, "x-dead-letter-exchange", &commands_x);
+            str_arg(&mut args, "x-dead-letter-routing-key", ROUTING_KEY);
+            bounded(t, "declare queue", ch.queue_declare(self.retry_queue(*ms).into(), durable_q, args)).await?;
+        }
+        Ok(())
+    }
+
+    async fn publisher_channel(&self) -> Result<Channel, BrokerError> {
+        let mut guard = self.publisher.lock().await;
+        if let Some(ch) = guard.as_ref() {
+            if ch.status().connected() {
+                return Ok(ch.clone());
+            }
+        }
+        let conn = self.connection().await?;
+        let ch = bounded(self.timeout, "create channel", conn.create_channel()).await?;
+        bounded(self.timeout, "confirm select", ch.confirm_select(ConfirmSelectOptions::default())).await?;
+        *guard = Some(ch.clone());
+        Ok(ch)
+    }
+
+    async fn drop_publisher(&self) {
+        self.publisher.lock().await.take();
+    }
+
+    /// One confirmed publish; `Rejected`/`Unroutable` are final answers of the broker.
+    async fn publish_once(&self, exchange: &str, routing_key: &str, payload: &[u8], props: BasicProperties) -> Result<(), BrokerError> {
+        let ch = self.publisher_channel().await?;
+        let options = BasicPublishOptions { mandatory: true, ..Default::default() };
+        let confirm = bounded(self.timeout, "publish", ch.basic_publish(exchange.into(), routing_key.into(), options, payload, props)).await?;
+        match bounded(self.timeout, "publisher confirm", confirm).await? {
+            Confirmation::Ack(None) => Ok(()),
+            Confirmation::Ack(Some(returned)) => Err(BrokerError::Unroutable(returned.reply_text.to_string())),
+            Confirmation::Nack(_) => Err(BrokerError::Rejected(format!("queue {routing_key} refused the message (full?)"))),
+            Confirmation::NotRequested => Err(BrokerError::Unavailable("publisher confirms are not enabled".into())),
+        }
+    }
+
+    /// Publishes with confirm, reconnecting and re-publishing the same message until the
+    /// deadline. A duplicate caused by an unknown outcome is absorbed by the workers.
+    async fn publish_confirmed(&self, exchange: &str, routing_key: &str, payload: &[u8], props: BasicProperties) -> Result<(), BrokerError> {
+        let deadline = Instant::now() + self.timeout * 3;
+        let mut backoff = Backoff::quick();
+        loop {
+            match self.publish_once(exchange, routing_key, payload, props.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(err @ (BrokerError::Rejected(_) | BrokerError::Unroutable(_))) => return Err(err),
+                Err(err) => {
+                    tracing::warn!(error = %err, routing_key, "publish failed; reconnecting to re-publish");
+                    self.drop_publisher().await;
+                    let delay = backoff.next_delay();
+                    if Instant::now() + delay > deadline {
+                        return Err(err);
+                    }
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    pub async fn publish_command(&self, message_id: &str, payload: &[u8], want_reply: bool) -> Result<(), BrokerError> {
+        let mut props = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into())
+            .with_message_id(message_id.into())
+            .with_correlation_id(message_id.into());
+        if want_reply {
+            if let Some(queue) = self.reply_queue.read().expect("reply queue lock").clone() {
+                props = props.with_reply_to(queue.into());
+            }
+        }
+        self.publish_confirmed(&format!("{}.commands", self.prefix), ROUTING_KEY, payload, props).await
+    }
+
+    pub async fn retry_later(&self, payload: &[u8], headers: Option<FieldTable>, retries: u32, delay: Duration) -> Result<(), BrokerError> {
+        let ms = delay.as_millis() as u64;
+        let queue = if self.schedule_ms.contains(&ms) {
+            self.retry_queue(ms)
+        } else {
+            self.retry_queue(*self.schedule_ms.last().ok_or_else(|| BrokerError::Unavailable("no retry schedule".into()))?)
+        };
+        let mut headers = headers.unwrap_or_default();
+        headers.insert(RETRIES_HEADER.into(), AMQPValue::LongLongInt(i64::from(retries)));
+        let props = BasicProperties::default().with_delivery_mode(2).with_headers(headers);
+        self.publish_confirmed("", &queue, payload, props).await
+    }
+
+    pub async fn send_reply(&self, reply_to: &str, correlation_id: &str, body: Vec<u8>) {
+        let props = BasicProperties::default().with_correlation_id(correlation_id.into());
+        let result = async {
+            let ch = self.publisher_channel().await?;
+            // Not awaiting the confirm: a lost reply only makes the ingest read the outcome
+            // from the database instead.
+            bounded(self.timeout, "publish reply", ch.basic_publish("".into(), reply_to.into(), BasicPublishOptions::default(), &body, props)).await?;
+            Ok::<_, BrokerError>(())
+        }
+        .await;
+        if let Err(err) = result {
+            tracing::warn!(error = %err, correlation_id, "could not send reply; the ingest will read the stored outcome");
+        }
+    }
+
+    pub async fn ack(&self, acker: &lapin::Acker) -> Result<bool, BrokerError> {
+        bounded(self.timeout, "ack", acker.ack(BasicAckOptions::default())).await
+    }
+
+    pub async fn reject(&self, acker: &lapin::Acker) -> Result<(), BrokerError> {
+        bounded(self.timeout, "nack", acker.nack(BasicNackOptions { requeue: false, multiple: false })).await.map(|_| ())
+    }
+
+    pub async fn consume(self: &Arc<Self>) -> Result<BoxStream<'static, Delivery>, BrokerError> {
+        let conn = self.connection().await?;
+        let ch = bounded(self.timeout, "create channel", conn.create_channel()).await?;
+        bounded(self.timeout, "qos", ch.basic_qos(self.prefetch, BasicQosOptions::default())).await?;
+        let tag: ShortString = format!("kefu-worker-{}", uuid::Uuid::new_v4()).into();
+        let consumer = bounded(self.timeout, "consume", ch.basic_consume(self.commands_queue().into(), tag, BasicConsumeOptions::default(), FieldTable::default())).await?;
+        tracing::info!(queue = %self.commands_queue(), prefetch = self.prefetch, "consuming commands");
+        let rabbit = Arc::clone(self);
+        // Keep the channel alive as long as the stream.
+        let stream = consumer
+            .take_while(|item| {
+                if let Err(err) = item {
+                    tracing::warn!(error = %err, "consumer stream failed; will reconnect");
+                }
+                std::future::ready(item.is_ok())
+            })
+            .filter_map(move |item| {
+                let _keep = &ch;
+                let rabbit = Arc::clone(&rabbit);
+                std::future::ready(item.ok().map(|d| {
+                    let headers = d.properties.headers().clone();
+                    let retries = headers
+                        .as_ref()
+                        .and_then(|h| h.inner().get(RETRIES_HEADER).cloned())
+                        .and_then(|v| match v {
+                            AMQPValue::LongLongInt(n) => Some(n as u32),
+                            AMQPValue::LongInt(n) => Some(n as u32),
+                            _ => None,
+                        })
+                        .unwrap_or(0);
+                    Delivery {
+                        reply_to: d.properties.reply_to().as_ref().map(|s| s.to_string()),
+                        retries,
+                        redelivered: d.redelivered,
+                        payload: d.data,
+                        acker: Acker::Rabbit { acker: d.acker, rabbit, headers },
+                    }
+                }))
+            });
+        Ok(stream.boxed())
+    }
+
+    /// Keeps an exclusive reply queue consumed, re-creating it after a reconnect.
+    pub async fn reply_listener(self: Arc<Self>, cancel: CancellationToken) {
+        let mut backoff = Backoff::reconnect();
+        while !cancel.is_cancelled() {
+            match self.open_reply_queue().await {
+                Ok((ch, mut consumer)) => {
+                    backoff.reset();
+                    loop {
+                        tokio::select! {
+                            _ = cancel.cancelled() => break,
+                            item = consumer.next() => match item {
+                                Some(Ok(d)) => {
+                                    if let Some(id) = d.properties.correlation_id() {
+                                        self.replies.complete(id.as_str(), d.data);
+                                    }
+                                }
+                                Some(Err(err)) => { tracing::warn!(error = %err, "reply queue lost"); break; }
+                                None => break,
+                            }
+                        }
+                    }
+                    self.reply_queue.write().expect("reply queue lock").take();
+                    drop(ch);
+                }
+                Err(err) => tracing::warn!(error = %err, "cannot open the reply queue; retrying"),
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = tokio::time::sleep(backoff.next_delay()) => {}
+            }
+        }
+    }
+
+    async fn open_reply_queue(&self) -> Result<(Channel, lapin::Consumer), BrokerError> {
+        let conn = self.connection().await?;
+        let ch = bounded(self.timeout, "create channel", conn.create_channel()).await?;
+        let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
+        let queue = bounded(self.timeout, "declare reply queue", ch.queue_declare("".into(), options, FieldTable::default())).await?;
+        let name = queue.name().to_string();
+        let consume = BasicConsumeOptions { no_ack: true, ..Default::default() };
+        let consumer = bounded(self.timeout, "consume replies", ch.basic_consume(name.clone().into(), "".into(), consume, FieldTable::default())).await?;
+        tracing::info!(queue = %name, "listening for replies");
+        *self.reply_queue.write().expect("reply queue lock") = Some(name);
+        Ok((ch, consumer))
+    }
+
+    pub async fn close(&self) {
+        if let Some(conn) = self.conn.lock().await.take() {
+            let _ = tokio::time::timeout(self.timeout, conn.close(200, "shutdown".into())).await;
+        }
+    }
+}

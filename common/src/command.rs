@@ -1,0 +1,159 @@
+//! Commands the ingest publishes and the workers apply, and their envelope.
+//!
+//! Variants are versioned (`…V1`): a change of meaning gets a new variant, so workers of
+//! the old and new release can both drain a queue during a rolling upgrade.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::{
+    DeviceId, Labels, SenderType, ServId, SessionToken, Text, Title, Url, UserId, UserName,
+};
+use crate::ids::ObjectId;
+
+/// Who asks for a change, as authenticated by the ingest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Actor {
+    User { app_id: i64, user_id: UserId },
+    Agent { serv_id: ServId },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Command {
+    SessionCreateV1 {
+        session: SessionToken,
+        app_id: i64,
+        user_id: UserId,
+        user_name: UserName,
+        user_image_url: Option<Url>,
+        device_id: Option<DeviceId>,
+        expires_at: i64,
+    },
+    AgentBindV1 {
+        session: SessionToken,
+        serv_id: ServId,
+    },
+    AgentUnbindV1 {
+        session: SessionToken,
+        serv_id: ServId,
+    },
+    QuestionCreateV1 {
+        question_id: ObjectId,
+        app_id: i64,
+        user_id: UserId,
+        title: Title,
+        labels: Labels,
+    },
+    QuestionServeV1 {
+        question_id: ObjectId,
+        serv_id: ServId,
+        message_id: ObjectId,
+    },
+    QuestionQuitV1 {
+        question_id: ObjectId,
+        serv_id: ServId,
+        message_id: ObjectId,
+    },
+    QuestionFinishV1 {
+        question_id: ObjectId,
+        serv_id: ServId,
+        message_id: ObjectId,
+    },
+    QuestionReopenV1 {
+        question_id: ObjectId,
+        actor: Actor,
+        message_id: ObjectId,
+    },
+    MessageSendTextV1 {
+        question_id: ObjectId,
+        message_id: ObjectId,
+        actor: Actor,
+        sender_type: SenderType,
+        text: Text,
+    },
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::SessionCreateV1 { .. } => "SessionCreateV1",
+            Command::AgentBindV1 { .. } => "AgentBindV1",
+            Command::AgentUnbindV1 { .. } => "AgentUnbindV1",
+            Command::QuestionCreateV1 { .. } => "QuestionCreateV1",
+            Command::QuestionServeV1 { .. } => "QuestionServeV1",
+            Command::QuestionQuitV1 { .. } => "QuestionQuitV1",
+            Command::QuestionFinishV1 { .. } => "QuestionFinishV1",
+            Command::QuestionReopenV1 { .. } => "QuestionReopenV1",
+            Command::MessageSendTextV1 { .. } => "MessageSendTextV1",
+        }
+    }
+}
+
+/// A command with what is needed to apply it once and answer it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The command id: also the AMQP message id and the de-duplication key. Derived from
+    /// the client's `Idempotency-Key` when one is given, random otherwise.
+    pub id: Uuid,
+    /// SHA-256 of the request that produced the command, to detect a reused key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    pub created_at: i64,
+    pub command: Command,
+}
+
+impl Envelope {
+    pub fn new(id: Uuid, fingerprint: Option<String>, command: Command) -> Self {
+        Self { id, fingerprint, created_at: crate::now_ms(), command }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("envelope serializes")
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+/// The command id for a client's idempotency key: stable for the same scope and key.
+pub fn idempotent_command_id(scope: &str, key: &str) -> Uuid {
+    const NAMESPACE: Uuid = Uuid::from_u128(0x6b65_6675_0000_4000_8000_6964_656d_706f);
+    Uuid::new_v5(&NAMESPACE, format!("{scope}\n{key}").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_round_trips_with_type_tag() {
+        let env = Envelope::new(
+            Uuid::new_v4(),
+            None,
+            Command::AgentBindV1 {
+                session: SessionToken::parse("abcdefabcdef").unwrap(),
+                serv_id: ServId::parse("alice").unwrap(),
+            },
+        );
+        let bytes = env.to_bytes();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains(r#""type":"AgentBindV1""#), "{text}");
+        assert_eq!(Envelope::from_bytes(&bytes).unwrap(), env);
+    }
+
+    #[test]
+    fn invalid_values_do_not_deserialize() {
+        let text = r#"{"id":"5b1f8d2e-8c1a-4c59-9f5e-0a6e4f5d7c11","created_at":1,
+            "command":{"type":"AgentBindV1","session":"short","serv_id":"alice"}}"#;
+        assert!(Envelope::from_bytes(text.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn idempotency_ids_are_stable_and_scoped() {
+        assert_eq!(idempotent_command_id("a", "k"), idempotent_command_id("a", "k"));
+        assert_ne!(idempotent_command_id("a", "k"), idempotent_command_id("b", "k"));
+    }
+}

@@ -1,0 +1,150 @@
+//! Layered configuration: defaults → `kefu.toml` (or the file in `KEFU_CONFIG`) →
+//! `KEFU_*` environment → command-line flags → validation.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// `KEFU_HTTP_ADDR`: where the ingest listens.
+    pub http_addr: String,
+    /// `KEFU_DATABASE_URL`: `sqlite://…`, `postgres://…` or `mysql://…`.
+    pub database_url: String,
+    /// `KEFU_AMQP_URL`: unset for the embedded queue, `amqp://…` for RabbitMQ.
+    pub amqp_url: Option<String>,
+    /// `KEFU_AMQP_PREFIX`: prefix of every exchange and queue name.
+    pub amqp_prefix: String,
+    /// `KEFU_PREFETCH`: unacknowledged commands a worker holds (and handles) at once.
+    pub prefetch: u16,
+    /// `KEFU_DELIVERY_LIMIT`: deliveries of one command before it is dead-lettered.
+    pub delivery_limit: u32,
+    /// `KEFU_QUEUE_MAX_LENGTH`: commands queued before publishes are refused (429).
+    pub queue_max_length: u32,
+    /// `KEFU_RETRY_SCHEDULE_MS`: delays before re-trying a command that failed
+    /// internally; after the last one it goes to the dead-letter queue.
+    pub retry_schedule_ms: Vec<u64>,
+    /// `KEFU_BROKER_TIMEOUT_MS`: bound on every broker operation (connect, publish, confirm).
+    pub broker_timeout_ms: u64,
+    /// `KEFU_REPLY_TIMEOUT_MS`: how long a request waits for its command's outcome.
+    pub reply_timeout_ms: u64,
+    /// `KEFU_SESSION_TTL_SECS`: lifetime of a user session.
+    pub session_ttl_secs: u64,
+    /// `KEFU_SIGNATURE_SKEW_SECS`: accepted distance of a signed request's timestamp.
+    pub signature_skew_secs: u64,
+    /// `KEFU_IDEMPOTENCY_TTL_SECS`: how long processed command ids (and so idempotency keys) are kept.
+    pub idempotency_ttl_secs: u64,
+    /// `KEFU_BODY_LIMIT_BYTES`: largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// `KEFU_EMBEDDED_POLL_MS`: how often embedded-queue workers look for work from other processes.
+    pub embedded_poll_ms: u64,
+    /// `KEFU_EMBEDDED_VISIBILITY_SECS`: after this, a claimed embedded job whose worker died is redelivered.
+    pub embedded_visibility_secs: u64,
+    /// `KEFU_WORKER_PAUSE_BEFORE_ACK_MS`: fault injection for crash tests — the worker waits
+    /// this long after committing and before acknowledging. Keep 0 in production.
+    pub worker_pause_before_ack_ms: u64,
+    /// `KEFU_LOG_FORMAT`: `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http_addr: "127.0.0.1:8080".into(),
+            database_url: "sqlite://kefu.db?mode=rwc".into(),
+            amqp_url: None,
+            amqp_prefix: "kefu".into(),
+            prefetch: 16,
+            delivery_limit: 5,
+            queue_max_length: 100_000,
+            retry_schedule_ms: vec![1_000, 5_000, 30_000],
+            broker_timeout_ms: 5_000,
+            reply_timeout_ms: 10_000,
+            session_ttl_secs: 30 * 24 * 3600,
+            signature_skew_secs: 300,
+            idempotency_ttl_secs: 24 * 3600,
+            body_limit_bytes: 64 * 1024,
+            embedded_poll_ms: 200,
+            embedded_visibility_secs: 30,
+            worker_pause_before_ack_ms: 0,
+            log_format: "text".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration: {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+impl Config {
+    /// Loads defaults, the config file, then `KEFU_*` variables; `overrides` (flags) win.
+    pub fn load(overrides: impl Serialize) -> Result<Self, ConfigError> {
+        let file = std::env::var("KEFU_CONFIG").unwrap_or_else(|_| "kefu.toml".into());
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if Path::new(&file).exists() {
+            figment = figment.merge(Toml::file(&file));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("KEFU_").ignore(&["config"]))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, reason: &str| Err(ConfigError::Invalid { field, reason: reason.into() });
+        if self.http_addr.parse::<SocketAddr>().is_err() {
+            return invalid("http_addr", "must be host:port, e.g. 127.0.0.1:8080");
+        }
+        if !["sqlite:", "postgres:", "postgresql:", "mysql:", "mariadb:"]
+            .iter()
+            .any(|s| self.database_url.starts_with(s))
+        {
+            return invalid("database_url", "must start with sqlite:, postgres: or mysql:");
+        }
+        if let Some(url) = &self.amqp_url {
+            if !url.starts_with("amqp://") && !url.starts_with("amqps://") {
+                return invalid("amqp_url", "must start with amqp:// or amqps://");
+            }
+        }
+        if self.amqp_prefix.is_empty() || self.amqp_prefix.len() > 64 {
+            return invalid("amqp_prefix", "must be 1 to 64 characters");
+        }
+        if self.prefetch == 0 {
+            return invalid("prefetch", "must be at least 1");
+        }
+        if self.delivery_limit == 0 {
+            return invalid("delivery_limit", "must be at least 1");
+        }
+        if self.broker_timeout_ms == 0 || self.reply_timeout_ms == 0 {
+            return invalid("broker_timeout_ms", "timeouts must be above 0");
+        }
+        if !["text", "json"].contains(&self.log_format.as_str()) {
+            return invalid("log_format", "must be text or json");
+        }
+        Ok(())
+    }
+
+    pub fn broker_timeout(&self) -> Duration {
+        Duration::from_millis(self.broker_timeout_ms)
+    }
+
+    pub fn reply_timeout(&self) -> Duration {
+        Duration::from_millis(self.reply_timeout_ms)
+    }
+
+    pub fn retry_schedule(&self) -> Vec<Duration> {
+        self.retry_schedule_ms.iter().map(|ms| Duration::from_millis(*ms)).collect()
+    }
+}

@@ -1,0 +1,31 @@
+//! Database connection and the one place constraint violations are recognised.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
+
+/// Connects to the configured database. SQLite gets WAL and a single connection: one
+/// writer at a time is what SQLite allows, and one connection avoids `SQLITE_BUSY` on
+/// read-to-write upgrades inside transactions.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let sqlite = url.starts_with("sqlite:");
+    let url = url.replacen("mariadb:", "mysql:", 1);
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(if sqlite { 1 } else { 16 })
+        .min_connections(if sqlite { 1 } else { 1 })
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    if sqlite {
+        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+        db.execute_unprepared("PRAGMA busy_timeout=5000").await?;
+    }
+    Ok(db)
+}
+
+/// True when the error is a unique or primary-key violation.
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}

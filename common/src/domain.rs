@@ -1,0 +1,300 @@
+//! Domain values that can only hold valid contents ("parse, don't validate").
+//! Each parser names the limit it enforces; the ingest attaches the field name.
+
+use serde::{Deserialize, Serialize};
+
+/// Why a raw value was refused; the ingest turns it into a `Failure` naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+fn char_len_between(s: &str, min: usize, max: usize) -> Result<(), Invalid> {
+    let n = s.chars().count();
+    if n < min || n > max {
+        return Err(Invalid(if min == max {
+            format!("must be exactly {min} characters, got {n}")
+        } else {
+            format!("must be {min} to {max} characters, got {n}")
+        }));
+    }
+    Ok(())
+}
+
+fn no_control_chars(s: &str) -> Result<(), Invalid> {
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+        return Err(Invalid("must not contain control characters".into()));
+    }
+    Ok(())
+}
+
+macro_rules! string_type {
+    ($(#[$meta:meta])* $name:ident, $min:expr, $max:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MIN: usize = $min;
+            pub const MAX: usize = $max;
+
+            pub fn parse(s: &str) -> Result<Self, Invalid> {
+                char_len_between(s, $min, $max)?;
+                no_control_chars(s)?;
+                Ok(Self(s.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = Invalid;
+            fn try_from(s: String) -> Result<Self, Invalid> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+string_type!(
+    /// An agent account (客服账号), 1–20 characters.
+    ServId, 1, 20
+);
+string_type!(
+    /// An agent password as typed, 1–20 characters; only ever stored as an argon2 hash.
+    Password, 1, 20
+);
+string_type!(
+    /// An app's package name (APP包名), 1–80 characters.
+    Identify, 1, 80
+);
+string_type!(
+    /// The app's id of its customer, 1–64 characters.
+    UserId, 1, 64
+);
+string_type!(
+    /// A display name, 1–64 characters.
+    UserName, 1, 64
+);
+string_type!(
+    /// A device id, 1–64 characters.
+    DeviceId, 1, 64
+);
+string_type!(
+    /// A question title, 0–200 characters.
+    Title, 0, 200
+);
+string_type!(
+    /// One question label, 1–32 characters.
+    Label, 1, 32
+);
+string_type!(
+    /// A chat text, 1–4000 characters.
+    Text, 1, 4000
+);
+string_type!(
+    /// A URL given by the app (avatar), 1–512 characters.
+    Url, 1, 512
+);
+string_type!(
+    /// An app display name, 1–64 characters.
+    AppName, 1, 64
+);
+
+/// A 12-character session token: `[A-Za-z0-9]{12}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    pub const LEN: usize = 12;
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        if s.len() != Self::LEN || !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(Invalid(format!("must be {} letters or digits", Self::LEN)));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn generate() -> Self {
+        use rand::distributions::{Alphanumeric, DistString};
+        Self(Alphanumeric.sample_string(&mut rand::thread_rng(), Self::LEN))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SessionToken {
+    type Error = Invalid;
+    fn try_from(s: String) -> Result<Self, Invalid> {
+        Self::parse(&s)
+    }
+}
+
+impl From<SessionToken> for String {
+    fn from(v: SessionToken) -> String {
+        v.0
+    }
+}
+
+/// Up to 10 distinct labels.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Labels(Vec<Label>);
+
+impl Labels {
+    pub const MAX: usize = 10;
+
+    pub fn parse(raw: Vec<String>) -> Result<Self, Invalid> {
+        if raw.len() > Self::MAX {
+            return Err(Invalid(format!("at most {} labels, got {}", Self::MAX, raw.len())));
+        }
+        let mut labels: Vec<Label> = Vec::with_capacity(raw.len());
+        for (i, s) in raw.iter().enumerate() {
+            let label = Label::parse(s).map_err(|e| Invalid(format!("label {i}: {e}")))?;
+            if !labels.contains(&label) {
+                labels.push(label);
+            }
+        }
+        Ok(Self(labels))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Label> {
+        self.0.iter()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.0).expect("labels serialize")
+    }
+}
+
+/// Who sent a message (发送者类型): 1 user, 2 agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "i16", try_from = "i16")]
+pub enum SenderType {
+    User = 1,
+    Agent = 2,
+}
+
+impl TryFrom<i16> for SenderType {
+    type Error = Invalid;
+    fn try_from(v: i16) -> Result<Self, Invalid> {
+        match v {
+            1 => Ok(Self::User),
+            2 => Ok(Self::Agent),
+            _ => Err(Invalid(format!("must be 1 (user) or 2 (agent), got {v}"))),
+        }
+    }
+}
+
+impl From<SenderType> for i16 {
+    fn from(v: SenderType) -> i16 {
+        v as i16
+    }
+}
+
+/// Question status: 1 waiting (待解决), 2 serving (解决中), 3 finished (已解决).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuestionStatus {
+    Waiting = 1,
+    Serving = 2,
+    Finished = 3,
+}
+
+impl QuestionStatus {
+    pub fn from_i16(v: i16) -> Option<Self> {
+        match v {
+            1 => Some(Self::Waiting),
+            2 => Some(Self::Serving),
+            3 => Some(Self::Finished),
+            _ => None,
+        }
+    }
+}
+
+/// Message type: 1 audio, 2 image, 3 text, 4 notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageType {
+    Audio = 1,
+    Image = 2,
+    Text = 3,
+    Notification = 4,
+}
+
+/// Notification actions (动作类型).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyAction {
+    Serve = 1,
+    Quit = 2,
+    RequestFinish = 3,
+    Finish = 4,
+    Timeout = 5,
+    Reopen = 6,
+}
+
+/// List order (sort): 1 oldest first, -1 newest first (the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Sort {
+    Asc,
+    Desc,
+}
+
+/// Pagination of every list of the spec: page 0–50, num 1–50, a cursor id, sort.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub page: u64,
+    pub num: u64,
+    pub cursor: Option<crate::ids::ObjectId>,
+    pub sort: Sort,
+}
+
+impl Page {
+    pub const MAX_PAGE: u64 = 50;
+    pub const MAX_NUM: u64 = 50;
+    pub const DEFAULT_NUM: u64 = 20;
+
+    /// Rows to skip: with a cursor the cursor positions the page, so `page` is ignored.
+    pub fn offset(&self) -> u64 {
+        if self.cursor.is_some() {
+            0
+        } else {
+            self.page * self.num
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_enforced() {
+        assert!(ServId::parse("").is_err());
+        assert!(ServId::parse(&"a".repeat(20)).is_ok());
+        assert!(ServId::parse(&"a".repeat(21)).is_err());
+        assert!(Identify::parse(&"客".repeat(80)).is_ok());
+        assert!(Identify::parse(&"客".repeat(81)).is_err());
+        assert!(SessionToken::parse("abcdefABCDEF").is_ok());
+        assert!(SessionToken::parse("abcdefABCDE").is_err());
+        assert!(SessionToken::parse("abcdefABCDE!").is_err());
+        assert!(Labels::parse(vec!["a".into(); 11]).is_err());
+        assert_eq!(Labels::parse(vec!["a".into(), "a".into()]).unwrap().iter().count(), 1);
+        assert!(SenderType::try_from(3).is_err());
+        assert_eq!(SessionToken::generate().as_str().len(), 12);
+    }
+}

@@ -1,0 +1,20 @@
+use sea_orm::entity::prelude::*;
+
+/// A tenant: an app keyed by its package name (`identify`).
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "apps")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub identify: String,
+    pub name: String,
+    /// HMAC key for the app's signed calls; never logged.
+    pub secret: String,
+    pub created_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

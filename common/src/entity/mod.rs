@@ -1,0 +1,13 @@
+//! sea-orm entities of the tables created by `kefu-migrations`.
+
+pub mod agent;
+pub mod agent_app;
+pub mod agent_binding;
+pub mod app;
+pub mod message;
+pub mod processed_command;
+pub mod queue_job;
+pub mod question;
+pub mod question_label;
+pub mod session;
+pub mod user;

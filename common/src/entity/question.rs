@@ -1,0 +1,27 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "questions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub app_id: i64,
+    pub user_id: String,
+    pub title: String,
+    /// JSON array of the labels, as given.
+    pub labels: String,
+    /// 1 waiting, 2 serving, 3 finished.
+    pub status: i16,
+    pub serv_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_mess_text: Option<String>,
+    pub last_mess_timestamp: Option<i64>,
+    pub last_mess_sender: Option<String>,
+    pub last_mess_sender_type: Option<i16>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

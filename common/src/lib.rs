@@ -1,0 +1,18 @@
+//! Shared pieces of Kefu: domain types, ids, commands and outcomes, configuration,
+//! the storage entities and read queries, and the broker abstraction.
+
+pub mod broker;
+pub mod command;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod entity;
+pub mod ids;
+pub mod outcome;
+pub mod retry;
+pub mod store;
+
+/// Milliseconds since the Unix epoch; every stored timestamp uses this unit.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,121 @@
+//! Read queries shared by the ingest (lists, authentication) and the workers.
+
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+};
+
+use crate::domain::{Page, Sort};
+use crate::entity::{agent, agent_app, agent_binding, app, message, processed_command, question, question_label, session, user};
+
+/// An authenticated session: the app user behind it and, once bound, its agent.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub session: session::Model,
+    pub serv_id: Option<String>,
+}
+
+pub async fn session(db: &impl ConnectionTrait, token: &str) -> Result<Option<SessionInfo>, DbErr> {
+    let Some(session) = session::Entity::find_by_id(token.to_owned()).one(db).await? else {
+        return Ok(None);
+    };
+    let binding = agent_binding::Entity::find_by_id(token.to_owned()).one(db).await?;
+    Ok(Some(SessionInfo { session, serv_id: binding.map(|b| b.serv_id) }))
+}
+
+pub async fn app_by_identify(db: &impl ConnectionTrait, identify: &str) -> Result<Option<app::Model>, DbErr> {
+    app::Entity::find().filter(app::Column::Identify.eq(identify)).one(db).await
+}
+
+pub async fn agent(db: &impl ConnectionTrait, serv_id: &str) -> Result<Option<agent::Model>, DbErr> {
+    agent::Entity::find_by_id(serv_id.to_owned()).one(db).await
+}
+
+/// Ids of the apps an agent serves.
+pub async fn agent_app_ids(db: &impl ConnectionTrait, serv_id: &str) -> Result<Vec<i64>, DbErr> {
+    Ok(agent_app::Entity::find()
+        .filter(agent_app::Column::ServId.eq(serv_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.app_id)
+        .collect())
+}
+
+pub async fn question(db: &impl ConnectionTrait, id: &str) -> Result<Option<question::Model>, DbErr> {
+    question::Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+pub async fn processed(db: &impl ConnectionTrait, id: &str) -> Result<Option<processed_command::Model>, DbErr> {
+    processed_command::Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+/// Which questions a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct QuestionFilter {
+    /// Only these apps (always set: a caller sees only apps it belongs to).
+    pub app_ids: Vec<i64>,
+    pub statuses: Vec<i16>,
+    pub user_id: Option<String>,
+    pub serv_id: Option<String>,
+    pub label: Option<String>,
+}
+
+fn paged<E: EntityTrait>(select: Select<E>, id: impl ColumnTrait, page: &Page) -> Select<E> {
+    let select = match (&page.cursor, page.sort) {
+        (Some(c), Sort::Desc) => select.filter(id.lt(c.as_str())),
+        (Some(c), Sort::Asc) => select.filter(id.gt(c.as_str())),
+        (None, _) => select,
+    };
+    let select = match page.sort {
+        Sort::Desc => select.order_by_desc(id),
+        Sort::Asc => select.order_by_asc(id),
+    };
+    select.offset(page.offset()).limit(page.num)
+}
+
+pub async fn questions(db: &impl ConnectionTrait, filter: &QuestionFilter, page: &Page) -> Result<Vec<question::Model>, DbErr> {
+    if filter.app_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut select = question::Entity::find().filter(question::Column::AppId.is_in(filter.app_ids.clone()));
+    if !filter.statuses.is_empty() {
+        select = select.filter(question::Column::Status.is_in(filter.statuses.clone()));
+    }
+    if let Some(user_id) = &filter.user_id {
+        select = select.filter(question::Column::UserId.eq(user_id.as_str()));
+    }
+    if let Some(serv_id) = &filter.serv_id {
+        select = select.filter(question::Column::ServId.eq(serv_id.as_str()));
+    }
+    if let Some(label) = &filter.label {
+        select = select.filter(
+            question::Column::Id.in_subquery(
+                Query::select()
+                    .column(question_label::Column::QuestionId)
+                    .from(question_label::Entity)
+                    .and_where(question_label::Column::Label.eq(label.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    paged(select, question::Column::Id, page).all(db).await
+}
+
+/// The users behind a page of questions (name and avatar of the list responses).
+pub async fn users_of(db: &impl ConnectionTrait, questions: &[question::Model]) -> Result<Vec<user::Model>, DbErr> {
+    if questions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut any = Condition::any();
+    for q in questions {
+        any = any.add(Condition::all().add(user::Column::AppId.eq(q.app_id)).add(user::Column::UserId.eq(q.user_id.as_str())));
+    }
+    user::Entity::find().filter(any).all(db).await
+}
+
+pub async fn messages(db: &impl ConnectionTrait, question_id: &str, page: &Page) -> Result<Vec<message::Model>, DbErr> {
+    let select = message::Entity::find().filter(message::Column::QuestionId.eq(question_id));
+    paged(select, message::Column::Id, page).all(db).await
+}

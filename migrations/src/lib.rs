@@ -1,0 +1,14 @@
+//! Schema migrations for PostgreSQL, MariaDB/MySQL and SQLite (`kefu migrate`).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_core;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_create_core::Migration)]
+    }
+}

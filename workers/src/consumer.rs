@@ -1,0 +1,143 @@
+//! The command consumer: at-least-once delivery made exactly-once in effect by the
+//! `processed_commands` table, written in the same transaction as the change.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use kefu_common::broker::Delivery;
+use kefu_common::command::Envelope;
+use kefu_common::db::is_unique_violation;
+use kefu_common::entity::processed_command;
+use kefu_common::outcome::Outcome;
+use kefu_common::retry::Backoff;
+use kefu_common::{now_ms, store};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, DbErr, Set, TransactionTrait};
+use tokio_util::sync::CancellationToken;
+
+use crate::{service, Worker};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+    #[error("stored outcome of {id} is unreadable: {source}")]
+    StoredOutcome { id: String, source: serde_json::Error },
+}
+
+/// Consumes until `cancel`, reconnecting whenever the delivery stream ends.
+pub async fn run_consumer(worker: Worker, cancel: CancellationToken) {
+    let mut backoff = Backoff::reconnect();
+    let concurrency = usize::from(worker.config.prefetch);
+    while !cancel.is_cancelled() {
+        match worker.broker.consume().await {
+            Ok(stream) => {
+                backoff.reset();
+                let handled = stream
+                    .take_until(cancel.cancelled())
+                    .for_each_concurrent(concurrency, |delivery| handle(&worker, delivery));
+                handled.await;
+                if !cancel.is_cancelled() {
+                    tracing::warn!(broker = worker.broker.kind(), "delivery stream ended; reconnecting");
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot consume commands; retrying"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => {}
+            _ = tokio::time::sleep(backoff.next_delay()) => {}
+        }
+    }
+    tracing::info!("consumer stopped");
+}
+
+#[tracing::instrument(skip_all, fields(command_id, command, retries = delivery.retries, redelivered = delivery.redelivered))]
+async fn handle(worker: &Worker, delivery: Delivery) {
+    let span = tracing::Span::current();
+    let envelope = match Envelope::from_bytes(&delivery.payload) {
+        Ok(envelope) => envelope,
+        Err(err) => {
+            tracing::error!(error = %err, "unparseable command; dead-lettering it");
+            if let Err(err) = delivery.dead_letter(&format!("unparseable: {err}")).await {
+                tracing::error!(error = %err, "could not dead-letter; it will be redelivered");
+            }
+            return;
+        }
+    };
+    span.record("command_id", tracing::field::display(envelope.id));
+    span.record("command", envelope.command.name());
+
+    match execute(&worker.db, &envelope).await {
+        Ok(outcome) => {
+            if worker.config.worker_pause_before_ack_ms > 0 {
+                tracing::warn!(ms = worker.config.worker_pause_before_ack_ms, "fault injection: pausing between commit and ack");
+                tokio::time::sleep(Duration::from_millis(worker.config.worker_pause_before_ack_ms)).await;
+            }
+            if let Some(reply_to) = &delivery.reply_to {
+                worker.broker.send_reply(reply_to, &envelope.id.to_string(), outcome.to_json().into_bytes()).await;
+            }
+            match delivery.ack().await {
+                Ok(true) => tracing::debug!("applied and acknowledged"),
+                Ok(false) => tracing::warn!("ack not delivered (channel gone); the command will come again and be de-duplicated"),
+                Err(err) => tracing::warn!(error = %err, "ack failed; the command will come again and be de-duplicated"),
+            }
+        }
+        Err(err) => {
+            let schedule = worker.config.retry_schedule();
+            let result = match schedule.get(delivery.retries as usize) {
+                Some(delay) => {
+                    tracing::error!(error = %err, delay_ms = delay.as_millis() as u64, "command failed; retrying later");
+                    delivery.retry_later(*delay).await
+                }
+                None => {
+                    tracing::error!(error = %err, "command failed and is out of retries; dead-lettering it");
+                    delivery.dead_letter(&err.to_string()).await
+                }
+            };
+            if let Err(err) = result {
+                tracing::error!(error = %err, "could not re-schedule; the broker will redeliver it");
+            }
+        }
+    }
+}
+
+/// Applies a command once: a command id already in `processed_commands` returns the
+/// stored outcome; otherwise the change and its record commit together. A refused
+/// command changes nothing but its record.
+pub async fn execute(db: &DatabaseConnection, envelope: &Envelope) -> Result<Outcome, ExecuteError> {
+    let id = envelope.id.to_string();
+    if let Some(done) = store::processed(db, &id).await? {
+        tracing::info!("duplicate command; answering the stored outcome");
+        return stored(done);
+    }
+    let txn = db.begin().await?;
+    let outcome = service::apply(&txn, &envelope.command).await?;
+    let txn = if matches!(outcome, Outcome::Failed(_)) {
+        txn.rollback().await?;
+        db.begin().await?
+    } else {
+        txn
+    };
+    let record = processed_command::ActiveModel {
+        id: Set(id.clone()),
+        fingerprint: Set(envelope.fingerprint.clone()),
+        outcome: Set(outcome.to_json()),
+        created_at: Set(now_ms()),
+    };
+    match record.insert(&txn).await {
+        Ok(_) => {
+            txn.commit().await?;
+            Ok(outcome)
+        }
+        Err(err) if is_unique_violation(&err) => {
+            // Another worker applied the same command concurrently: its outcome stands.
+            txn.rollback().await?;
+            let done = store::processed(db, &id).await?.ok_or(ExecuteError::Db(err))?;
+            stored(done)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn stored(done: processed_command::Model) -> Result<Outcome, ExecuteError> {
+    serde_json::from_str(&done.outcome).map_err(|source| ExecuteError::StoredOutcome { id: done.id, source })
+}

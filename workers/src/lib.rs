@@ -1,0 +1,29 @@
+//! Workers: consume commands, apply them in one database transaction, answer, then ack.
+
+mod consumer;
+mod janitor;
+pub mod service;
+
+pub use consumer::{execute, run_consumer};
+pub use janitor::run_janitor;
+
+use std::sync::Arc;
+
+use kefu_common::broker::Broker;
+use kefu_common::config::Config;
+use sea_orm::DatabaseConnection;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+pub struct Worker {
+    pub db: DatabaseConnection,
+    pub broker: Broker,
+    pub config: Arc<Config>,
+}
+
+/// Runs the command consumer and the janitor until `cancel`.
+pub async fn run(worker: Worker, cancel: CancellationToken) {
+    let janitor = tokio::spawn(run_janitor(worker.clone(), cancel.clone()));
+    run_consumer(worker, cancel).await;
+    let _ = janitor.await;
+}

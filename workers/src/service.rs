@@ -1,0 +1,343 @@
+//! The domain mutations, one function per command, all inside the caller's transaction.
+//! Refusals are `Failure`s (recorded, answered); only database trouble is an error.
+
+use kefu_common::command::{Actor, Command};
+use kefu_common::domain::{Labels, MessageType, NotifyAction, QuestionStatus, SenderType, Text};
+use kefu_common::entity::{agent_app, agent_binding, message, question, question_label, session, user};
+use kefu_common::ids::ObjectId;
+use kefu_common::now_ms;
+use kefu_common::outcome::{ErrorCode, Failure, Outcome};
+use kefu_common::store;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set,
+};
+use serde_json::{json, Value};
+
+type Applied = Result<Result<Value, Failure>, DbErr>;
+
+pub async fn apply(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome, DbErr> {
+    use Command::*;
+    let result = match command {
+        SessionCreateV1 { session, app_id, user_id, user_name, user_image_url, device_id, expires_at } => {
+            let now = now_ms();
+            let existing = user::Entity::find_by_id((*app_id, user_id.to_string())).one(txn).await?;
+            let image = user_image_url.as_ref().map(|u| u.to_string());
+            match existing {
+                Some(found) => {
+                    let mut row: user::ActiveModel = found.into();
+                    row.user_name = Set(user_name.to_string());
+                    if image.is_some() {
+                        row.user_image_url = Set(image);
+                    }
+                    row.updated_at = Set(now);
+                    row.update(txn).await?;
+                }
+                None => {
+                    user::ActiveModel {
+                        app_id: Set(*app_id),
+                        user_id: Set(user_id.to_string()),
+                        user_name: Set(user_name.to_string()),
+                        user_image_url: Set(image),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                    }
+                    .insert(txn)
+                    .await?;
+                }
+            }
+            session::ActiveModel {
+                session: Set(session.as_str().to_owned()),
+                app_id: Set(*app_id),
+                user_id: Set(user_id.to_string()),
+                device_id: Set(device_id.as_ref().map(|d| d.to_string())),
+                created_at: Set(now),
+                expires_at: Set(*expires_at),
+            }
+            .insert(txn)
+            .await?;
+            Ok(json!({ "session": session.as_str(), "expires_at": expires_at / 1000 }))
+        }
+        AgentBindV1 { session, serv_id } => bind(txn, session.as_str(), serv_id.as_str()).await?,
+        AgentUnbindV1 { session, serv_id } => {
+            agent_binding::Entity::delete_many()
+                .filter(agent_binding::Column::Session.eq(session.as_str()))
+                .filter(agent_binding::Column::ServId.eq(serv_id.as_str()))
+                .exec(txn)
+                .await?;
+            Ok(json!({}))
+        }
+        QuestionCreateV1 { question_id, app_id, user_id, title, labels } => {
+            create_question(txn, question_id, *app_id, user_id.as_str(), title.as_str(), labels).await?
+        }
+        QuestionServeV1 { question_id, serv_id, message_id } => serve(txn, question_id, serv_id.as_str(), message_id).await?,
+        QuestionQuitV1 { question_id, serv_id, message_id } => {
+            leave(txn, question_id, serv_id.as_str(), message_id, QuestionStatus::Waiting, NotifyAction::Quit).await?
+        }
+        QuestionFinishV1 { question_id, serv_id, message_id } => {
+            leave(txn, question_id, serv_id.as_str(), message_id, QuestionStatus::Finished, NotifyAction::Finish).await?
+        }
+        QuestionReopenV1 { question_id, actor, message_id } => reopen(txn, question_id, actor, message_id).await?,
+        MessageSendTextV1 { question_id, message_id, actor, sender_type, text } => {
+            send_text(txn, question_id, message_id, actor, *sender_type, text).await?
+        }
+    };
+    Ok(match result {
+        Ok(body) => Outcome::ok(body),
+        Err(failure) => Outcome::Failed(failure),
+    })
+}
+
+fn refuse(code: ErrorCode, debug: impl Into<String>) -> Applied {
+    Ok(Err(Failure::new(code, debug)))
+}
+
+async fn serves_app(txn: &DatabaseTransaction, serv_id: &str, app_id: i64) -> Result<bool, DbErr> {
+    Ok(agent_app::Entity::find_by_id((serv_id.to_owned(), app_id)).one(txn).await?.is_some())
+}
+
+async fn bind(txn: &DatabaseTransaction, session: &str, serv_id: &str) -> Applied {
+    let Some(info) = store::session(txn, session).await? else {
+        return refuse(ErrorCode::InvalidSession, "session is unknown or expired");
+    };
+    if !serves_app(txn, serv_id, info.session.app_id).await? {
+        return refuse(ErrorCode::Forbidden, "this agent does not serve the session's app");
+    }
+    agent_binding::Entity::delete_by_id(session.to_owned()).exec(txn).await?;
+    agent_binding::ActiveModel {
+        session: Set(session.to_owned()),
+        serv_id: Set(serv_id.to_owned()),
+        bound_at: Set(now_ms()),
+    }
+    .insert(txn)
+    .await?;
+    Ok(Ok(json!({})))
+}
+
+async fn create_question(
+    txn: &DatabaseTransaction,
+    id: &ObjectId,
+    app_id: i64,
+    user_id: &str,
+    title: &str,
+    labels: &Labels,
+) -> Applied {
+    let now = now_ms();
+    question::ActiveModel {
+        id: Set(id.to_string()),
+        app_id: Set(app_id),
+        user_id: Set(user_id.to_owned()),
+        title: Set(title.to_owned()),
+        labels: Set(labels.to_json()),
+        status: Set(QuestionStatus::Waiting as i16),
+        serv_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        last_mess_text: Set(None),
+        last_mess_timestamp: Set(None),
+        last_mess_sender: Set(None),
+        last_mess_sender_type: Set(None),
+    }
+    .insert(txn)
+    .await?;
+    let rows: Vec<question_label::ActiveModel> = labels
+        .iter()
+        .map(|l| question_label::ActiveModel { question_id: Set(id.to_string()), label: Set(l.to_string()) })
+        .collect();
+    if !rows.is_empty() {
+        question_label::Entity::insert_many(rows).exec(txn).await?;
+    }
+    Ok(Ok(json!({
+        "question_id": id.as_str(),
+        "question": { "id": id.as_str(), "status": QuestionStatus::Waiting as i16 },
+    })))
+}
+
+async fn load(txn: &DatabaseTransaction, id: &ObjectId) -> Result<Option<question::Model>, DbErr> {
+    store::question(txn, id.as_str()).await
+}
+
+/// The refusal for an agent acting on a question in a state that does not allow it.
+fn agent_state_refusal(q: &question::Model, serv_id: &str) -> Failure {
+    match QuestionStatus::from_i16(q.status) {
+        Some(QuestionStatus::Waiting) => Failure::new(ErrorCode::QuestionNotServed, "the question is waiting; no agent serves it yet"),
+        Some(QuestionStatus::Finished) => Failure::new(ErrorCode::QuestionFinished, "the question is finished"),
+        _ if q.serv_id.as_deref() != Some(serv_id) => {
+            Failure::new(ErrorCode::QuestionServedByOther, "the question is served by another agent")
+        }
+        _ => Failure::new(ErrorCode::QuestionAlreadyServed, "the question changed state meanwhile"),
+    }
+}
+
+async fn notify(
+    txn: &DatabaseTransaction,
+    question_id: &ObjectId,
+    message_id: &ObjectId,
+    sender: &str,
+    sender_type: SenderType,
+    action: NotifyAction,
+) -> Result<(), DbErr> {
+    message::ActiveModel {
+        id: Set(message_id.to_string()),
+        question_id: Set(question_id.to_string()),
+        sender: Set(sender.to_owned()),
+        sender_type: Set(sender_type as i16),
+        msg_type: Set(MessageType::Notification as i16),
+        text: Set(None),
+        action: Set(Some(action as i16)),
+        audio_url: Set(None),
+        audio_len: Set(None),
+        image_url: Set(None),
+        created_at: Set(now_ms()),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+async fn serve(txn: &DatabaseTransaction, id: &ObjectId, serv_id: &str, message_id: &ObjectId) -> Applied {
+    let Some(q) = load(txn, id).await? else {
+        return refuse(ErrorCode::UnknownQuestion, "no such question");
+    };
+    if !serves_app(txn, serv_id, q.app_id).await? {
+        return refuse(ErrorCode::Forbidden, "this agent does not serve the question's app");
+    }
+    match QuestionStatus::from_i16(q.status) {
+        Some(QuestionStatus::Waiting) => {}
+        Some(QuestionStatus::Finished) => return refuse(ErrorCode::QuestionFinished, "the question is finished"),
+        _ => return refuse(ErrorCode::QuestionAlreadyServed, "the question is already being served"),
+    }
+    let updated = question::Entity::update_many()
+        .col_expr(question::Column::Status, Expr::value(QuestionStatus::Serving as i16))
+        .col_expr(question::Column::ServId, Expr::value(serv_id))
+        .col_expr(question::Column::UpdatedAt, Expr::value(now_ms()))
+        .filter(question::Column::Id.eq(id.as_str()))
+        .filter(question::Column::Status.eq(QuestionStatus::Waiting as i16))
+        .exec(txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return refuse(ErrorCode::QuestionAlreadyServed, "another agent took the question first");
+    }
+    notify(txn, id, message_id, serv_id, SenderType::Agent, NotifyAction::Serve).await?;
+    Ok(Ok(json!({ "message_id": message_id.as_str() })))
+}
+
+/// quit (back to waiting) and finish: only the serving agent may do either.
+async fn leave(
+    txn: &DatabaseTransaction,
+    id: &ObjectId,
+    serv_id: &str,
+    message_id: &ObjectId,
+    to: QuestionStatus,
+    action: NotifyAction,
+) -> Applied {
+    let Some(q) = load(txn, id).await? else {
+        return refuse(ErrorCode::UnknownQuestion, "no such question");
+    };
+    if !serves_app(txn, serv_id, q.app_id).await? {
+        return refuse(ErrorCode::Forbidden, "this agent does not serve the question's app");
+    }
+    let keep_agent = if to == QuestionStatus::Waiting { None } else { Some(serv_id.to_owned()) };
+    let updated = question::Entity::update_many()
+        .col_expr(question::Column::Status, Expr::value(to as i16))
+        .col_expr(question::Column::ServId, Expr::value(keep_agent))
+        .col_expr(question::Column::UpdatedAt, Expr::value(now_ms()))
+        .filter(question::Column::Id.eq(id.as_str()))
+        .filter(question::Column::Status.eq(QuestionStatus::Serving as i16))
+        .filter(question::Column::ServId.eq(serv_id))
+        .exec(txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Ok(Err(agent_state_refusal(&q, serv_id)));
+    }
+    notify(txn, id, message_id, serv_id, SenderType::Agent, action).await?;
+    Ok(Ok(json!({ "message_id": message_id.as_str() })))
+}
+
+fn owns(q: &question::Model, actor: &Actor) -> bool {
+    matches!(actor, Actor::User { app_id, user_id } if *app_id == q.app_id && user_id.as_str() == q.user_id)
+}
+
+async fn reopen(txn: &DatabaseTransaction, id: &ObjectId, actor: &Actor, message_id: &ObjectId) -> Applied {
+    let Some(q) = load(txn, id).await? else {
+        return refuse(ErrorCode::UnknownQuestion, "no such question");
+    };
+    if !owns(&q, actor) {
+        return refuse(ErrorCode::Forbidden, "only the user who asked may reopen the question");
+    }
+    if q.status != QuestionStatus::Finished as i16 {
+        return refuse(ErrorCode::QuestionNotFinished, "only a finished question can be reopened");
+    }
+    // Back to the agent who finished it; to the waiting list if there was none.
+    let to = if q.serv_id.is_some() { QuestionStatus::Serving } else { QuestionStatus::Waiting };
+    let updated = question::Entity::update_many()
+        .col_expr(question::Column::Status, Expr::value(to as i16))
+        .col_expr(question::Column::UpdatedAt, Expr::value(now_ms()))
+        .filter(question::Column::Id.eq(id.as_str()))
+        .filter(question::Column::Status.eq(QuestionStatus::Finished as i16))
+        .exec(txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return refuse(ErrorCode::QuestionNotFinished, "the question changed state meanwhile");
+    }
+    notify(txn, id, message_id, &q.user_id, SenderType::User, NotifyAction::Reopen).await?;
+    Ok(Ok(json!({ "message_id": message_id.as_str() })))
+}
+
+async fn send_text(
+    txn: &DatabaseTransaction,
+    id: &ObjectId,
+    message_id: &ObjectId,
+    actor: &Actor,
+    sender_type: SenderType,
+    text: &Text,
+) -> Applied {
+    let Some(q) = load(txn, id).await? else {
+        return refuse(ErrorCode::UnknownQuestion, "no such question");
+    };
+    let sender = match (actor, sender_type) {
+        (Actor::User { user_id, .. }, SenderType::User) => {
+            if !owns(&q, actor) {
+                return refuse(ErrorCode::Forbidden, "only the user who asked may write as the user");
+            }
+            if q.status == QuestionStatus::Finished as i16 {
+                return refuse(ErrorCode::QuestionFinished, "the question is finished; reopen it first");
+            }
+            user_id.to_string()
+        }
+        (Actor::Agent { serv_id }, SenderType::Agent) => {
+            if !serves_app(txn, serv_id.as_str(), q.app_id).await? {
+                return refuse(ErrorCode::Forbidden, "this agent does not serve the question's app");
+            }
+            if q.status != QuestionStatus::Serving as i16 || q.serv_id.as_deref() != Some(serv_id.as_str()) {
+                return Ok(Err(agent_state_refusal(&q, serv_id.as_str())));
+            }
+            serv_id.to_string()
+        }
+        _ => return refuse(ErrorCode::Forbidden, "sender_type does not match the session"),
+    };
+    let now = now_ms();
+    message::ActiveModel {
+        id: Set(message_id.to_string()),
+        question_id: Set(id.to_string()),
+        sender: Set(sender.clone()),
+        sender_type: Set(sender_type as i16),
+        msg_type: Set(MessageType::Text as i16),
+        text: Set(Some(text.to_string())),
+        action: Set(None),
+        audio_url: Set(None),
+        audio_len: Set(None),
+        image_url: Set(None),
+        created_at: Set(now),
+    }
+    .insert(txn)
+    .await?;
+    let mut row: question::ActiveModel = q.into();
+    row.last_mess_text = Set(Some(text.to_string()));
+    row.last_mess_timestamp = Set(Some(now));
+    row.last_mess_sender = Set(Some(sender));
+    row.last_mess_sender_type = Set(Some(sender_type as i16));
+    row.updated_at = Set(now);
+    row.update(txn).await?;
+    Ok(Ok(json!({ "message_id": message_id.as_str() })))
+}
