@@ -1,1 +1,195 @@
-fn main() {}
+//! `kefu`: one binary for every role.
+//!
+//! - `kefu serve`   — ingest and workers in one process (migrates first)
+//! - `kefu ingest`  — the HTTP tier only
+//! - `kefu worker`  — the command consumers only (scale these)
+//! - `kefu migrate` — apply database migrations
+//! - `kefu admin …` — create apps and agents
+
+mod admin;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use kefu_common::broker::Broker;
+use kefu_common::config::Config;
+use kefu_migrations::{Migrator, MigratorTrait};
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "kefu",
+    version,
+    about = "Kefu customer-service messaging backend"
+)]
+struct Cli {
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+/// Flags that override the `KEFU_*` environment and the config file.
+#[derive(clap::Args, Serialize, Default)]
+struct Overrides {
+    /// Listen address (KEFU_HTTP_ADDR).
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_addr: Option<String>,
+    /// Database URL (KEFU_DATABASE_URL): sqlite://…, postgres://…, mysql://…
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url: Option<String>,
+    /// RabbitMQ URL (KEFU_AMQP_URL); unset: the embedded queue.
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amqp_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the ingest and the workers in one process.
+    Serve,
+    /// Run the HTTP ingest tier only.
+    Ingest,
+    /// Run the workers only.
+    Worker,
+    /// Apply the database migrations.
+    Migrate,
+    /// Manage apps and agents.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCmd,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error(transparent)]
+    Config(#[from] kefu_common::config::ConfigError),
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("broker: {0}")]
+    Broker(#[from] kefu_common::broker::BrokerError),
+    #[error("http: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Admin(#[from] admin::AdminError),
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn,lapin=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&cli.overrides) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("kefu: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config);
+    match run(cli.command, Arc::new(config)).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "kefu stopped with an error");
+            eprintln!("kefu: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn database(config: &Config) -> Result<DatabaseConnection, RunError> {
+    let db = kefu_common::db::connect(&config.database_url).await?;
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+/// Cancels the token on Ctrl-C or SIGTERM.
+fn shutdown_on_signal(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        cancel.cancel();
+    });
+}
+
+async fn run(command: Cmd, config: Arc<Config>) -> Result<(), RunError> {
+    let cancel = CancellationToken::new();
+    match command {
+        Cmd::Migrate => {
+            let db = kefu_common::db::connect(&config.database_url).await?;
+            Migrator::up(&db, None).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Cmd::Admin { command } => {
+            let db = database(&config).await?;
+            Ok(admin::run(&db, command).await?)
+        }
+        Cmd::Serve | Cmd::Ingest | Cmd::Worker => {
+            let with_ingest = !matches!(command, Cmd::Worker);
+            let with_worker = !matches!(command, Cmd::Ingest);
+            let db = database(&config).await?;
+            let broker = Broker::connect(&config, db.clone()).await?;
+            tracing::info!(
+                broker = broker.kind(),
+                database = db_kind(&config.database_url),
+                "kefu starting"
+            );
+            shutdown_on_signal(cancel.clone());
+            let worker = with_worker.then(|| {
+                let worker = kefu_workers::Worker {
+                    db: db.clone(),
+                    broker: broker.clone(),
+                    config: Arc::clone(&config),
+                };
+                tokio::spawn(kefu_workers::run(worker, cancel.clone()))
+            });
+            if with_ingest {
+                let listener = tokio::net::TcpListener::bind(&config.http_addr).await?;
+                let state =
+                    kefu_ingest::AppState::new(db.clone(), broker.clone(), Arc::clone(&config));
+                kefu_ingest::serve(listener, state, cancel.clone()).await?;
+                cancel.cancel();
+            }
+            if let Some(worker) = worker {
+                let _ = worker.await;
+            }
+            broker.close().await;
+            Ok(())
+        }
+    }
+}
+
+fn db_kind(url: &str) -> &'static str {
+    match url.split(':').next().unwrap_or("") {
+        "sqlite" => "sqlite",
+        "postgres" | "postgresql" => "postgres",
+        _ => "mysql",
+    }
+}

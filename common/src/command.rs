@@ -106,7 +106,12 @@ pub struct Envelope {
 
 impl Envelope {
     pub fn new(id: Uuid, fingerprint: Option<String>, command: Command) -> Self {
-        Self { id, fingerprint, created_at: crate::now_ms(), command }
+        Self {
+            id,
+            fingerprint,
+            created_at: crate::now_ms(),
+            command,
+        }
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -153,7 +158,13 @@ mod tests {
 
     #[test]
     fn idempotency_ids_are_stable_and_scoped() {
-        assert_eq!(idempotent_command_id("a", "k"), idempotent_command_id("a", "k"));
-        assert_ne!(idempotent_command_id("a", "k"), idempotent_command_id("b", "k"));
+        assert_eq!(
+            idempotent_command_id("a", "k"),
+            idempotent_command_id("a", "k")
+        );
+        assert_ne!(
+            idempotent_command_id("a", "k"),
+            idempotent_command_id("b", "k")
+        );
     }
 }

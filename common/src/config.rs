@@ -103,7 +103,12 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |field, reason: &str| Err(ConfigError::Invalid { field, reason: reason.into() });
+        let invalid = |field, reason: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                reason: reason.into(),
+            })
+        };
         if self.http_addr.parse::<SocketAddr>().is_err() {
             return invalid("http_addr", "must be host:port, e.g. 127.0.0.1:8080");
         }
@@ -111,7 +116,10 @@ impl Config {
             .iter()
             .any(|s| self.database_url.starts_with(s))
         {
-            return invalid("database_url", "must start with sqlite:, postgres: or mysql:");
+            return invalid(
+                "database_url",
+                "must start with sqlite:, postgres: or mysql:",
+            );
         }
         if let Some(url) = &self.amqp_url {
             if !url.starts_with("amqp://") && !url.starts_with("amqps://") {
@@ -145,6 +153,9 @@ impl Config {
     }
 
     pub fn retry_schedule(&self) -> Vec<Duration> {
-        self.retry_schedule_ms.iter().map(|ms| Duration::from_millis(*ms)).collect()
+        self.retry_schedule_ms
+            .iter()
+            .map(|ms| Duration::from_millis(*ms))
+            .collect()
     }
 }

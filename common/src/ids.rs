@@ -19,7 +19,10 @@ pub struct InvalidObjectId;
 
 impl ObjectId {
     pub fn parse(s: &str) -> Result<Self, InvalidObjectId> {
-        if s.len() == 24 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if s.len() == 24
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(Self(s.to_owned()))
         } else {
             Err(InvalidObjectId)
@@ -60,7 +63,10 @@ pub struct IdGen {
 
 impl Default for IdGen {
     fn default() -> Self {
-        Self { last: AtomicU64::new(0), node: rand::random() }
+        Self {
+            last: AtomicU64::new(0),
+            node: rand::random(),
+        }
     }
 }
 
@@ -70,7 +76,12 @@ impl IdGen {
         let mut prev = self.last.load(Ordering::Relaxed);
         let value = loop {
             let candidate = now.max(prev + 1);
-            match self.last.compare_exchange_weak(prev, candidate, Ordering::Relaxed, Ordering::Relaxed) {
+            match self.last.compare_exchange_weak(
+                prev,
+                candidate,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => break candidate,
                 Err(actual) => prev = actual,
             }

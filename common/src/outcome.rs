@@ -53,8 +53,12 @@ impl ErrorCode {
             UnknownQuestion | UnknownApp | NotFound => 404,
             MethodNotAllowed => 405,
             UnsupportedMediaType => 415,
-            QuestionAlreadyServed | QuestionServedByOther | QuestionNotServed | QuestionFinished
-            | QuestionNotFinished | IdempotencyKeyReused => 409,
+            QuestionAlreadyServed
+            | QuestionServedByOther
+            | QuestionNotServed
+            | QuestionFinished
+            | QuestionNotFinished
+            | IdempotencyKeyReused => 409,
             BodyTooLarge => 413,
             Overloaded => 429,
             Unavailable => 503,
@@ -75,15 +79,24 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(code: ErrorCode, debug: impl Into<String>) -> Self {
-        Self { code, field: None, debug: debug.into() }
+        Self {
+            code,
+            field: None,
+            debug: debug.into(),
+        }
     }
 
     pub fn field(code: ErrorCode, field: &str, debug: impl Into<String>) -> Self {
-        Self { code, field: Some(field.to_owned()), debug: debug.into() }
+        Self {
+            code,
+            field: Some(field.to_owned()),
+            debug: debug.into(),
+        }
     }
 
     pub fn body(&self) -> serde_json::Value {
-        let mut body = serde_json::json!({ "status": 300, "error": self.code, "debug": self.debug });
+        let mut body =
+            serde_json::json!({ "status": 300, "error": self.code, "debug": self.debug });
         if let Some(field) = &self.field {
             body["field"] = serde_json::Value::String(field.clone());
         }
@@ -97,7 +110,9 @@ impl Failure {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// The success body without its `"status": 200`.
-    Ok { body: serde_json::Map<String, serde_json::Value> },
+    Ok {
+        body: serde_json::Map<String, serde_json::Value>,
+    },
     Failed(Failure),
 }
 

@@ -7,7 +7,10 @@ use sea_orm::{
 };
 
 use crate::domain::{Page, Sort};
-use crate::entity::{agent, agent_app, agent_binding, app, message, processed_command, question, question_label, session, user};
+use crate::entity::{
+    agent, agent_app, agent_binding, app, message, processed_command, question, question_label,
+    session, user,
+};
 
 /// An authenticated session: the app user behind it and, once bound, its agent.
 #[derive(Debug, Clone)]
@@ -17,18 +20,35 @@ pub struct SessionInfo {
 }
 
 pub async fn session(db: &impl ConnectionTrait, token: &str) -> Result<Option<SessionInfo>, DbErr> {
-    let Some(session) = session::Entity::find_by_id(token.to_owned()).one(db).await? else {
+    let Some(session) = session::Entity::find_by_id(token.to_owned())
+        .one(db)
+        .await?
+    else {
         return Ok(None);
     };
-    let binding = agent_binding::Entity::find_by_id(token.to_owned()).one(db).await?;
-    Ok(Some(SessionInfo { session, serv_id: binding.map(|b| b.serv_id) }))
+    let binding = agent_binding::Entity::find_by_id(token.to_owned())
+        .one(db)
+        .await?;
+    Ok(Some(SessionInfo {
+        session,
+        serv_id: binding.map(|b| b.serv_id),
+    }))
 }
 
-pub async fn app_by_identify(db: &impl ConnectionTrait, identify: &str) -> Result<Option<app::Model>, DbErr> {
-    app::Entity::find().filter(app::Column::Identify.eq(identify)).one(db).await
+pub async fn app_by_identify(
+    db: &impl ConnectionTrait,
+    identify: &str,
+) -> Result<Option<app::Model>, DbErr> {
+    app::Entity::find()
+        .filter(app::Column::Identify.eq(identify))
+        .one(db)
+        .await
 }
 
-pub async fn agent(db: &impl ConnectionTrait, serv_id: &str) -> Result<Option<agent::Model>, DbErr> {
+pub async fn agent(
+    db: &impl ConnectionTrait,
+    serv_id: &str,
+) -> Result<Option<agent::Model>, DbErr> {
     agent::Entity::find_by_id(serv_id.to_owned()).one(db).await
 }
 
@@ -43,12 +63,20 @@ pub async fn agent_app_ids(db: &impl ConnectionTrait, serv_id: &str) -> Result<V
         .collect())
 }
 
-pub async fn question(db: &impl ConnectionTrait, id: &str) -> Result<Option<question::Model>, DbErr> {
+pub async fn question(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<question::Model>, DbErr> {
     question::Entity::find_by_id(id.to_owned()).one(db).await
 }
 
-pub async fn processed(db: &impl ConnectionTrait, id: &str) -> Result<Option<processed_command::Model>, DbErr> {
-    processed_command::Entity::find_by_id(id.to_owned()).one(db).await
+pub async fn processed(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<processed_command::Model>, DbErr> {
+    processed_command::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await
 }
 
 /// Which questions a list shows.
@@ -75,11 +103,16 @@ fn paged<E: EntityTrait>(select: Select<E>, id: impl ColumnTrait, page: &Page) -
     select.offset(page.offset()).limit(page.num)
 }
 
-pub async fn questions(db: &impl ConnectionTrait, filter: &QuestionFilter, page: &Page) -> Result<Vec<question::Model>, DbErr> {
+pub async fn questions(
+    db: &impl ConnectionTrait,
+    filter: &QuestionFilter,
+    page: &Page,
+) -> Result<Vec<question::Model>, DbErr> {
     if filter.app_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut select = question::Entity::find().filter(question::Column::AppId.is_in(filter.app_ids.clone()));
+    let mut select =
+        question::Entity::find().filter(question::Column::AppId.is_in(filter.app_ids.clone()));
     if !filter.statuses.is_empty() {
         select = select.filter(question::Column::Status.is_in(filter.statuses.clone()));
     }
@@ -104,18 +137,29 @@ pub async fn questions(db: &impl ConnectionTrait, filter: &QuestionFilter, page:
 }
 
 /// The users behind a page of questions (name and avatar of the list responses).
-pub async fn users_of(db: &impl ConnectionTrait, questions: &[question::Model]) -> Result<Vec<user::Model>, DbErr> {
+pub async fn users_of(
+    db: &impl ConnectionTrait,
+    questions: &[question::Model],
+) -> Result<Vec<user::Model>, DbErr> {
     if questions.is_empty() {
         return Ok(Vec::new());
     }
     let mut any = Condition::any();
     for q in questions {
-        any = any.add(Condition::all().add(user::Column::AppId.eq(q.app_id)).add(user::Column::UserId.eq(q.user_id.as_str())));
+        any = any.add(
+            Condition::all()
+                .add(user::Column::AppId.eq(q.app_id))
+                .add(user::Column::UserId.eq(q.user_id.as_str())),
+        );
     }
     user::Entity::find().filter(any).all(db).await
 }
 
-pub async fn messages(db: &impl ConnectionTrait, question_id: &str, page: &Page) -> Result<Vec<message::Model>, DbErr> {
+pub async fn messages(
+    db: &impl ConnectionTrait,
+    question_id: &str,
+    page: &Page,
+) -> Result<Vec<message::Model>, DbErr> {
     let select = message::Entity::find().filter(message::Column::QuestionId.eq(question_id));
     paged(select, message::Column::Id, page).all(db).await
 }

@@ -1,1 +1,57 @@
+//! The ingest tier: authenticate, validate, publish a command, answer.
 
+mod auth;
+mod dispatch;
+mod error;
+mod params;
+mod routes;
+mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use kefu_common::broker::Broker;
+use kefu_common::config::Config;
+use kefu_common::ids::IdGen;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use error::ApiError;
+
+/// Everything a handler needs, passed as axum `State`.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub broker: Broker,
+    pub config: Arc<Config>,
+    pub ids: Arc<IdGen>,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, broker: Broker, config: Arc<Config>) -> Self {
+        Self {
+            db,
+            broker,
+            config,
+            ids: Arc::new(IdGen::default()),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    routes::router().with_state(state)
+}
+
+/// Serves until `cancel`, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    state.broker.start_reply_listener(cancel.clone());
+    tracing::info!(addr = %listener.local_addr()?, broker = state.broker.kind(), "ingest listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { cancel.cancelled().await })
+        .await
+}

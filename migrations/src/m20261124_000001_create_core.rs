@@ -4,43 +4,123 @@ use sea_orm_migration::prelude::*;
 pub struct Migration;
 
 #[derive(DeriveIden)]
-enum Apps { Table, Id, Identify, Name, Secret, CreatedAt }
+enum Apps {
+    Table,
+    Id,
+    Identify,
+    Name,
+    Secret,
+    CreatedAt,
+}
 
 #[derive(DeriveIden)]
-enum Users { Table, AppId, UserId, UserName, UserImageUrl, CreatedAt, UpdatedAt }
+enum Users {
+    Table,
+    AppId,
+    UserId,
+    UserName,
+    UserImageUrl,
+    CreatedAt,
+    UpdatedAt,
+}
 
 #[derive(DeriveIden)]
-enum Sessions { Table, Session, AppId, UserId, DeviceId, CreatedAt, ExpiresAt }
+enum Sessions {
+    Table,
+    Session,
+    AppId,
+    UserId,
+    DeviceId,
+    CreatedAt,
+    ExpiresAt,
+}
 
 #[derive(DeriveIden)]
-enum Agents { Table, ServId, PasswordHash, CreatedAt }
+enum Agents {
+    Table,
+    ServId,
+    PasswordHash,
+    CreatedAt,
+}
 
 #[derive(DeriveIden)]
-enum AgentApps { Table, ServId, AppId }
+enum AgentApps {
+    Table,
+    ServId,
+    AppId,
+}
 
 #[derive(DeriveIden)]
-enum AgentBindings { Table, Session, ServId, BoundAt }
+enum AgentBindings {
+    Table,
+    Session,
+    ServId,
+    BoundAt,
+}
 
 #[derive(DeriveIden)]
 enum Questions {
-    Table, Id, AppId, UserId, Title, Labels, Status, ServId, CreatedAt, UpdatedAt,
-    LastMessText, LastMessTimestamp, LastMessSender, LastMessSenderType,
+    Table,
+    Id,
+    AppId,
+    UserId,
+    Title,
+    Labels,
+    Status,
+    ServId,
+    CreatedAt,
+    UpdatedAt,
+    LastMessText,
+    LastMessTimestamp,
+    LastMessSender,
+    LastMessSenderType,
 }
 
 #[derive(DeriveIden)]
-enum QuestionLabels { Table, QuestionId, Label }
+enum QuestionLabels {
+    Table,
+    QuestionId,
+    Label,
+}
 
 #[derive(DeriveIden)]
 enum Messages {
-    Table, Id, QuestionId, Sender, SenderType, MsgType, Text, Action, AudioUrl, AudioLen,
-    ImageUrl, CreatedAt,
+    Table,
+    Id,
+    QuestionId,
+    Sender,
+    SenderType,
+    MsgType,
+    Text,
+    Action,
+    AudioUrl,
+    AudioLen,
+    ImageUrl,
+    CreatedAt,
 }
 
 #[derive(DeriveIden)]
-enum ProcessedCommands { Table, Id, Fingerprint, Outcome, CreatedAt }
+enum ProcessedCommands {
+    Table,
+    Id,
+    Fingerprint,
+    Outcome,
+    CreatedAt,
+}
 
 #[derive(DeriveIden)]
-enum QueueJobs { Table, Id, Queue, MessageId, Payload, Attempts, AvailableAt, LockedUntil, CreatedAt, LastError }
+enum QueueJobs {
+    Table,
+    Id,
+    Queue,
+    MessageId,
+    Payload,
+    Attempts,
+    AvailableAt,
+    LockedUntil,
+    CreatedAt,
+    LastError,
+}
 
 fn s(col: impl IntoIden, len: u32) -> ColumnDef {
     ColumnDef::new(col).string_len(len).not_null().to_owned()
@@ -66,17 +146,28 @@ fn index(name: &str, table: impl IntoIden + 'static, cols: Vec<DynIden>) -> Inde
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.create_table(
-            Table::create().table(Apps::Table).if_not_exists()
-                .col(ColumnDef::new(Apps::Id).big_integer().not_null().auto_increment().primary_key())
+            Table::create()
+                .table(Apps::Table)
+                .if_not_exists()
+                .col(
+                    ColumnDef::new(Apps::Id)
+                        .big_integer()
+                        .not_null()
+                        .auto_increment()
+                        .primary_key(),
+                )
                 .col(s(Apps::Identify, 80).unique_key().to_owned())
                 .col(s(Apps::Name, 64))
                 .col(s(Apps::Secret, 128))
                 .col(big(Apps::CreatedAt))
                 .to_owned(),
-        ).await?;
+        )
+        .await?;
 
         m.create_table(
-            Table::create().table(Users::Table).if_not_exists()
+            Table::create()
+                .table(Users::Table)
+                .if_not_exists()
                 .col(big(Users::AppId))
                 .col(s(Users::UserId, 64))
                 .col(s(Users::UserName, 64))
@@ -85,10 +176,13 @@ impl MigrationTrait for Migration {
                 .col(big(Users::UpdatedAt))
                 .primary_key(Index::create().col(Users::AppId).col(Users::UserId))
                 .to_owned(),
-        ).await?;
+        )
+        .await?;
 
         m.create_table(
-            Table::create().table(Sessions::Table).if_not_exists()
+            Table::create()
+                .table(Sessions::Table)
+                .if_not_exists()
                 .col(s(Sessions::Session, 12).primary_key().to_owned())
                 .col(big(Sessions::AppId))
                 .col(s(Sessions::UserId, 64))
@@ -96,35 +190,52 @@ impl MigrationTrait for Migration {
                 .col(big(Sessions::CreatedAt))
                 .col(big(Sessions::ExpiresAt))
                 .to_owned(),
-        ).await?;
+        )
+        .await?;
 
         m.create_table(
-            Table::create().table(Agents::Table).if_not_exists()
+            Table::create()
+                .table(Agents::Table)
+                .if_not_exists()
                 .col(s(Agents::ServId, 20).primary_key().to_owned())
                 .col(s(Agents::PasswordHash, 255))
                 .col(big(Agents::CreatedAt))
                 .to_owned(),
-        ).await?;
+        )
+        .await?;
 
         m.create_table(
-            Table::create().table(AgentApps::Table).if_not_exists()
+            Table::create()
+                .table(AgentApps::Table)
+                .if_not_exists()
                 .col(s(AgentApps::ServId, 20))
                 .col(big(AgentApps::AppId))
                 .primary_key(Index::create().col(AgentApps::ServId).col(AgentApps::AppId))
                 .to_owned(),
-        ).await?;
+        )
+        .await?;
 
         m.create_table(
-            Table::create().table(AgentBindings::Table).if_not_exists()
+            Table::create()
+                .table(AgentBindings::Table)
+                .if_not_exists()
                 .col(s(AgentBindings::Session, 12).primary_key().to_owned())
                 .col(s(AgentBindings::ServId, 20))
                 .col(big(AgentBindings::BoundAt))
                 .to_owned(),
-        ).await?;
-        m.create_index(index("idx_agent_bindings_serv", AgentBindings::Table, vec![AgentBindings::ServId.into_iden()])).await?;
+        )
+        .await?;
+        m.create_index(index(
+            "idx_agent_bindings_serv",
+            AgentBindings::Table,
+            vec![AgentBindings::ServId.into_iden()],
+        ))
+        .await?;
 
         m.create_table(
-            Table::create().table(Questions::Table).if_not_exists()
+            Table::create()
+                .table(Questions::Table)
+                .if_not_exists()
                 .col(s(Questions::Id, 24).primary_key().to_owned())
                 .col(big(Questions::AppId))
                 .col(s(Questions::UserId, 64))
@@ -135,33 +246,84 @@ impl MigrationTrait for Migration {
                 .col(big(Questions::CreatedAt))
                 .col(big(Questions::UpdatedAt))
                 .col(ColumnDef::new(Questions::LastMessText).text().null())
-                .col(ColumnDef::new(Questions::LastMessTimestamp).big_integer().null())
+                .col(
+                    ColumnDef::new(Questions::LastMessTimestamp)
+                        .big_integer()
+                        .null(),
+                )
                 .col(s_null(Questions::LastMessSender, 64))
-                .col(ColumnDef::new(Questions::LastMessSenderType).small_integer().null())
+                .col(
+                    ColumnDef::new(Questions::LastMessSenderType)
+                        .small_integer()
+                        .null(),
+                )
                 .to_owned(),
-        ).await?;
-        m.create_index(index("idx_questions_status_app", Questions::Table,
-            vec![Questions::Status.into_iden(), Questions::AppId.into_iden(), Questions::Id.into_iden()])).await?;
-        m.create_index(index("idx_questions_user", Questions::Table,
-            vec![Questions::AppId.into_iden(), Questions::UserId.into_iden(), Questions::Id.into_iden()])).await?;
-        m.create_index(index("idx_questions_serv", Questions::Table,
-            vec![Questions::ServId.into_iden(), Questions::Status.into_iden(), Questions::Id.into_iden()])).await?;
+        )
+        .await?;
+        m.create_index(index(
+            "idx_questions_status_app",
+            Questions::Table,
+            vec![
+                Questions::Status.into_iden(),
+                Questions::AppId.into_iden(),
+                Questions::Id.into_iden(),
+            ],
+        ))
+        .await?;
+        m.create_index(index(
+            "idx_questions_user",
+            Questions::Table,
+            vec![
+                Questions::AppId.into_iden(),
+                Questions::UserId.into_iden(),
+                Questions::Id.into_iden(),
+            ],
+        ))
+        .await?;
+        m.create_index(index(
+            "idx_questions_serv",
+            Questions::Table,
+            vec![
+                Questions::ServId.into_iden(),
+                Questions::Status.into_iden(),
+                Questions::Id.into_iden(),
+            ],
+        ))
+        .await?;
 
         m.create_table(
-            Table::create().table(QuestionLabels::Table).if_not_exists()
+            Table::create()
+                .table(QuestionLabels::Table)
+                .if_not_exists()
                 .col(s(QuestionLabels::QuestionId, 24))
                 .col(s(QuestionLabels::Label, 32))
-                .primary_key(Index::create().col(QuestionLabels::QuestionId).col(QuestionLabels::Label))
+                .primary_key(
+                    Index::create()
+                        .col(QuestionLabels::QuestionId)
+                        .col(QuestionLabels::Label),
+                )
                 .to_owned(),
-        ).await?;
-        m.create_index(index("idx_question_labels_label", QuestionLabels::Table, vec![QuestionLabels::Label.into_iden()])).await?;
+        )
+        .await?;
+        m.create_index(index(
+            "idx_question_labels_label",
+            QuestionLabels::Table,
+            vec![QuestionLabels::Label.into_iden()],
+        ))
+        .await?;
 
         m.create_table(
-            Table::create().table(Messages::Table).if_not_exists()
+            Table::create()
+                .table(Messages::Table)
+                .if_not_exists()
                 .col(s(Messages::Id, 24).primary_key().to_owned())
                 .col(s(Messages::QuestionId, 24))
                 .col(s(Messages::Sender, 64))
-                .col(ColumnDef::new(Messages::SenderType).small_integer().not_null())
+                .col(
+                    ColumnDef::new(Messages::SenderType)
+                        .small_integer()
+                        .not_null(),
+                )
                 .col(ColumnDef::new(Messages::MsgType).small_integer().not_null())
                 .col(ColumnDef::new(Messages::Text).text().null())
                 .col(ColumnDef::new(Messages::Action).small_integer().null())
@@ -170,24 +332,44 @@ impl MigrationTrait for Migration {
                 .col(s_null(Messages::ImageUrl, 512))
                 .col(big(Messages::CreatedAt))
                 .to_owned(),
-        ).await?;
-        m.create_index(index("idx_messages_question", Messages::Table,
-            vec![Messages::QuestionId.into_iden(), Messages::Id.into_iden()])).await?;
+        )
+        .await?;
+        m.create_index(index(
+            "idx_messages_question",
+            Messages::Table,
+            vec![Messages::QuestionId.into_iden(), Messages::Id.into_iden()],
+        ))
+        .await?;
 
         m.create_table(
-            Table::create().table(ProcessedCommands::Table).if_not_exists()
+            Table::create()
+                .table(ProcessedCommands::Table)
+                .if_not_exists()
                 .col(s(ProcessedCommands::Id, 36).primary_key().to_owned())
                 .col(s_null(ProcessedCommands::Fingerprint, 64))
                 .col(ColumnDef::new(ProcessedCommands::Outcome).text().not_null())
                 .col(big(ProcessedCommands::CreatedAt))
                 .to_owned(),
-        ).await?;
-        m.create_index(index("idx_processed_commands_created", ProcessedCommands::Table,
-            vec![ProcessedCommands::CreatedAt.into_iden()])).await?;
+        )
+        .await?;
+        m.create_index(index(
+            "idx_processed_commands_created",
+            ProcessedCommands::Table,
+            vec![ProcessedCommands::CreatedAt.into_iden()],
+        ))
+        .await?;
 
         m.create_table(
-            Table::create().table(QueueJobs::Table).if_not_exists()
-                .col(ColumnDef::new(QueueJobs::Id).big_integer().not_null().auto_increment().primary_key())
+            Table::create()
+                .table(QueueJobs::Table)
+                .if_not_exists()
+                .col(
+                    ColumnDef::new(QueueJobs::Id)
+                        .big_integer()
+                        .not_null()
+                        .auto_increment()
+                        .primary_key(),
+                )
                 .col(s(QueueJobs::Queue, 64))
                 .col(s(QueueJobs::MessageId, 36))
                 .col(ColumnDef::new(QueueJobs::Payload).text().not_null())
@@ -197,20 +379,36 @@ impl MigrationTrait for Migration {
                 .col(big(QueueJobs::CreatedAt))
                 .col(ColumnDef::new(QueueJobs::LastError).text().null())
                 .to_owned(),
-        ).await?;
-        m.create_index(index("idx_queue_jobs_ready", QueueJobs::Table,
-            vec![QueueJobs::Queue.into_iden(), QueueJobs::AvailableAt.into_iden()])).await?;
+        )
+        .await?;
+        m.create_index(index(
+            "idx_queue_jobs_ready",
+            QueueJobs::Table,
+            vec![
+                QueueJobs::Queue.into_iden(),
+                QueueJobs::AvailableAt.into_iden(),
+            ],
+        ))
+        .await?;
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for table in [
-            QueueJobs::Table.into_iden(), ProcessedCommands::Table.into_iden(), Messages::Table.into_iden(),
-            QuestionLabels::Table.into_iden(), Questions::Table.into_iden(), AgentBindings::Table.into_iden(),
-            AgentApps::Table.into_iden(), Agents::Table.into_iden(), Sessions::Table.into_iden(),
-            Users::Table.into_iden(), Apps::Table.into_iden(),
+            QueueJobs::Table.into_iden(),
+            ProcessedCommands::Table.into_iden(),
+            Messages::Table.into_iden(),
+            QuestionLabels::Table.into_iden(),
+            Questions::Table.into_iden(),
+            AgentBindings::Table.into_iden(),
+            AgentApps::Table.into_iden(),
+            Agents::Table.into_iden(),
+            Sessions::Table.into_iden(),
+            Users::Table.into_iden(),
+            Apps::Table.into_iden(),
         ] {
-            m.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
+            m.drop_table(Table::drop().table(table).if_exists().to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -27,8 +27,14 @@ pub async fn run_janitor(worker: Worker, cancel: CancellationToken) {
             .exec(&worker.db)
             .await;
         match (pruned, expired) {
-            (Ok(p), Ok(e)) => tracing::debug!(processed = p.rows_affected, sessions = e.rows_affected, "janitor pruned"),
-            (Err(err), _) | (_, Err(err)) => tracing::warn!(error = %err, "janitor failed; will try again"),
+            (Ok(p), Ok(e)) => tracing::debug!(
+                processed = p.rows_affected,
+                sessions = e.rows_affected,
+                "janitor pruned"
+            ),
+            (Err(err), _) | (_, Err(err)) => {
+                tracing::warn!(error = %err, "janitor failed; will try again")
+            }
         }
     }
 }

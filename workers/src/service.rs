@@ -3,7 +3,9 @@
 
 use kefu_common::command::{Actor, Command};
 use kefu_common::domain::{Labels, MessageType, NotifyAction, QuestionStatus, SenderType, Text};
-use kefu_common::entity::{agent_app, agent_binding, message, question, question_label, session, user};
+use kefu_common::entity::{
+    agent_app, agent_binding, message, question, question_label, session, user,
+};
 use kefu_common::ids::ObjectId;
 use kefu_common::now_ms;
 use kefu_common::outcome::{ErrorCode, Failure, Outcome};
@@ -19,9 +21,19 @@ type Applied = Result<Result<Value, Failure>, DbErr>;
 pub async fn apply(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome, DbErr> {
     use Command::*;
     let result = match command {
-        SessionCreateV1 { session, app_id, user_id, user_name, user_image_url, device_id, expires_at } => {
+        SessionCreateV1 {
+            session,
+            app_id,
+            user_id,
+            user_name,
+            user_image_url,
+            device_id,
+            expires_at,
+        } => {
             let now = now_ms();
-            let existing = user::Entity::find_by_id((*app_id, user_id.to_string())).one(txn).await?;
+            let existing = user::Entity::find_by_id((*app_id, user_id.to_string()))
+                .one(txn)
+                .await?;
             let image = user_image_url.as_ref().map(|u| u.to_string());
             match existing {
                 Some(found) => {
@@ -67,20 +79,70 @@ pub async fn apply(txn: &DatabaseTransaction, command: &Command) -> Result<Outco
                 .await?;
             Ok(json!({}))
         }
-        QuestionCreateV1 { question_id, app_id, user_id, title, labels } => {
-            create_question(txn, question_id, *app_id, user_id.as_str(), title.as_str(), labels).await?
+        QuestionCreateV1 {
+            question_id,
+            app_id,
+            user_id,
+            title,
+            labels,
+        } => {
+            create_question(
+                txn,
+                question_id,
+                *app_id,
+                user_id.as_str(),
+                title.as_str(),
+                labels,
+            )
+            .await?
         }
-        QuestionServeV1 { question_id, serv_id, message_id } => serve(txn, question_id, serv_id.as_str(), message_id).await?,
-        QuestionQuitV1 { question_id, serv_id, message_id } => {
-            leave(txn, question_id, serv_id.as_str(), message_id, QuestionStatus::Waiting, NotifyAction::Quit).await?
+        QuestionServeV1 {
+            question_id,
+            serv_id,
+            message_id,
+        } => serve(txn, question_id, serv_id.as_str(), message_id).await?,
+        QuestionQuitV1 {
+            question_id,
+            serv_id,
+            message_id,
+        } => {
+            leave(
+                txn,
+                question_id,
+                serv_id.as_str(),
+                message_id,
+                QuestionStatus::Waiting,
+                NotifyAction::Quit,
+            )
+            .await?
         }
-        QuestionFinishV1 { question_id, serv_id, message_id } => {
-            leave(txn, question_id, serv_id.as_str(), message_id, QuestionStatus::Finished, NotifyAction::Finish).await?
+        QuestionFinishV1 {
+            question_id,
+            serv_id,
+            message_id,
+        } => {
+            leave(
+                txn,
+                question_id,
+                serv_id.as_str(),
+                message_id,
+                QuestionStatus::Finished,
+                NotifyAction::Finish,
+            )
+            .await?
         }
-        QuestionReopenV1 { question_id, actor, message_id } => reopen(txn, question_id, actor, message_id).await?,
-        MessageSendTextV1 { question_id, message_id, actor, sender_type, text } => {
-            send_text(txn, question_id, message_id, actor, *sender_type, text).await?
-        }
+        QuestionReopenV1 {
+            question_id,
+            actor,
+            message_id,
+        } => reopen(txn, question_id, actor, message_id).await?,
+        MessageSendTextV1 {
+            question_id,
+            message_id,
+            actor,
+            sender_type,
+            text,
+        } => send_text(txn, question_id, message_id, actor, *sender_type, text).await?,
     };
     Ok(match result {
         Ok(body) => Outcome::ok(body),
@@ -93,7 +155,10 @@ fn refuse(code: ErrorCode, debug: impl Into<String>) -> Applied {
 }
 
 async fn serves_app(txn: &DatabaseTransaction, serv_id: &str, app_id: i64) -> Result<bool, DbErr> {
-    Ok(agent_app::Entity::find_by_id((serv_id.to_owned(), app_id)).one(txn).await?.is_some())
+    Ok(agent_app::Entity::find_by_id((serv_id.to_owned(), app_id))
+        .one(txn)
+        .await?
+        .is_some())
 }
 
 async fn bind(txn: &DatabaseTransaction, session: &str, serv_id: &str) -> Applied {
@@ -101,9 +166,14 @@ async fn bind(txn: &DatabaseTransaction, session: &str, serv_id: &str) -> Applie
         return refuse(ErrorCode::InvalidSession, "session is unknown or expired");
     };
     if !serves_app(txn, serv_id, info.session.app_id).await? {
-        return refuse(ErrorCode::Forbidden, "this agent does not serve the session's app");
+        return refuse(
+            ErrorCode::Forbidden,
+            "this agent does not serve the session's app",
+        );
     }
-    agent_binding::Entity::delete_by_id(session.to_owned()).exec(txn).await?;
+    agent_binding::Entity::delete_by_id(session.to_owned())
+        .exec(txn)
+        .await?;
     agent_binding::ActiveModel {
         session: Set(session.to_owned()),
         serv_id: Set(serv_id.to_owned()),
@@ -142,7 +212,10 @@ async fn create_question(
     .await?;
     let rows: Vec<question_label::ActiveModel> = labels
         .iter()
-        .map(|l| question_label::ActiveModel { question_id: Set(id.to_string()), label: Set(l.to_string()) })
+        .map(|l| question_label::ActiveModel {
+            question_id: Set(id.to_string()),
+            label: Set(l.to_string()),
+        })
         .collect();
     if !rows.is_empty() {
         question_label::Entity::insert_many(rows).exec(txn).await?;
@@ -160,12 +233,21 @@ async fn load(txn: &DatabaseTransaction, id: &ObjectId) -> Result<Option<questio
 /// The refusal for an agent acting on a question in a state that does not allow it.
 fn agent_state_refusal(q: &question::Model, serv_id: &str) -> Failure {
     match QuestionStatus::from_i16(q.status) {
-        Some(QuestionStatus::Waiting) => Failure::new(ErrorCode::QuestionNotServed, "the question is waiting; no agent serves it yet"),
-        Some(QuestionStatus::Finished) => Failure::new(ErrorCode::QuestionFinished, "the question is finished"),
-        _ if q.serv_id.as_deref() != Some(serv_id) => {
-            Failure::new(ErrorCode::QuestionServedByOther, "the question is served by another agent")
+        Some(QuestionStatus::Waiting) => Failure::new(
+            ErrorCode::QuestionNotServed,
+            "the question is waiting; no agent serves it yet",
+        ),
+        Some(QuestionStatus::Finished) => {
+            Failure::new(ErrorCode::QuestionFinished, "the question is finished")
         }
-        _ => Failure::new(ErrorCode::QuestionAlreadyServed, "the question changed state meanwhile"),
+        _ if q.serv_id.as_deref() != Some(serv_id) => Failure::new(
+            ErrorCode::QuestionServedByOther,
+            "the question is served by another agent",
+        ),
+        _ => Failure::new(
+            ErrorCode::QuestionAlreadyServed,
+            "the question changed state meanwhile",
+        ),
     }
 }
 
@@ -195,20 +277,38 @@ async fn notify(
     Ok(())
 }
 
-async fn serve(txn: &DatabaseTransaction, id: &ObjectId, serv_id: &str, message_id: &ObjectId) -> Applied {
+async fn serve(
+    txn: &DatabaseTransaction,
+    id: &ObjectId,
+    serv_id: &str,
+    message_id: &ObjectId,
+) -> Applied {
     let Some(q) = load(txn, id).await? else {
         return refuse(ErrorCode::UnknownQuestion, "no such question");
     };
     if !serves_app(txn, serv_id, q.app_id).await? {
-        return refuse(ErrorCode::Forbidden, "this agent does not serve the question's app");
+        return refuse(
+            ErrorCode::Forbidden,
+            "this agent does not serve the question's app",
+        );
     }
     match QuestionStatus::from_i16(q.status) {
         Some(QuestionStatus::Waiting) => {}
-        Some(QuestionStatus::Finished) => return refuse(ErrorCode::QuestionFinished, "the question is finished"),
-        _ => return refuse(ErrorCode::QuestionAlreadyServed, "the question is already being served"),
+        Some(QuestionStatus::Finished) => {
+            return refuse(ErrorCode::QuestionFinished, "the question is finished")
+        }
+        _ => {
+            return refuse(
+                ErrorCode::QuestionAlreadyServed,
+                "the question is already being served",
+            )
+        }
     }
     let updated = question::Entity::update_many()
-        .col_expr(question::Column::Status, Expr::value(QuestionStatus::Serving as i16))
+        .col_expr(
+            question::Column::Status,
+            Expr::value(QuestionStatus::Serving as i16),
+        )
         .col_expr(question::Column::ServId, Expr::value(serv_id))
         .col_expr(question::Column::UpdatedAt, Expr::value(now_ms()))
         .filter(question::Column::Id.eq(id.as_str()))
@@ -216,9 +316,20 @@ async fn serve(txn: &DatabaseTransaction, id: &ObjectId, serv_id: &str, message_
         .exec(txn)
         .await?;
     if updated.rows_affected != 1 {
-        return refuse(ErrorCode::QuestionAlreadyServed, "another agent took the question first");
+        return refuse(
+            ErrorCode::QuestionAlreadyServed,
+            "another agent took the question first",
+        );
     }
-    notify(txn, id, message_id, serv_id, SenderType::Agent, NotifyAction::Serve).await?;
+    notify(
+        txn,
+        id,
+        message_id,
+        serv_id,
+        SenderType::Agent,
+        NotifyAction::Serve,
+    )
+    .await?;
     Ok(Ok(json!({ "message_id": message_id.as_str() })))
 }
 
@@ -235,9 +346,16 @@ async fn leave(
         return refuse(ErrorCode::UnknownQuestion, "no such question");
     };
     if !serves_app(txn, serv_id, q.app_id).await? {
-        return refuse(ErrorCode::Forbidden, "this agent does not serve the question's app");
+        return refuse(
+            ErrorCode::Forbidden,
+            "this agent does not serve the question's app",
+        );
     }
-    let keep_agent = if to == QuestionStatus::Waiting { None } else { Some(serv_id.to_owned()) };
+    let keep_agent = if to == QuestionStatus::Waiting {
+        None
+    } else {
+        Some(serv_id.to_owned())
+    };
     let updated = question::Entity::update_many()
         .col_expr(question::Column::Status, Expr::value(to as i16))
         .col_expr(question::Column::ServId, Expr::value(keep_agent))
@@ -258,18 +376,33 @@ fn owns(q: &question::Model, actor: &Actor) -> bool {
     matches!(actor, Actor::User { app_id, user_id } if *app_id == q.app_id && user_id.as_str() == q.user_id)
 }
 
-async fn reopen(txn: &DatabaseTransaction, id: &ObjectId, actor: &Actor, message_id: &ObjectId) -> Applied {
+async fn reopen(
+    txn: &DatabaseTransaction,
+    id: &ObjectId,
+    actor: &Actor,
+    message_id: &ObjectId,
+) -> Applied {
     let Some(q) = load(txn, id).await? else {
         return refuse(ErrorCode::UnknownQuestion, "no such question");
     };
     if !owns(&q, actor) {
-        return refuse(ErrorCode::Forbidden, "only the user who asked may reopen the question");
+        return refuse(
+            ErrorCode::Forbidden,
+            "only the user who asked may reopen the question",
+        );
     }
     if q.status != QuestionStatus::Finished as i16 {
-        return refuse(ErrorCode::QuestionNotFinished, "only a finished question can be reopened");
+        return refuse(
+            ErrorCode::QuestionNotFinished,
+            "only a finished question can be reopened",
+        );
     }
     // Back to the agent who finished it; to the waiting list if there was none.
-    let to = if q.serv_id.is_some() { QuestionStatus::Serving } else { QuestionStatus::Waiting };
+    let to = if q.serv_id.is_some() {
+        QuestionStatus::Serving
+    } else {
+        QuestionStatus::Waiting
+    };
     let updated = question::Entity::update_many()
         .col_expr(question::Column::Status, Expr::value(to as i16))
         .col_expr(question::Column::UpdatedAt, Expr::value(now_ms()))
@@ -278,9 +411,20 @@ async fn reopen(txn: &DatabaseTransaction, id: &ObjectId, actor: &Actor, message
         .exec(txn)
         .await?;
     if updated.rows_affected != 1 {
-        return refuse(ErrorCode::QuestionNotFinished, "the question changed state meanwhile");
+        return refuse(
+            ErrorCode::QuestionNotFinished,
+            "the question changed state meanwhile",
+        );
     }
-    notify(txn, id, message_id, &q.user_id, SenderType::User, NotifyAction::Reopen).await?;
+    notify(
+        txn,
+        id,
+        message_id,
+        &q.user_id,
+        SenderType::User,
+        NotifyAction::Reopen,
+    )
+    .await?;
     Ok(Ok(json!({ "message_id": message_id.as_str() })))
 }
 
@@ -298,23 +442,39 @@ async fn send_text(
     let sender = match (actor, sender_type) {
         (Actor::User { user_id, .. }, SenderType::User) => {
             if !owns(&q, actor) {
-                return refuse(ErrorCode::Forbidden, "only the user who asked may write as the user");
+                return refuse(
+                    ErrorCode::Forbidden,
+                    "only the user who asked may write as the user",
+                );
             }
             if q.status == QuestionStatus::Finished as i16 {
-                return refuse(ErrorCode::QuestionFinished, "the question is finished; reopen it first");
+                return refuse(
+                    ErrorCode::QuestionFinished,
+                    "the question is finished; reopen it first",
+                );
             }
             user_id.to_string()
         }
         (Actor::Agent { serv_id }, SenderType::Agent) => {
             if !serves_app(txn, serv_id.as_str(), q.app_id).await? {
-                return refuse(ErrorCode::Forbidden, "this agent does not serve the question's app");
+                return refuse(
+                    ErrorCode::Forbidden,
+                    "this agent does not serve the question's app",
+                );
             }
-            if q.status != QuestionStatus::Serving as i16 || q.serv_id.as_deref() != Some(serv_id.as_str()) {
+            if q.status != QuestionStatus::Serving as i16
+                || q.serv_id.as_deref() != Some(serv_id.as_str())
+            {
                 return Ok(Err(agent_state_refusal(&q, serv_id.as_str())));
             }
             serv_id.to_string()
         }
-        _ => return refuse(ErrorCode::Forbidden, "sender_type does not match the session"),
+        _ => {
+            return refuse(
+                ErrorCode::Forbidden,
+                "sender_type does not match the session",
+            )
+        }
     };
     let now = now_ms();
     message::ActiveModel {

@@ -55,9 +55,14 @@ impl Embedded {
         &self.replies
     }
 
-    pub async fn publish_command(&self, message_id: &str, payload: &[u8]) -> Result<(), BrokerError> {
+    pub async fn publish_command(
+        &self,
+        message_id: &str,
+        payload: &[u8],
+    ) -> Result<(), BrokerError> {
         let now = now_ms();
-        let payload = String::from_utf8(payload.to_vec()).map_err(|e| BrokerError::Rejected(e.to_string()))?;
+        let payload = String::from_utf8(payload.to_vec())
+            .map_err(|e| BrokerError::Rejected(e.to_string()))?;
         queue_job::ActiveModel {
             queue: Set(COMMANDS.into()),
             message_id: Set(message_id.into()),
@@ -89,14 +94,23 @@ impl Embedded {
         let mut claimed = Vec::with_capacity(candidates.len());
         for job in candidates {
             let result = queue_job::Entity::update_many()
-                .col_expr(queue_job::Column::LockedUntil, Expr::value(now + self.visibility_ms))
-                .col_expr(queue_job::Column::Attempts, Expr::col(queue_job::Column::Attempts).add(1))
+                .col_expr(
+                    queue_job::Column::LockedUntil,
+                    Expr::value(now + self.visibility_ms),
+                )
+                .col_expr(
+                    queue_job::Column::Attempts,
+                    Expr::col(queue_job::Column::Attempts).add(1),
+                )
                 .filter(queue_job::Column::Id.eq(job.id))
                 .filter(queue_job::Column::LockedUntil.eq(job.locked_until))
                 .exec(&self.db)
                 .await?;
             if result.rows_affected == 1 {
-                claimed.push(queue_job::Model { attempts: job.attempts + 1, ..job });
+                claimed.push(queue_job::Model {
+                    attempts: job.attempts + 1,
+                    ..job
+                });
             }
         }
         Ok(claimed)
@@ -108,7 +122,10 @@ impl Embedded {
                 // Register interest before looking, so a publish in between is not missed.
                 let notified = this.notify.notified();
                 let deliveries: Vec<Delivery> = match this.claim().await {
-                    Ok(jobs) => jobs.into_iter().filter_map(|job| this.to_delivery(job)).collect(),
+                    Ok(jobs) => jobs
+                        .into_iter()
+                        .filter_map(|job| this.to_delivery(job))
+                        .collect(),
                     Err(err) => {
                         tracing::warn!(error = %err, "embedded queue: claim failed");
                         Vec::new()
@@ -139,12 +156,17 @@ impl Embedded {
             reply_to: Some(LOCAL.into()),
             retries: (job.attempts - 1).max(0) as u32,
             redelivered: job.attempts > 1,
-            acker: Acker::Embedded { job_id: job.id, embedded: Arc::clone(self) },
+            acker: Acker::Embedded {
+                job_id: job.id,
+                embedded: Arc::clone(self),
+            },
         })
     }
 
     pub async fn ack(&self, job_id: i64) -> Result<bool, BrokerError> {
-        let result = queue_job::Entity::delete_by_id(job_id).exec(&self.db).await?;
+        let result = queue_job::Entity::delete_by_id(job_id)
+            .exec(&self.db)
+            .await?;
         Ok(result.rows_affected == 1)
     }
 
@@ -155,13 +177,20 @@ impl Embedded {
             .filter(queue_job::Column::Id.eq(job_id))
             .exec(&self.db)
             .await?;
-        tracing::error!(job = job_id, reason, "embedded queue: command dead-lettered");
+        tracing::error!(
+            job = job_id,
+            reason,
+            "embedded queue: command dead-lettered"
+        );
         Ok(())
     }
 
     pub async fn retry_later(&self, job_id: i64, delay: Duration) -> Result<(), BrokerError> {
         queue_job::Entity::update_many()
-            .col_expr(queue_job::Column::AvailableAt, Expr::value(now_ms() + delay.as_millis() as i64))
+            .col_expr(
+                queue_job::Column::AvailableAt,
+                Expr::value(now_ms() + delay.as_millis() as i64),
+            )
             .col_expr(queue_job::Column::LockedUntil, Expr::value(0i64))
             .filter(queue_job::Column::Id.eq(job_id))
             .exec(&self.db)

@@ -23,7 +23,9 @@ use lapin::options::{
     ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -110,11 +112,24 @@ impl Rabbit {
                 return Ok(Arc::clone(conn));
             }
         }
-        let props = ConnectionProperties::default().with_connection_name(format!("kefu-{}", std::process::id()).into());
-        let conn = Arc::new(bounded(self.timeout, "connect", Connection::connect(&self.url, props)).await?);
+        let props = ConnectionProperties::default()
+            .with_connection_name(format!("kefu-{}", std::process::id()).into());
+        let conn = Arc::new(
+            bounded(
+                self.timeout,
+                "connect",
+                Connection::connect(&self.url, props),
+            )
+            .await?,
+        );
         let channel = bounded(self.timeout, "create channel", conn.create_channel()).await?;
         self.declare_topology(&channel).await?;
-        let _ = bounded(self.timeout, "close channel", channel.close(200, "declared".into())).await;
+        let _ = bounded(
+            self.timeout,
+            "close channel",
+            channel.close(200, "declared".into()),
+        )
+        .await;
         tracing::info!(prefix = %self.prefix, "connected to RabbitMQ and declared the topology");
         *guard = Some(Arc::clone(&conn));
         Ok(conn)
@@ -122,34 +137,101 @@ impl Rabbit {
 
     async fn declare_topology(&self, ch: &Channel) -> Result<(), BrokerError> {
         let t = self.timeout;
-        let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
         let commands_x = format!("{}.commands", self.prefix);
         let dlx = format!("{}.dlx", self.prefix);
-        bounded(t, "declare exchange", ch.exchange_declare(commands_x.clone().into(), ExchangeKind::Direct, durable, FieldTable::default())).await?;
-        bounded(t, "declare exchange", ch.exchange_declare(dlx.clone().into(), ExchangeKind::Fanout, durable, FieldTable::default())).await?;
+        bounded(
+            t,
+            "declare exchange",
+            ch.exchange_declare(
+                commands_x.clone().into(),
+                ExchangeKind::Direct,
+                durable,
+                FieldTable::default(),
+            ),
+        )
+        .await?;
+        bounded(
+            t,
+            "declare exchange",
+            ch.exchange_declare(
+                dlx.clone().into(),
+                ExchangeKind::Fanout,
+                durable,
+                FieldTable::default(),
+            ),
+        )
+        .await?;
 
-        let durable_q = QueueDeclareOptions { durable: true, ..Default::default() };
+        let durable_q = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
         let mut dead_args = FieldTable::default();
         str_arg(&mut dead_args, "x-queue-type", "quorum");
-        bounded(t, "declare queue", ch.queue_declare(self.dead_queue().into(), durable_q, dead_args)).await?;
-        bounded(t, "bind queue", ch.queue_bind(self.dead_queue().into(), dlx.clone().into(), "".into(), QueueBindOptions::default(), FieldTable::default())).await?;
+        bounded(
+            t,
+            "declare queue",
+            ch.queue_declare(self.dead_queue().into(), durable_q, dead_args),
+        )
+        .await?;
+        bounded(
+            t,
+            "bind queue",
+            ch.queue_bind(
+                self.dead_queue().into(),
+                dlx.clone().into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            ),
+        )
+        .await?;
 
         let mut args = FieldTable::default();
         str_arg(&mut args, "x-queue-type", "quorum");
         str_arg(&mut args, "x-dead-letter-exchange", &dlx);
         str_arg(&mut args, "x-dead-letter-strategy", "at-least-once");
         str_arg(&mut args, "x-overflow", "reject-publish");
-        int_arg(&mut args, "x-delivery-limit", i64::from(self.delivery_limit));
+        int_arg(
+            &mut args,
+            "x-delivery-limit",
+            i64::from(self.delivery_limit),
+        );
         int_arg(&mut args, "x-max-length", i64::from(self.queue_max_length));
-        bounded(t, "declare queue", ch.queue_declare(self.commands_queue().into(), durable_q, args)).await?;
-        bounded(t, "bind queue", ch.queue_bind(self.commands_queue().into(), commands_x.clone().into(), ROUTING_KEY.into(), QueueBindOptions::default(), FieldTable::default())).await?;
+        bounded(
+            t,
+            "declare queue",
+            ch.queue_declare(self.commands_queue().into(), durable_q, args),
+        )
+        .await?;
+        bounded(
+            t,
+            "bind queue",
+            ch.queue_bind(
+                self.commands_queue().into(),
+                commands_x.clone().into(),
+                ROUTING_KEY.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            ),
+        )
+        .await?;
 
         for ms in &self.schedule_ms {
             let mut args = FieldTable::default();
             int_arg(&mut args, "x-message-ttl", *ms as i64);
             str_arg(&mut args, "x-dead-letter-exchange", &commands_x);
             str_arg(&mut args, "x-dead-letter-routing-key", ROUTING_KEY);
-            bounded(t, "declare queue", ch.queue_declare(self.retry_queue(*ms).into(), durable_q, args)).await?;
+            bounded(
+                t,
+                "declare queue",
+                ch.queue_declare(self.retry_queue(*ms).into(), durable_q, args),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -163,7 +245,12 @@ impl Rabbit {
         }
         let conn = self.connection().await?;
         let ch = bounded(self.timeout, "create channel", conn.create_channel()).await?;
-        bounded(self.timeout, "confirm select", ch.confirm_select(ConfirmSelectOptions::default())).await?;
+        bounded(
+            self.timeout,
+            "confirm select",
+            ch.confirm_select(ConfirmSelectOptions::default()),
+        )
+        .await?;
         *guard = Some(ch.clone());
         Ok(ch)
     }
@@ -173,27 +260,58 @@ impl Rabbit {
     }
 
     /// One confirmed publish; `Rejected`/`Unroutable` are final answers of the broker.
-    async fn publish_once(&self, exchange: &str, routing_key: &str, payload: &[u8], props: BasicProperties) -> Result<(), BrokerError> {
+    async fn publish_once(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        payload: &[u8],
+        props: BasicProperties,
+    ) -> Result<(), BrokerError> {
         let ch = self.publisher_channel().await?;
-        let options = BasicPublishOptions { mandatory: true, ..Default::default() };
-        let confirm = bounded(self.timeout, "publish", ch.basic_publish(exchange.into(), routing_key.into(), options, payload, props)).await?;
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..Default::default()
+        };
+        let confirm = bounded(
+            self.timeout,
+            "publish",
+            ch.basic_publish(exchange.into(), routing_key.into(), options, payload, props),
+        )
+        .await?;
         match bounded(self.timeout, "publisher confirm", confirm).await? {
             Confirmation::Ack(None) => Ok(()),
-            Confirmation::Ack(Some(returned)) => Err(BrokerError::Unroutable(returned.reply_text.to_string())),
-            Confirmation::Nack(_) => Err(BrokerError::Rejected(format!("queue {routing_key} refused the message (full?)"))),
-            Confirmation::NotRequested => Err(BrokerError::Unavailable("publisher confirms are not enabled".into())),
+            Confirmation::Ack(Some(returned)) => {
+                Err(BrokerError::Unroutable(returned.reply_text.to_string()))
+            }
+            Confirmation::Nack(_) => Err(BrokerError::Rejected(format!(
+                "queue {routing_key} refused the message (full?)"
+            ))),
+            Confirmation::NotRequested => Err(BrokerError::Unavailable(
+                "publisher confirms are not enabled".into(),
+            )),
         }
     }
 
     /// Publishes with confirm, reconnecting and re-publishing the same message until the
     /// deadline. A duplicate caused by an unknown outcome is absorbed by the workers.
-    async fn publish_confirmed(&self, exchange: &str, routing_key: &str, payload: &[u8], props: BasicProperties) -> Result<(), BrokerError> {
+    async fn publish_confirmed(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        payload: &[u8],
+        props: BasicProperties,
+    ) -> Result<(), BrokerError> {
         let deadline = Instant::now() + self.timeout * 3;
         let mut backoff = Backoff::quick();
         loop {
-            match self.publish_once(exchange, routing_key, payload, props.clone()).await {
+            match self
+                .publish_once(exchange, routing_key, payload, props.clone())
+                .await
+            {
                 Ok(()) => return Ok(()),
-                Err(err @ (BrokerError::Rejected(_) | BrokerError::Unroutable(_))) => return Err(err),
+                Err(err @ (BrokerError::Rejected(_) | BrokerError::Unroutable(_))) => {
+                    return Err(err)
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, routing_key, "publish failed; reconnecting to re-publish");
                     self.drop_publisher().await;
@@ -207,7 +325,12 @@ impl Rabbit {
         }
     }
 
-    pub async fn publish_command(&self, message_id: &str, payload: &[u8], want_reply: bool) -> Result<(), BrokerError> {
+    pub async fn publish_command(
+        &self,
+        message_id: &str,
+        payload: &[u8],
+        want_reply: bool,
+    ) -> Result<(), BrokerError> {
         let mut props = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into())
@@ -218,19 +341,41 @@ impl Rabbit {
                 props = props.with_reply_to(queue.into());
             }
         }
-        self.publish_confirmed(&format!("{}.commands", self.prefix), ROUTING_KEY, payload, props).await
+        self.publish_confirmed(
+            &format!("{}.commands", self.prefix),
+            ROUTING_KEY,
+            payload,
+            props,
+        )
+        .await
     }
 
-    pub async fn retry_later(&self, payload: &[u8], headers: Option<FieldTable>, retries: u32, delay: Duration) -> Result<(), BrokerError> {
+    pub async fn retry_later(
+        &self,
+        payload: &[u8],
+        headers: Option<FieldTable>,
+        retries: u32,
+        delay: Duration,
+    ) -> Result<(), BrokerError> {
         let ms = delay.as_millis() as u64;
         let queue = if self.schedule_ms.contains(&ms) {
             self.retry_queue(ms)
         } else {
-            self.retry_queue(*self.schedule_ms.last().ok_or_else(|| BrokerError::Unavailable("no retry schedule".into()))?)
+            self.retry_queue(
+                *self
+                    .schedule_ms
+                    .last()
+                    .ok_or_else(|| BrokerError::Unavailable("no retry schedule".into()))?,
+            )
         };
         let mut headers = headers.unwrap_or_default();
-        headers.insert(RETRIES_HEADER.into(), AMQPValue::LongLongInt(i64::from(retries)));
-        let props = BasicProperties::default().with_delivery_mode(2).with_headers(headers);
+        headers.insert(
+            RETRIES_HEADER.into(),
+            AMQPValue::LongLongInt(i64::from(retries)),
+        );
+        let props = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_headers(headers);
         self.publish_confirmed("", &queue, payload, props).await
     }
 
@@ -240,7 +385,18 @@ impl Rabbit {
             let ch = self.publisher_channel().await?;
             // Not awaiting the confirm: a lost reply only makes the ingest read the outcome
             // from the database instead.
-            bounded(self.timeout, "publish reply", ch.basic_publish("".into(), reply_to.into(), BasicPublishOptions::default(), &body, props)).await?;
+            bounded(
+                self.timeout,
+                "publish reply",
+                ch.basic_publish(
+                    "".into(),
+                    reply_to.into(),
+                    BasicPublishOptions::default(),
+                    &body,
+                    props,
+                ),
+            )
+            .await?;
             Ok::<_, BrokerError>(())
         }
         .await;
@@ -254,15 +410,39 @@ impl Rabbit {
     }
 
     pub async fn reject(&self, acker: &lapin::Acker) -> Result<(), BrokerError> {
-        bounded(self.timeout, "nack", acker.nack(BasicNackOptions { requeue: false, multiple: false })).await.map(|_| ())
+        bounded(
+            self.timeout,
+            "nack",
+            acker.nack(BasicNackOptions {
+                requeue: false,
+                multiple: false,
+            }),
+        )
+        .await
+        .map(|_| ())
     }
 
     pub async fn consume(self: &Arc<Self>) -> Result<BoxStream<'static, Delivery>, BrokerError> {
         let conn = self.connection().await?;
         let ch = bounded(self.timeout, "create channel", conn.create_channel()).await?;
-        bounded(self.timeout, "qos", ch.basic_qos(self.prefetch, BasicQosOptions::default())).await?;
+        bounded(
+            self.timeout,
+            "qos",
+            ch.basic_qos(self.prefetch, BasicQosOptions::default()),
+        )
+        .await?;
         let tag: ShortString = format!("kefu-worker-{}", uuid::Uuid::new_v4()).into();
-        let consumer = bounded(self.timeout, "consume", ch.basic_consume(self.commands_queue().into(), tag, BasicConsumeOptions::default(), FieldTable::default())).await?;
+        let consumer = bounded(
+            self.timeout,
+            "consume",
+            ch.basic_consume(
+                self.commands_queue().into(),
+                tag,
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            ),
+        )
+        .await?;
         tracing::info!(queue = %self.commands_queue(), prefetch = self.prefetch, "consuming commands");
         let rabbit = Arc::clone(self);
         // Keep the channel alive as long as the stream.
@@ -292,7 +472,11 @@ impl Rabbit {
                         retries,
                         redelivered: d.redelivered,
                         payload: d.data,
-                        acker: Acker::Rabbit { acker: d.acker, rabbit, headers },
+                        acker: Acker::Rabbit {
+                            acker: d.acker,
+                            rabbit,
+                            headers,
+                        },
                     }
                 }))
             });
@@ -335,11 +519,33 @@ impl Rabbit {
     async fn open_reply_queue(&self) -> Result<(Channel, lapin::Consumer), BrokerError> {
         let conn = self.connection().await?;
         let ch = bounded(self.timeout, "create channel", conn.create_channel()).await?;
-        let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
-        let queue = bounded(self.timeout, "declare reply queue", ch.queue_declare("".into(), options, FieldTable::default())).await?;
+        let options = QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..Default::default()
+        };
+        let queue = bounded(
+            self.timeout,
+            "declare reply queue",
+            ch.queue_declare("".into(), options, FieldTable::default()),
+        )
+        .await?;
         let name = queue.name().to_string();
-        let consume = BasicConsumeOptions { no_ack: true, ..Default::default() };
-        let consumer = bounded(self.timeout, "consume replies", ch.basic_consume(name.clone().into(), "".into(), consume, FieldTable::default())).await?;
+        let consume = BasicConsumeOptions {
+            no_ack: true,
+            ..Default::default()
+        };
+        let consumer = bounded(
+            self.timeout,
+            "consume replies",
+            ch.basic_consume(
+                name.clone().into(),
+                "".into(),
+                consume,
+                FieldTable::default(),
+            ),
+        )
+        .await?;
         tracing::info!(queue = %name, "listening for replies");
         *self.reply_queue.write().expect("reply queue lock") = Some(name);
         Ok((ch, consumer))

@@ -1,0 +1,159 @@
+//! Publishing a command and answering: by default wait for the worker's outcome (reply
+//! over the broker, or the stored outcome as fallback); with `Prefer: respond-async`
+//! answer 202 once the broker confirmed. `Idempotency-Key` makes retries safe.
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use kefu_common::command::{idempotent_command_id, Command, Envelope};
+use kefu_common::outcome::{ErrorCode, Outcome};
+use kefu_common::store;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::failure_response;
+use crate::params::Params;
+use crate::{ApiError, AppState};
+
+const POLL: Duration = Duration::from_millis(200);
+const MAX_KEY_LEN: usize = 255;
+
+/// `scope` keeps one client's idempotency keys apart from another's (the session, or
+/// the app for signed calls). `assigned` are the ids chosen here, returned on 202.
+#[tracing::instrument(skip_all, fields(command = command.name(), command_id))]
+pub async fn dispatch(
+    state: &AppState,
+    params: &Params,
+    scope: &str,
+    command: Command,
+    assigned: Map<String, Value>,
+) -> Result<Response, ApiError> {
+    let fingerprint = hex::encode(
+        Sha256::new()
+            .chain_update(params.method.as_str())
+            .chain_update(b"\n")
+            .chain_update(&params.path)
+            .chain_update(b"\n")
+            .chain_update(&params.raw_body)
+            .finalize(),
+    );
+    let key = match params.header("idempotency-key") {
+        Some(k)
+            if k.is_empty()
+                || k.len() > MAX_KEY_LEN
+                || !k.bytes().all(|b| b.is_ascii_graphic() || b == b' ') =>
+        {
+            return Err(ApiError::field(
+                ErrorCode::InvalidField,
+                "Idempotency-Key",
+                format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} printable ASCII characters"),
+            ))
+        }
+        other => other,
+    };
+    let id = match key {
+        Some(key) => {
+            idempotent_command_id(&format!("{scope}\n{}\n{}", params.method, params.path), key)
+        }
+        None => Uuid::new_v4(),
+    };
+    tracing::Span::current().record("command_id", tracing::field::display(id));
+
+    if key.is_some() {
+        if let Some(done) = store::processed(&state.db, &id.to_string()).await? {
+            if done.fingerprint.as_deref() != Some(fingerprint.as_str()) {
+                return Err(ApiError::field(
+                    ErrorCode::IdempotencyKeyReused,
+                    "Idempotency-Key",
+                    "this Idempotency-Key was used for a different request",
+                ));
+            }
+            let outcome: Outcome = serde_json::from_str(&done.outcome)
+                .map_err(|e| ApiError::Internal(format!("stored outcome: {e}")))?;
+            return Ok(with_request_id(respond(outcome), id));
+        }
+    }
+
+    let envelope = Envelope::new(id, Some(fingerprint), command);
+    let respond_async = params.header("prefer").is_some_and(|p| {
+        p.split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case("respond-async"))
+    });
+    let correlation = id.to_string();
+    let replies = state.broker.replies();
+    let reply = (!respond_async).then(|| replies.register(&correlation));
+    if let Err(err) = state
+        .broker
+        .publish_command(&correlation, &envelope.to_bytes(), !respond_async)
+        .await
+    {
+        replies.forget(&correlation);
+        return Err(err.into());
+    }
+    let Some(mut reply) = reply else {
+        let mut response = accepted(id, assigned);
+        response.headers_mut().insert(
+            "preference-applied",
+            HeaderValue::from_static("respond-async"),
+        );
+        return Ok(response);
+    };
+
+    let deadline = tokio::time::Instant::now() + state.config.reply_timeout();
+    let outcome = loop {
+        tokio::select! {
+            body = &mut reply => match body.ok().and_then(|b| serde_json::from_slice::<Outcome>(&b).ok()) {
+                Some(outcome) => break Some(outcome),
+                None => reply = replies.register(&correlation),
+            },
+            _ = tokio::time::sleep(POLL) => {
+                // The reply may be lost (broker restart): the stored outcome is the truth.
+                if let Some(done) = store::processed(&state.db, &correlation).await? {
+                    break serde_json::from_str::<Outcome>(&done.outcome).ok();
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    break None;
+                }
+            }
+        }
+    };
+    replies.forget(&correlation);
+    Ok(match outcome {
+        Some(outcome) => with_request_id(respond(outcome), id),
+        None => {
+            tracing::warn!(
+                "no outcome within the reply timeout; answering 202 (the command is queued)"
+            );
+            accepted(id, assigned)
+        }
+    })
+}
+
+fn respond(outcome: Outcome) -> Response {
+    match outcome {
+        Outcome::Ok { mut body } => {
+            body.insert("status".into(), json!(200));
+            (StatusCode::OK, Json(Value::Object(body))).into_response()
+        }
+        Outcome::Failed(failure) => failure_response(&failure),
+    }
+}
+
+fn accepted(id: Uuid, mut assigned: Map<String, Value>) -> Response {
+    assigned.insert("status".into(), json!(202));
+    assigned.insert("request_id".into(), json!(id.to_string()));
+    with_request_id(
+        (StatusCode::ACCEPTED, Json(Value::Object(assigned))).into_response(),
+        id,
+    )
+}
+
+fn with_request_id(mut response: Response, id: Uuid) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}
