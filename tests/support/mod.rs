@@ -1,0 +1,421 @@
+//! Test harness: each test gets its own database and its own queue prefix, on the real
+//! services of the machine (RabbitMQ, PostgreSQL, MariaDB) or the embedded default.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use kefu_common::broker::Broker;
+use kefu_common::config::Config;
+use kefu_migrations::{Migrator, MigratorTrait};
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const MARIADB_ADMIN_URL: &str = "mysql://root@127.0.0.1:3306/test";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite file + embedded queue: what `kefu serve` uses with no environment.
+    Embedded,
+    RabbitPostgres,
+    RabbitMariadb,
+}
+
+impl Backend {
+    pub fn rabbit(self) -> bool {
+        self != Backend::Embedded
+    }
+}
+
+/// A fresh database for one test.
+pub struct TestDb {
+    pub url: String,
+    backend: Backend,
+    name: String,
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> TestDb {
+        let name = format!("kefu_t_{}", uuid::Uuid::new_v4().simple());
+        let url = match backend {
+            Backend::Embedded => {
+                let path = std::env::temp_dir().join(format!("{name}.db"));
+                format!("sqlite://{}?mode=rwc", path.display())
+            }
+            Backend::RabbitPostgres => {
+                let admin = sea_orm::Database::connect(PG_ADMIN_URL)
+                    .await
+                    .expect("PostgreSQL at 127.0.0.1:5432 must be running");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create database");
+                format!("postgres://postgres@127.0.0.1:5432/{name}")
+            }
+            Backend::RabbitMariadb => {
+                let admin = sea_orm::Database::connect(MARIADB_ADMIN_URL)
+                    .await
+                    .expect("MariaDB at 127.0.0.1:3306 must be running");
+                admin
+                    .execute_unprepared(&format!(
+                        "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                    ))
+                    .await
+                    .expect("create database");
+                format!("mysql://root@127.0.0.1:3306/{name}")
+            }
+        };
+        TestDb { url, backend, name }
+    }
+
+    pub async fn drop_db(&self) {
+        match self.backend {
+            Backend::Embedded => {
+                let path = std::env::temp_dir().join(format!("{}.db", self.name));
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Backend::RabbitPostgres => {
+                if let Ok(admin) = sea_orm::Database::connect(PG_ADMIN_URL).await {
+                    let _ = admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                            self.name
+                        ))
+                        .await;
+                }
+            }
+            Backend::RabbitMariadb => {
+                if let Ok(admin) = sea_orm::Database::connect(MARIADB_ADMIN_URL).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {}", self.name))
+                        .await;
+                }
+            }
+        }
+    }
+}
+
+pub fn test_config(backend: Backend, db_url: &str, prefix: &str) -> Config {
+    Config {
+        http_addr: "127.0.0.1:0".into(),
+        database_url: db_url.into(),
+        amqp_url: backend.rabbit().then(|| AMQP_URL.to_owned()),
+        amqp_prefix: prefix.into(),
+        retry_schedule_ms: vec![200, 1_000],
+        embedded_poll_ms: 50,
+        ..Config::default()
+    }
+}
+
+/// Deletes every queue and exchange of a test prefix.
+pub async fn delete_topology(prefix: &str, schedule_ms: &[u64]) {
+    let Ok(conn) =
+        lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default()).await
+    else {
+        return;
+    };
+    let Ok(ch) = conn.create_channel().await else {
+        return;
+    };
+    let mut queues = vec![
+        format!("{prefix}.commands"),
+        format!("{prefix}.commands.dead"),
+    ];
+    queues.extend(
+        schedule_ms
+            .iter()
+            .map(|ms| format!("{prefix}.commands.retry.{ms}")),
+    );
+    for q in queues {
+        let _ = ch.queue_delete(q.into(), Default::default()).await;
+    }
+    for x in [format!("{prefix}.commands"), format!("{prefix}.dlx")] {
+        let _ = ch.exchange_delete(x.into(), Default::default()).await;
+    }
+    let _ = conn.close(200, "bye".into()).await;
+}
+
+/// The `kefu` binary with a clean environment.
+pub fn kefu_cmd(db_url: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kefu"));
+    cmd.env_clear()
+        .env("KEFU_DATABASE_URL", db_url)
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+/// `kefu admin …` through the real CLI; returns its JSON output.
+pub fn admin(db_url: &str, args: &[&str]) -> Value {
+    let out = kefu_cmd(db_url)
+        .arg("admin")
+        .args(args)
+        .output()
+        .expect("run kefu admin");
+    assert!(
+        out.status.success(),
+        "kefu admin {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("admin prints JSON")
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub test_db: TestDb,
+    pub backend: Backend,
+    pub config: Config,
+    pub identify: String,
+    pub secret: String,
+    pub cancel: CancellationToken,
+    pub broker: Broker,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Starts ingest and workers in this process on port 0, with an app and two agents
+/// (alice, bob: password "secret-pw") created through `kefu admin`.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let test_db = TestDb::create(backend).await;
+    let prefix = format!("kefu-test-{}", uuid::Uuid::new_v4().simple());
+    let config = test_config(backend, &test_db.url, &prefix);
+    spawn_with(backend, test_db, config).await
+}
+
+pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config) -> TestApp {
+    let db = kefu_common::db::connect(&test_db.url)
+        .await
+        .expect("connect test database");
+    Migrator::up(&db, None).await.expect("migrate");
+    let app = admin(
+        &test_db.url,
+        &[
+            "app",
+            "create",
+            "--identify",
+            "com.example.shop",
+            "--name",
+            "Shop",
+        ],
+    );
+    for serv_id in ["alice", "bob"] {
+        admin(
+            &test_db.url,
+            &[
+                "agent",
+                "create",
+                "--serv-id",
+                serv_id,
+                "--password",
+                "secret-pw",
+                "--app",
+                "com.example.shop",
+            ],
+        );
+    }
+    let config = Arc::new(config);
+    let broker = Broker::connect(&config, db.clone())
+        .await
+        .expect("connect broker");
+    let cancel = CancellationToken::new();
+    let worker = kefu_workers::Worker {
+        db: db.clone(),
+        broker: broker.clone(),
+        config: Arc::clone(&config),
+    };
+    let mut tasks = vec![tokio::spawn(kefu_workers::run(worker, cancel.clone()))];
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = kefu_ingest::AppState::new(db.clone(), broker.clone(), Arc::clone(&config));
+    let c = cancel.clone();
+    tasks.push(tokio::spawn(async move {
+        kefu_ingest::serve(listener, state, c).await.unwrap();
+    }));
+    let app = TestApp {
+        base,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+        db,
+        test_db,
+        backend,
+        config: (*config).clone(),
+        identify: app["identify"].as_str().unwrap().to_owned(),
+        secret: app["secret"].as_str().unwrap().to_owned(),
+        cancel,
+        broker,
+        tasks,
+    };
+    app.wait_ready().await;
+    app
+}
+
+pub fn sign(secret: &str, timestamp: &str, method: &str, path: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}\n{method}\n{path}\n").as_bytes());
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+pub async fn read(resp: reqwest::Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body ({status}): {text}"));
+    (status, body)
+}
+
+impl TestApp {
+    async fn wait_ready(&self) {
+        for _ in 0..100 {
+            if let Ok(r) = self
+                .client
+                .get(format!("{}/health", self.base))
+                .send()
+                .await
+            {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("ingest did not become ready");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        read(
+            self.client
+                .post(self.url(path))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        read(
+            self.client
+                .post(self.url(path))
+                .form(form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> (StatusCode, Value) {
+        read(
+            self.client
+                .get(self.url(path))
+                .query(query)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// session/new, signed with the app's secret.
+    pub async fn signed_session_new(
+        &self,
+        body: &Value,
+        timestamp: i64,
+        secret: &str,
+    ) -> (StatusCode, Value) {
+        let raw = serde_json::to_vec(body).unwrap();
+        let ts = timestamp.to_string();
+        let sig = sign(secret, &ts, "POST", "/v1/session/new", &raw);
+        read(
+            self.client
+                .post(self.url("/v1/session/new"))
+                .query(&[("timestamp", ts.as_str()), ("signature", sig.as_str())])
+                .header("content-type", "application/json")
+                .body(raw)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn session(&self, user_id: &str) -> String {
+        let body = json!({ "identify": self.identify, "user_id": user_id, "user_name": format!("User {user_id}"),
+                           "user_image_url": format!("https://img.example.com/{user_id}.png"), "device_id": "dev-1" });
+        let (status, body) = self
+            .signed_session_new(&body, now_ms(), &self.secret.clone())
+            .await;
+        assert_eq!(status, 200, "session/new: {body}");
+        let session = body["session"].as_str().unwrap().to_owned();
+        assert_eq!(session.len(), 12);
+        session
+    }
+
+    /// A device session bound to an agent.
+    pub async fn agent_session(&self, serv_id: &str) -> String {
+        let session = self.session(&format!("device-{serv_id}")).await;
+        let (status, body) = self
+            .post_form(
+                "/v1/serv/bind",
+                &[
+                    ("session", &session),
+                    ("serv_id", serv_id),
+                    ("password", "secret-pw"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "bind: {body}");
+        assert_eq!(body, json!({"status": 200}));
+        session
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let row = self
+            .db
+            .query_one(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        self.broker.close().await;
+        self.db.close().await.ok();
+        if self.backend.rabbit() {
+            delete_topology(&self.config.amqp_prefix, &self.config.retry_schedule_ms).await;
+        }
+        self.test_db.drop_db().await;
+    }
+}
