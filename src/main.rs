@@ -82,7 +82,7 @@ enum RunError {
 
 fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn,lapin=warn".into());
+        .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn,lapin=error".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

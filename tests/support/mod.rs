@@ -191,7 +191,15 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_with(backend, test_db, config).await
 }
 
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}
+
 pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config) -> TestApp {
+    init_tracing();
     let db = kefu_common::db::connect(&test_db.url)
         .await
         .expect("connect test database");
