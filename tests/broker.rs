@@ -41,8 +41,14 @@ async fn duplicate_applied_once(backend: Backend) {
     );
     let bytes = envelope.to_bytes();
     let processed_before = app.count("processed_commands").await;
-    app.broker.publish_command(&envelope.id.to_string(), &bytes, false).await.unwrap();
-    app.broker.publish_command(&envelope.id.to_string(), &bytes, false).await.unwrap();
+    app.broker
+        .publish_command(&envelope.id.to_string(), &bytes, false)
+        .await
+        .unwrap();
+    app.broker
+        .publish_command(&envelope.id.to_string(), &bytes, false)
+        .await
+        .unwrap();
     wait_for(&app, "questions", 1).await;
     // Let the second copy be handled too.
     for _ in 0..100 {
@@ -63,12 +69,17 @@ async fn queue_depth(app: &TestApp, suffix: &str) -> u32 {
     if !app.backend.rabbit() {
         return 0;
     }
-    let conn = lapin::Connection::connect(AMQP_URL, Default::default()).await.unwrap();
+    let conn = lapin::Connection::connect(AMQP_URL, Default::default())
+        .await
+        .unwrap();
     let ch = conn.create_channel().await.unwrap();
     let q = ch
         .queue_declare(
             format!("{}.{suffix}", app.config.amqp_prefix).into(),
-            QueueDeclareOptions { passive: true, ..Default::default() },
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
             FieldTable::default(),
         )
         .await
@@ -90,7 +101,10 @@ async fn duplicate_delivery_applied_once_embedded_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_message_is_dead_lettered_rabbitmq() {
     let app = spawn_app(Backend::RabbitPostgres).await;
-    app.broker.publish_command("poison-1", b"this is not a command", false).await.unwrap();
+    app.broker
+        .publish_command("poison-1", b"this is not a command", false)
+        .await
+        .unwrap();
     let mut dead = 0;
     for _ in 0..100 {
         dead = queue_depth(&app, "commands.dead").await;
@@ -107,7 +121,10 @@ async fn poison_message_is_dead_lettered_rabbitmq() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_message_is_dead_lettered_embedded() {
     let app = spawn_app(Backend::Embedded).await;
-    app.broker.publish_command("poison-1", b"this is not a command", false).await.unwrap();
+    app.broker
+        .publish_command("poison-1", b"this is not a command", false)
+        .await
+        .unwrap();
     let mut dead = 0;
     for _ in 0..100 {
         dead = count_where(&app, "queue_jobs", "queue = 'dead'").await;
@@ -124,7 +141,10 @@ async fn count_where(app: &TestApp, table: &str, cond: &str) -> i64 {
     use sea_orm::ConnectionTrait;
     let row = app
         .db
-        .query_one(sea_orm::Statement::from_string(app.db.get_database_backend(), format!("SELECT COUNT(*) AS n FROM {table} WHERE {cond}")))
+        .query_one(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table} WHERE {cond}"),
+        ))
         .await
         .unwrap()
         .unwrap();
@@ -137,13 +157,25 @@ async fn count_where(app: &TestApp, table: &str, cond: &str) -> i64 {
 async fn unroutable_publish_is_a_failure_rabbitmq() {
     let app = spawn_app(Backend::RabbitPostgres).await;
     let user = app.session("u1").await;
-    let conn = lapin::Connection::connect(AMQP_URL, Default::default()).await.unwrap();
+    let conn = lapin::Connection::connect(AMQP_URL, Default::default())
+        .await
+        .unwrap();
     let ch = conn.create_channel().await.unwrap();
-    ch.queue_delete(format!("{}.commands", app.config.amqp_prefix).into(), Default::default()).await.unwrap();
+    ch.queue_delete(
+        format!("{}.commands", app.config.amqp_prefix).into(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
     let _ = conn.close(200, "bye".into()).await;
 
     let before = app.count("processed_commands").await;
-    let (status, body) = app.post_json("/v1/question/new", json!({ "session": user, "title": "lost?" })).await;
+    let (status, body) = app
+        .post_json(
+            "/v1/question/new",
+            json!({ "session": user, "title": "lost?" }),
+        )
+        .await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["status"], 300);
     assert_eq!(body["error"], "unavailable", "{body}");

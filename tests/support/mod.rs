@@ -193,7 +193,9 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_test_writer()
         .try_init();
 }
@@ -425,5 +427,150 @@ impl TestApp {
             delete_topology(&self.config.amqp_prefix, &self.config.retry_schedule_ms).await;
         }
         self.test_db.drop_db().await;
+    }
+}
+
+/// A `kefu` role (`ingest`, `worker`, `serve`) running as its own process.
+pub struct Proc {
+    pub child: std::process::Child,
+}
+
+impl Proc {
+    /// On RabbitMQ with queue prefix `prefix`.
+    pub fn start(
+        role: &str,
+        db_url: &str,
+        prefix: &str,
+        http_addr: &str,
+        extra: &[(&str, &str)],
+    ) -> Proc {
+        let mut env = vec![("KEFU_AMQP_URL", AMQP_URL), ("KEFU_AMQP_PREFIX", prefix)];
+        env.extend_from_slice(extra);
+        Self::start_embedded(role, db_url, http_addr, &env)
+    }
+
+    /// On the embedded queue (no `KEFU_AMQP_URL`).
+    pub fn start_embedded(
+        role: &str,
+        db_url: &str,
+        http_addr: &str,
+        extra: &[(&str, &str)],
+    ) -> Proc {
+        let mut cmd = kefu_cmd(db_url);
+        cmd.arg(role)
+            .env("KEFU_HTTP_ADDR", http_addr)
+            .env("KEFU_RETRY_SCHEDULE_MS", "[200,1000]")
+            .env(
+                "RUST_LOG",
+                std::env::var("KEFU_TEST_CHILD_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(std::process::Stdio::null());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        Proc {
+            child: cmd.spawn().expect("start kefu"),
+        }
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+/// Ready messages in a queue, by passive declare.
+pub async fn queue_ready(queue: &str) -> u32 {
+    let conn = lapin::Connection::connect(AMQP_URL, Default::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let q = ch
+        .queue_declare(
+            queue.into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let _ = conn.close(200, "bye".into()).await;
+    q.message_count()
+}
+
+/// An HTTP client against a `kefu` running in another process.
+pub struct Remote {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub identify: String,
+    pub secret: String,
+}
+
+impl Remote {
+    pub async fn wait_ready(&self) {
+        for _ in 0..200 {
+            if let Ok(r) = self
+                .client
+                .get(format!("{}/health", self.base))
+                .send()
+                .await
+            {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("kefu at {} did not become ready", self.base);
+    }
+
+    pub async fn session(&self, user_id: &str) -> String {
+        let raw = serde_json::to_vec(
+            &json!({ "identify": self.identify, "user_id": user_id, "user_name": user_id }),
+        )
+        .unwrap();
+        let ts = now_ms().to_string();
+        let sig = sign(&self.secret, &ts, "POST", "/v1/session/new", &raw);
+        let (status, body) = read(
+            self.client
+                .post(format!("{}/v1/session/new", self.base))
+                .query(&[("timestamp", ts.as_str()), ("signature", sig.as_str())])
+                .header("content-type", "application/json")
+                .body(raw)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        body["session"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.post(format!("{}{path}", self.base)).json(&body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        read(req.send().await.unwrap()).await
     }
 }
