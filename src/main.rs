@@ -78,6 +78,8 @@ enum RunError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Admin(#[from] admin::AdminError),
+    #[error("the database has {0} pending migration(s); run `kefu migrate` first")]
+    NotMigrated(usize),
 }
 
 fn init_tracing(config: &Config) {
@@ -114,9 +116,18 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn database(config: &Config) -> Result<DatabaseConnection, RunError> {
+/// Connects; `migrate`: apply pending migrations, else refuse to run on an old schema
+/// (separately started ingests and workers must not race to migrate).
+async fn database(config: &Config, migrate: bool) -> Result<DatabaseConnection, RunError> {
     let db = kefu_common::db::connect(&config.database_url).await?;
-    Migrator::up(&db, None).await?;
+    if migrate {
+        Migrator::up(&db, None).await?;
+    } else {
+        let pending = Migrator::get_pending_migrations(&db).await?.len();
+        if pending > 0 {
+            return Err(RunError::NotMigrated(pending));
+        }
+    }
     Ok(db)
 }
 
@@ -142,19 +153,18 @@ async fn run(command: Cmd, config: Arc<Config>) -> Result<(), RunError> {
     let cancel = CancellationToken::new();
     match command {
         Cmd::Migrate => {
-            let db = kefu_common::db::connect(&config.database_url).await?;
-            Migrator::up(&db, None).await?;
+            database(&config, true).await?;
             tracing::info!("migrations applied");
             Ok(())
         }
         Cmd::Admin { command } => {
-            let db = database(&config).await?;
+            let db = database(&config, true).await?;
             Ok(admin::run(&db, command).await?)
         }
         Cmd::Serve | Cmd::Ingest | Cmd::Worker => {
             let with_ingest = !matches!(command, Cmd::Worker);
             let with_worker = !matches!(command, Cmd::Ingest);
-            let db = database(&config).await?;
+            let db = database(&config, matches!(command, Cmd::Serve)).await?;
             let broker = Broker::connect(&config, db.clone()).await?;
             tracing::info!(
                 broker = broker.kind(),
