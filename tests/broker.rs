@@ -9,10 +9,8 @@ use std::time::Duration;
 use kefu_common::command::{Command, Envelope};
 use kefu_common::domain::{Labels, Title, UserId};
 use kefu_common::ids::IdGen;
-use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
 use serde_json::json;
-use support::{spawn_app, Backend, TestApp, AMQP_URL};
+use support::{count_rows, queue_ready, spawn_app, Backend, TestApp, AMQP_URL};
 
 async fn wait_for(app: &TestApp, table: &str, n: i64) {
     for _ in 0..200 {
@@ -69,23 +67,7 @@ async fn queue_depth(app: &TestApp, suffix: &str) -> u32 {
     if !app.backend.rabbit() {
         return 0;
     }
-    let conn = lapin::Connection::connect(AMQP_URL, Default::default())
-        .await
-        .unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    let q = ch
-        .queue_declare(
-            format!("{}.{suffix}", app.config.amqp_prefix).into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let _ = conn.close(200, "bye".into()).await;
-    q.message_count()
+    queue_ready(&format!("{}.{suffix}", app.config.amqp_prefix)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,7 +109,7 @@ async fn poison_message_is_dead_lettered_embedded() {
         .unwrap();
     let mut dead = 0;
     for _ in 0..100 {
-        dead = count_where(&app, "queue_jobs", "queue = 'dead'").await;
+        dead = count_rows(&app.db, "queue_jobs", Some("queue = 'dead'")).await;
         if dead == 1 {
             break;
         }
@@ -135,20 +117,6 @@ async fn poison_message_is_dead_lettered_embedded() {
     }
     assert_eq!(dead, 1);
     app.shutdown().await;
-}
-
-async fn count_where(app: &TestApp, table: &str, cond: &str) -> i64 {
-    use sea_orm::ConnectionTrait;
-    let row = app
-        .db
-        .query_one(sea_orm::Statement::from_string(
-            app.db.get_database_backend(),
-            format!("SELECT COUNT(*) AS n FROM {table} WHERE {cond}"),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
 }
 
 /// With the command queue gone, a publish is unroutable: the ingest answers 503 and

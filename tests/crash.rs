@@ -8,7 +8,9 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{admin, delete_topology, free_addr, queue_ready, Backend, Proc, Remote, TestDb};
+use support::{
+    admin, count_rows, delete_topology, free_addr, queue_ready, Backend, Client, Proc, TestDb,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_killed_before_ack_loses_nothing_and_applies_once() {
@@ -23,34 +25,11 @@ async fn worker_killed_before_ack_loses_nothing_and_applies_once() {
     let commands = format!("{prefix}.commands");
 
     let _ingest = Proc::start("ingest", &db.url, &prefix, &addr, &[]);
-    let remote = Remote {
-        base: format!("http://{addr}"),
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap(),
-        identify: app["identify"].as_str().unwrap().into(),
-        secret: app["secret"].as_str().unwrap().into(),
-    };
+    let remote = Client::new(format!("http://{addr}"), &app);
     remote.wait_ready().await;
 
     let db_conn = kefu_common::db::connect(&db.url).await.unwrap();
-    let count = |table: &'static str| {
-        let db_conn = db_conn.clone();
-        async move {
-            use sea_orm::ConnectionTrait;
-            let sql = format!("SELECT COUNT(*) AS n FROM {table}");
-            let row = db_conn
-                .query_one(sea_orm::Statement::from_string(
-                    db_conn.get_database_backend(),
-                    sql,
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-            row.try_get::<i64>("", "n").unwrap()
-        }
-    };
+    let count = |table: &'static str| count_rows(&db_conn, table, None);
 
     // 1. A worker that commits, then hangs before acking. The ingest still answers: it
     //    reads the committed outcome.
@@ -63,7 +42,7 @@ async fn worker_killed_before_ack_loses_nothing_and_applies_once() {
     );
     let session = remote.session("u1").await;
     let (status, body) = remote
-        .post_json(
+        .post_json_with(
             "/v1/question/new",
             json!({ "session": session, "title": "survive" }),
             &[],
@@ -96,7 +75,7 @@ async fn worker_killed_before_ack_loses_nothing_and_applies_once() {
 
     // 3. With no worker running, an async request is confirmed (202) and waits queued.
     let (status, body) = remote
-        .post_json(
+        .post_json_with(
             "/v1/question/new",
             json!({ "session": session, "title": "queued" }),
             &[("Prefer", "respond-async")],
@@ -126,7 +105,7 @@ async fn worker_killed_before_ack_loses_nothing_and_applies_once() {
     let text =
         json!({ "session": session, "sender": "u1", "sender_type": 1, "text": "still here" });
     let (status, body) = remote
-        .post_json(&format!("/v1/question/{qid}/message/send_text"), text, &[])
+        .post_json_with(&format!("/v1/question/{qid}/message/send_text"), text, &[])
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(count("messages").await, 1);
@@ -153,34 +132,9 @@ async fn embedded_serve_killed_loses_nothing_and_applies_once() {
         &["app", "create", "--identify", "com.example.crash"],
     );
     let addr = free_addr();
-    let remote = Remote {
-        base: format!("http://{addr}"),
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap(),
-        identify: app["identify"].as_str().unwrap().into(),
-        secret: app["secret"].as_str().unwrap().into(),
-    };
-    let count = |table: &'static str| {
-        let url = db.url.clone();
-        async move {
-            use sea_orm::ConnectionTrait;
-            let conn = kefu_common::db::connect(&url).await.unwrap();
-            let sql = format!("SELECT COUNT(*) AS n FROM {table}");
-            let row = conn
-                .query_one(sea_orm::Statement::from_string(
-                    conn.get_database_backend(),
-                    sql,
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-            let n = row.try_get::<i64>("", "n").unwrap();
-            conn.close().await.ok();
-            n
-        }
-    };
+    let remote = Client::new(format!("http://{addr}"), &app);
+    let db_conn = kefu_common::db::connect(&db.url).await.unwrap();
+    let count = |table: &'static str| count_rows(&db_conn, table, None);
     let fast = [
         ("KEFU_EMBEDDED_VISIBILITY_SECS", "1"),
         ("KEFU_EMBEDDED_POLL_MS", "50"),
@@ -192,7 +146,7 @@ async fn embedded_serve_killed_loses_nothing_and_applies_once() {
     remote.wait_ready().await;
     let session = remote.session("u1").await;
     let (status, body) = remote
-        .post_json(
+        .post_json_with(
             "/v1/question/new",
             json!({ "session": session, "title": "a" }),
             &[("Prefer", "respond-async")],
@@ -230,5 +184,6 @@ async fn embedded_serve_killed_loses_nothing_and_applies_once() {
     assert_eq!(count("questions").await, 1, "applied exactly once");
     assert_eq!(count("processed_commands").await, 2);
     drop(_serve);
+    db_conn.close().await.ok();
     db.drop_db().await;
 }

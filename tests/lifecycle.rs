@@ -404,7 +404,7 @@ async fn idempotency(backend: Backend) {
     let app = spawn_app(backend).await;
     let user = app.session("u1").await;
     let send = |title: &'static str| {
-        app.client
+        app.http
             .post(app.url("/v1/question/new"))
             .header("Idempotency-Key", "order-42")
             .json(&json!({ "session": user, "title": title }))
@@ -428,7 +428,7 @@ async fn respond_async(backend: Backend) {
     let app = spawn_app(backend).await;
     let user = app.session("u1").await;
     let resp = app
-        .client
+        .http
         .post(app.url("/v1/question/new"))
         .header("Prefer", "respond-async")
         .form(&[("session", user.as_str()), ("title", "later")])

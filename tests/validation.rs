@@ -134,7 +134,7 @@ async fn bad_input(backend: Backend) {
 
     // Malformed bodies, unsupported types, oversized bodies.
     let raw = |body: Vec<u8>, ctype: &'static str| {
-        app.client
+        app.http
             .post(app.url("/v1/question/new"))
             .header("content-type", ctype)
             .body(body)

@@ -169,14 +169,11 @@ pub fn admin(db_url: &str, args: &[&str]) -> Value {
 }
 
 pub struct TestApp {
-    pub base: String,
-    pub client: reqwest::Client,
+    pub api: Client,
     pub db: DatabaseConnection,
     pub test_db: TestDb,
     pub backend: Backend,
     pub config: Config,
-    pub identify: String,
-    pub secret: String,
     pub cancel: CancellationToken,
     pub broker: Broker,
     tasks: Vec<JoinHandle<()>>,
@@ -251,22 +248,16 @@ pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config) -> Te
         kefu_ingest::serve(listener, state, c).await.unwrap();
     }));
     let app = TestApp {
-        base,
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap(),
+        api: Client::new(base, &app),
         db,
         test_db,
         backend,
         config: (*config).clone(),
-        identify: app["identify"].as_str().unwrap().to_owned(),
-        secret: app["secret"].as_str().unwrap().to_owned(),
         cancel,
         broker,
         tasks,
     };
-    app.wait_ready().await;
+    app.api.wait_ready().await;
     app
 }
 
@@ -292,15 +283,32 @@ pub async fn read(resp: reqwest::Response) -> (StatusCode, Value) {
     (status, body)
 }
 
-impl TestApp {
-    async fn wait_ready(&self) {
+/// An HTTP client for a running Kefu (in this process or another), knowing the app's
+/// identify and secret for signed calls.
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub identify: String,
+    pub secret: String,
+}
+
+impl Client {
+    /// `app`: the JSON printed by `kefu admin app create`.
+    pub fn new(base: String, app: &Value) -> Client {
+        Client {
+            base,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            identify: app["identify"].as_str().unwrap().to_owned(),
+            secret: app["secret"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn wait_ready(&self) {
         for _ in 0..100 {
-            if let Ok(r) = self
-                .client
-                .get(format!("{}/health", self.base))
-                .send()
-                .await
-            {
+            if let Ok(r) = self.http.get(format!("{}/health", self.base)).send().await {
                 if r.status().is_success() {
                     return;
                 }
@@ -316,7 +324,7 @@ impl TestApp {
 
     pub async fn post_json(&self, path: &str, body: Value) -> (StatusCode, Value) {
         read(
-            self.client
+            self.http
                 .post(self.url(path))
                 .json(&body)
                 .send()
@@ -328,7 +336,7 @@ impl TestApp {
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
         read(
-            self.client
+            self.http
                 .post(self.url(path))
                 .form(form)
                 .send()
@@ -340,7 +348,7 @@ impl TestApp {
 
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> (StatusCode, Value) {
         read(
-            self.client
+            self.http
                 .get(self.url(path))
                 .query(query)
                 .send()
@@ -361,7 +369,7 @@ impl TestApp {
         let ts = timestamp.to_string();
         let sig = sign(secret, &ts, "POST", "/v1/session/new", &raw);
         read(
-            self.client
+            self.http
                 .post(self.url("/v1/session/new"))
                 .query(&[("timestamp", ts.as_str()), ("signature", sig.as_str())])
                 .header("content-type", "application/json")
@@ -403,17 +411,48 @@ impl TestApp {
         session
     }
 
+    /// A POST with extra headers (`Prefer`, `Idempotency-Key`).
+    pub async fn post_json_with(
+        &self,
+        path: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.post(self.url(path)).json(&body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        read(req.send().await.unwrap()).await
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.api
+    }
+}
+
+/// `SELECT COUNT(*)` of a table, with an optional condition.
+pub async fn count_rows(db: &DatabaseConnection, table: &str, cond: Option<&str>) -> i64 {
+    let sql = match cond {
+        Some(cond) => format!("SELECT COUNT(*) AS n FROM {table} WHERE {cond}"),
+        None => format!("SELECT COUNT(*) AS n FROM {table}"),
+    };
+    let row = db
+        .query_one(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+impl TestApp {
     pub async fn count(&self, table: &str) -> i64 {
-        let row = self
-            .db
-            .query_one(sea_orm::Statement::from_string(
-                self.db.get_database_backend(),
-                format!("SELECT COUNT(*) AS n FROM {table}"),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get::<i64>("", "n").unwrap()
+        count_rows(&self.db, table, None).await
     }
 
     pub async fn shutdown(self) {
@@ -511,66 +550,4 @@ pub async fn queue_ready(queue: &str) -> u32 {
         .unwrap();
     let _ = conn.close(200, "bye".into()).await;
     q.message_count()
-}
-
-/// An HTTP client against a `kefu` running in another process.
-pub struct Remote {
-    pub base: String,
-    pub client: reqwest::Client,
-    pub identify: String,
-    pub secret: String,
-}
-
-impl Remote {
-    pub async fn wait_ready(&self) {
-        for _ in 0..200 {
-            if let Ok(r) = self
-                .client
-                .get(format!("{}/health", self.base))
-                .send()
-                .await
-            {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("kefu at {} did not become ready", self.base);
-    }
-
-    pub async fn session(&self, user_id: &str) -> String {
-        let raw = serde_json::to_vec(
-            &json!({ "identify": self.identify, "user_id": user_id, "user_name": user_id }),
-        )
-        .unwrap();
-        let ts = now_ms().to_string();
-        let sig = sign(&self.secret, &ts, "POST", "/v1/session/new", &raw);
-        let (status, body) = read(
-            self.client
-                .post(format!("{}/v1/session/new", self.base))
-                .query(&[("timestamp", ts.as_str()), ("signature", sig.as_str())])
-                .header("content-type", "application/json")
-                .body(raw)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        body["session"].as_str().unwrap().to_owned()
-    }
-
-    pub async fn post_json(
-        &self,
-        path: &str,
-        body: Value,
-        headers: &[(&str, &str)],
-    ) -> (StatusCode, Value) {
-        let mut req = self.client.post(format!("{}{path}", self.base)).json(&body);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        read(req.send().await.unwrap()).await
-    }
 }
