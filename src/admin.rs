@@ -63,11 +63,7 @@ pub enum AdminError {
     Hash(String),
 }
 
-fn arg<T>(
-    name: &'static str,
-    parse: impl FnOnce(&str) -> Result<T, Invalid>,
-    raw: &str,
-) -> Result<T, AdminError> {
+fn arg<T>(name: &'static str, parse: impl FnOnce(&str) -> Result<T, Invalid>, raw: &str) -> Result<T, AdminError> {
     parse(raw).map_err(|e| AdminError::Invalid(name, e))
 }
 
@@ -77,15 +73,8 @@ pub async fn run(db: &DatabaseConnection, command: AdminCmd) -> Result<(), Admin
             command: AppCmd::Create { identify, name },
         } => {
             let identify = arg("identify", Identify::parse, &identify)?;
-            let name = arg(
-                "name",
-                AppName::parse,
-                name.as_deref().unwrap_or(identify.as_str()),
-            )?;
-            if store::app_by_identify(db, identify.as_str())
-                .await?
-                .is_some()
-            {
+            let name = arg("name", AppName::parse, name.as_deref().unwrap_or(identify.as_str()))?;
+            if store::app_by_identify(db, identify.as_str()).await?.is_some() {
                 return Err(AdminError::Conflict(format!(
                     "an app with identify {identify} already exists"
                 )));
@@ -117,17 +106,11 @@ pub async fn run(db: &DatabaseConnection, command: AdminCmd) -> Result<(), Admin
                 let identify = arg("app", Identify::parse, identify)?;
                 let found = store::app_by_identify(db, identify.as_str())
                     .await?
-                    .ok_or_else(|| {
-                        AdminError::Conflict(format!(
-                            "no app with identify {identify}; create it first"
-                        ))
-                    })?;
+                    .ok_or_else(|| AdminError::Conflict(format!("no app with identify {identify}; create it first")))?;
                 app_rows.push(found);
             }
             if store::agent(db, serv_id.as_str()).await?.is_some() {
-                return Err(AdminError::Conflict(format!(
-                    "agent {serv_id} already exists"
-                )));
+                return Err(AdminError::Conflict(format!("agent {serv_id} already exists")));
             }
             let salt = SaltString::generate(&mut OsRng);
             let hash = Argon2::default()

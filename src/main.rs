@@ -20,11 +20,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(
-    name = "kefu",
-    version,
-    about = "Kefu customer-service messaging backend"
-)]
+#[command(name = "kefu", version, about = "Kefu customer-service messaging backend")]
 struct Cli {
     #[command(flatten)]
     overrides: Overrides,
@@ -138,8 +134,7 @@ fn shutdown_on_signal(cancel: CancellationToken) {
         #[cfg(unix)]
         {
             let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
             tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
         }
         #[cfg(not(unix))]
@@ -182,8 +177,7 @@ async fn run(command: Cmd, config: Arc<Config>) -> Result<(), RunError> {
             });
             if with_ingest {
                 let listener = tokio::net::TcpListener::bind(&config.http_addr).await?;
-                let state =
-                    kefu_ingest::AppState::new(db.clone(), broker.clone(), Arc::clone(&config));
+                let state = kefu_ingest::AppState::new(db.clone(), broker.clone(), Arc::clone(&config));
                 kefu_ingest::serve(listener, state, cancel.clone()).await?;
                 cancel.cancel();
             }

@@ -125,9 +125,7 @@ async fn poison_message_is_dead_lettered_embedded() {
 async fn unroutable_publish_is_a_failure_rabbitmq() {
     let app = spawn_app(Backend::RabbitPostgres).await;
     let user = app.session("u1").await;
-    let conn = lapin::Connection::connect(AMQP_URL, Default::default())
-        .await
-        .unwrap();
+    let conn = lapin::Connection::connect(AMQP_URL, Default::default()).await.unwrap();
     let ch = conn.create_channel().await.unwrap();
     ch.queue_delete(
         format!("{}.commands", app.config.amqp_prefix).into(),
@@ -139,10 +137,7 @@ async fn unroutable_publish_is_a_failure_rabbitmq() {
 
     let before = app.count("processed_commands").await;
     let (status, body) = app
-        .post_json(
-            "/v1/question/new",
-            json!({ "session": user, "title": "lost?" }),
-        )
+        .post_json("/v1/question/new", json!({ "session": user, "title": "lost?" }))
         .await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["status"], 300);

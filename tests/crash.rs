@@ -8,18 +8,13 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{
-    admin, count_rows, delete_topology, free_addr, queue_ready, Backend, Client, Proc, TestDb,
-};
+use support::{admin, count_rows, delete_topology, free_addr, queue_ready, Backend, Client, Proc, TestDb};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_killed_before_ack_loses_nothing_and_applies_once() {
     support::init_tracing();
     let db = TestDb::create(Backend::RabbitPostgres).await;
-    let app = admin(
-        &db.url,
-        &["app", "create", "--identify", "com.example.crash"],
-    );
+    let app = admin(&db.url, &["app", "create", "--identify", "com.example.crash"]);
     let prefix = format!("kefu-crash-{}", uuid::Uuid::new_v4().simple());
     let addr = free_addr();
     let commands = format!("{prefix}.commands");
@@ -50,11 +45,7 @@ async fn worker_killed_before_ack_loses_nothing_and_applies_once() {
         .await;
     assert_eq!(status, 200, "{body}");
     let qid = body["question_id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        count("questions").await,
-        1,
-        "applied and committed before the kill"
-    );
+    assert_eq!(count("questions").await, 1, "applied and committed before the kill");
     assert_eq!(
         queue_ready(&commands).await,
         0,
@@ -102,8 +93,7 @@ async fn worker_killed_before_ack_loses_nothing_and_applies_once() {
         "first question once, the queued one applied"
     );
     assert_eq!(count("processed_commands").await, 3);
-    let text =
-        json!({ "session": session, "sender": "u1", "sender_type": 1, "text": "still here" });
+    let text = json!({ "session": session, "sender": "u1", "sender_type": 1, "text": "still here" });
     let (status, body) = remote
         .post_json_with(&format!("/v1/question/{qid}/message/send_text"), text, &[])
         .await;
@@ -127,18 +117,12 @@ async fn worker_killed_before_ack_loses_nothing_and_applies_once() {
 async fn embedded_serve_killed_loses_nothing_and_applies_once() {
     support::init_tracing();
     let db = TestDb::create(Backend::Embedded).await;
-    let app = admin(
-        &db.url,
-        &["app", "create", "--identify", "com.example.crash"],
-    );
+    let app = admin(&db.url, &["app", "create", "--identify", "com.example.crash"]);
     let addr = free_addr();
     let remote = Client::new(format!("http://{addr}"), &app);
     let db_conn = kefu_common::db::connect(&db.url).await.unwrap();
     let count = |table: &'static str| count_rows(&db_conn, table, None);
-    let fast = [
-        ("KEFU_EMBEDDED_VISIBILITY_SECS", "1"),
-        ("KEFU_EMBEDDED_POLL_MS", "50"),
-    ];
+    let fast = [("KEFU_EMBEDDED_VISIBILITY_SECS", "1"), ("KEFU_EMBEDDED_POLL_MS", "50")];
     let mut paused_env = fast.to_vec();
     paused_env.push(("KEFU_WORKER_PAUSE_BEFORE_ACK_MS", "60000"));
 
@@ -160,11 +144,7 @@ async fn embedded_serve_killed_loses_nothing_and_applies_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(count("questions").await, 1, "applied, not yet acknowledged");
-    assert_eq!(
-        count("queue_jobs").await,
-        2,
-        "session and question jobs still queued"
-    );
+    assert_eq!(count("queue_jobs").await, 2, "session and question jobs still queued");
     serve.kill9();
 
     let _serve = Proc::start_embedded("serve", &db.url, &addr, &fast);

@@ -77,9 +77,7 @@ async fn lifecycle(backend: Backend) {
     assert_eq!(status, 200, "{body}");
     let q1 = body["question_id"].as_str().unwrap().to_owned();
     assert_eq!(q1.len(), 24);
-    assert!(q1
-        .bytes()
-        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(q1.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     assert_eq!(body["question"], json!({ "id": q1, "status": 1 }));
     // … and as JSON with a real array.
     let (status, body) = app
@@ -107,10 +105,7 @@ async fn lifecycle(backend: Backend) {
         .await;
     assert_eq!(ids(&list), vec![q1.clone(), q2.clone()]);
     let (_, list) = app
-        .get(
-            "/v1/question/list",
-            &[("session", &alice), ("label", "激活")],
-        )
+        .get("/v1/question/list", &[("session", &alice), ("label", "激活")])
         .await;
     assert_eq!(ids(&list), vec![q1.clone()]);
     let (_, list) = app
@@ -161,23 +156,13 @@ async fn lifecycle(backend: Backend) {
         "question_served_by_other",
     );
     // A session may act only as the agent it is bound to.
-    assert_refused(
-        transition(&app, &q2, "serve", &bob, "alice").await,
-        403,
-        "not_bound",
-    );
+    assert_refused(transition(&app, &q2, "serve", &bob, "alice").await, 403, "not_bound");
     let (status, body) = send_text(&app, &q1, &alice, "alice", "2", "How can I help?").await;
     assert_eq!(status, 200, "{body}");
 
     let (_, list) = app.get("/v1/question/list", &[("session", &alice)]).await;
-    assert_eq!(
-        ids(&list),
-        vec![q2.clone()],
-        "served question left the waiting list"
-    );
-    let (status, tasks) = app
-        .get("/v1/serv/alice/tasks", &[("session", &alice)])
-        .await;
+    assert_eq!(ids(&list), vec![q2.clone()], "served question left the waiting list");
+    let (status, tasks) = app.get("/v1/serv/alice/tasks", &[("session", &alice)]).await;
     assert_eq!(status, 200, "{tasks}");
     assert_eq!(ids(&tasks), vec![q1.clone()]);
     let task = &tasks["questions"][0];
@@ -318,12 +303,7 @@ async fn lifecycle(backend: Backend) {
     let (_, p1) = app
         .get(
             &format!("/v1/question/{q1}/message"),
-            &[
-                ("session", &user),
-                ("sort", "1"),
-                ("num", "3"),
-                ("page", "1"),
-            ],
+            &[("session", &user), ("sort", "1"), ("num", "3"), ("page", "1")],
         )
         .await;
     let p1_ids: Vec<&Value> = p1["messages"]
@@ -343,12 +323,7 @@ async fn lifecycle(backend: Backend) {
     let (_, c1) = app
         .get(
             &format!("/v1/question/{q1}/message"),
-            &[
-                ("session", &user),
-                ("sort", "1"),
-                ("num", "3"),
-                ("message_id", cursor),
-            ],
+            &[("session", &user), ("sort", "1"), ("num", "3"), ("message_id", cursor)],
         )
         .await;
     assert_eq!(
@@ -368,11 +343,8 @@ async fn lifecycle(backend: Backend) {
         "unknown_question",
     );
     assert_refused(
-        app.get(
-            "/v1/question/0123456789abcdef01234567/message",
-            &[("session", &user)],
-        )
-        .await,
+        app.get("/v1/question/0123456789abcdef01234567/message", &[("session", &user)])
+            .await,
         404,
         "unknown_question",
     );
@@ -381,11 +353,7 @@ async fn lifecycle(backend: Backend) {
     let (status, _) = app
         .post_form(
             "/v1/serv/unbind",
-            &[
-                ("session", &alice),
-                ("serv_id", "alice"),
-                ("password", "secret-pw"),
-            ],
+            &[("session", &alice), ("serv_id", "alice"), ("password", "secret-pw")],
         )
         .await;
     assert_eq!(status, 200);
@@ -435,10 +403,7 @@ async fn respond_async(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        resp.headers().get("preference-applied").unwrap(),
-        "respond-async"
-    );
+    assert_eq!(resp.headers().get("preference-applied").unwrap(), "respond-async");
     let (status, body) = support::read(resp).await;
     assert_eq!(status, 202, "{body}");
     let qid = body["question_id"].as_str().unwrap().to_owned();

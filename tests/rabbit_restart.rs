@@ -28,10 +28,7 @@ async fn ingest_and_worker_survive_a_broker_restart() {
     let user = app.session("u1").await;
     let agent = app.agent_session("alice").await;
     let (status, body) = app
-        .post_json(
-            "/v1/question/new",
-            json!({ "session": user, "title": "before" }),
-        )
+        .post_json("/v1/question/new", json!({ "session": user, "title": "before" }))
         .await;
     assert_eq!(status, 200, "{body}");
     let qid = body["question_id"].as_str().unwrap().to_owned();
@@ -39,10 +36,7 @@ async fn ingest_and_worker_survive_a_broker_restart() {
     rabbitmqctl("stop_app");
     // While the broker is down a request fails cleanly instead of hanging or lying.
     let (status, body) = app
-        .post_json(
-            "/v1/question/new",
-            json!({ "session": user, "title": "during" }),
-        )
+        .post_json("/v1/question/new", json!({ "session": user, "title": "during" }))
         .await;
     assert!(status == 503 || status == 200, "{status} {body}");
     let during_ok = status == 200;
@@ -52,10 +46,7 @@ async fn ingest_and_worker_survive_a_broker_restart() {
     let mut recovered = false;
     while started.elapsed() < Duration::from_secs(90) {
         let (status, _) = app
-            .post_json(
-                "/v1/question/new",
-                json!({ "session": user, "title": "after" }),
-            )
+            .post_json("/v1/question/new", json!({ "session": user, "title": "after" }))
             .await;
         if status == 200 {
             recovered = true;

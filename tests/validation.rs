@@ -43,25 +43,20 @@ async fn bad_input(backend: Backend) {
     let user = app.session("u1").await;
     let agent = app.agent_session("alice").await;
     let (_, q) = app
-        .post_json(
-            "/v1/question/new",
-            json!({ "session": user, "title": "ok" }),
-        )
+        .post_json("/v1/question/new", json!({ "session": user, "title": "ok" }))
         .await;
     let qid = q["question_id"].as_str().unwrap().to_owned();
     let before = counts(&app).await;
 
     // Sessions.
     refused(
-        app.post_json("/v1/question/new", json!({ "title": "x" }))
-            .await,
+        app.post_json("/v1/question/new", json!({ "title": "x" })).await,
         401,
         "invalid_session",
         Some("session"),
     );
     refused(
-        app.post_json("/v1/question/new", json!({ "session": "short" }))
-            .await,
+        app.post_json("/v1/question/new", json!({ "session": "short" })).await,
         401,
         "invalid_session",
         Some("session"),
@@ -84,11 +79,8 @@ async fn bad_input(backend: Backend) {
     // question/new fields: oversized, wrong-typed, malformed.
     let long_title = "t".repeat(201);
     refused(
-        app.post_json(
-            "/v1/question/new",
-            json!({ "session": user, "title": long_title }),
-        )
-        .await,
+        app.post_json("/v1/question/new", json!({ "session": user, "title": long_title }))
+            .await,
         400,
         "invalid_field",
         Some("title"),
@@ -101,32 +93,23 @@ async fn bad_input(backend: Backend) {
         Some("title"),
     );
     refused(
-        app.post_form(
-            "/v1/question/new",
-            &[("session", &user), ("label", "not json")],
-        )
-        .await,
+        app.post_form("/v1/question/new", &[("session", &user), ("label", "not json")])
+            .await,
         400,
         "invalid_field",
         Some("label"),
     );
     refused(
-        app.post_json(
-            "/v1/question/new",
-            json!({ "session": user, "label": [1, 2] }),
-        )
-        .await,
+        app.post_json("/v1/question/new", json!({ "session": user, "label": [1, 2] }))
+            .await,
         400,
         "invalid_field",
         Some("label"),
     );
     let many: Vec<String> = (0..11).map(|i| format!("l{i}")).collect();
     refused(
-        app.post_json(
-            "/v1/question/new",
-            json!({ "session": user, "label": many }),
-        )
-        .await,
+        app.post_json("/v1/question/new", json!({ "session": user, "label": many }))
+            .await,
         400,
         "invalid_field",
         Some("label"),
@@ -141,12 +124,7 @@ async fn bad_input(backend: Backend) {
             .send()
     };
     refused(
-        read(
-            raw(b"{\"session\":".to_vec(), "application/json")
-                .await
-                .unwrap(),
-        )
-        .await,
+        read(raw(b"{\"session\":".to_vec(), "application/json").await.unwrap()).await,
         400,
         "malformed_body",
         None,
@@ -159,12 +137,9 @@ async fn bad_input(backend: Backend) {
     );
     refused(
         read(
-            raw(
-                b"session=\xff\xfe".to_vec(),
-                "application/x-www-form-urlencoded",
-            )
-            .await
-            .unwrap(),
+            raw(b"session=\xff\xfe".to_vec(), "application/x-www-form-urlencoded")
+                .await
+                .unwrap(),
         )
         .await,
         400,
@@ -177,10 +152,7 @@ async fn bad_input(backend: Backend) {
         "unsupported_media_type",
         None,
     );
-    let huge = format!(
-        "{{\"session\":\"{user}\",\"title\":\"{}\"}}",
-        "x".repeat(70 * 1024)
-    );
+    let huge = format!("{{\"session\":\"{user}\",\"title\":\"{}\"}}", "x".repeat(70 * 1024));
     refused(
         read(raw(huge.into_bytes(), "application/json").await.unwrap()).await,
         413,
@@ -221,21 +193,15 @@ async fn bad_input(backend: Backend) {
         Some("sender_type"),
     );
     refused(
-        app.post_form(
-            &send,
-            &[("session", &user), ("sender", "u1"), ("sender_type", "1")],
-        )
-        .await,
+        app.post_form(&send, &[("session", &user), ("sender", "u1"), ("sender_type", "1")])
+            .await,
         400,
         "missing_field",
         Some("text"),
     );
     refused(
-        app.post_form(
-            &send,
-            &[("session", &user), ("sender_type", "1"), ("text", "x")],
-        )
-        .await,
+        app.post_form(&send, &[("session", &user), ("sender_type", "1"), ("text", "x")])
+            .await,
         400,
         "missing_field",
         Some("sender"),
@@ -309,11 +275,8 @@ async fn bad_input(backend: Backend) {
         Some("serv_id"),
     );
     refused(
-        app.post_json(
-            &serve,
-            json!({ "session": agent, "serv_id": "a".repeat(21) }),
-        )
-        .await,
+        app.post_json(&serve, json!({ "session": agent, "serv_id": "a".repeat(21) }))
+            .await,
         400,
         "invalid_field",
         Some("serv_id"),
@@ -335,11 +298,7 @@ async fn bad_input(backend: Backend) {
     refused(
         app.post_form(
             "/v1/serv/bind",
-            &[
-                ("session", &user),
-                ("serv_id", "alice"),
-                ("password", "wrong"),
-            ],
+            &[("session", &user), ("serv_id", "alice"), ("password", "wrong")],
         )
         .await,
         401,
@@ -349,11 +308,7 @@ async fn bad_input(backend: Backend) {
     refused(
         app.post_form(
             "/v1/serv/bind",
-            &[
-                ("session", &user),
-                ("serv_id", "nobody"),
-                ("password", "secret-pw"),
-            ],
+            &[("session", &user), ("serv_id", "nobody"), ("password", "secret-pw")],
         )
         .await,
         401,
@@ -363,11 +318,7 @@ async fn bad_input(backend: Backend) {
     refused(
         app.post_form(
             "/v1/serv/bind",
-            &[
-                ("session", &user),
-                ("serv_id", "alice"),
-                ("password", &"p".repeat(21)),
-            ],
+            &[("session", &user), ("serv_id", "alice"), ("password", &"p".repeat(21))],
         )
         .await,
         400,
@@ -423,8 +374,7 @@ async fn bad_input(backend: Backend) {
         Some("message_id"),
     );
     refused(
-        app.get("/v1/user/u1/alls", &[("session", &user), ("num", "100")])
-            .await,
+        app.get("/v1/user/u1/alls", &[("session", &user), ("num", "100")]).await,
         400,
         "invalid_field",
         Some("num"),
@@ -438,12 +388,7 @@ async fn bad_input(backend: Backend) {
     let (status, list) = app
         .get(
             "/v1/question/list",
-            &[
-                ("session", &agent),
-                ("page", "50"),
-                ("num", "50"),
-                ("sort", "-1"),
-            ],
+            &[("session", &agent), ("page", "50"), ("num", "50"), ("sort", "-1")],
         )
         .await;
     assert_eq!(status, 200, "{list}");
@@ -452,22 +397,19 @@ async fn bad_input(backend: Backend) {
     let body = json!({ "identify": app.identify, "user_id": "u9", "user_name": "U9" });
     let secret = app.secret.clone();
     refused(
-        app.signed_session_new(&body, now_ms(), "not-the-secret")
-            .await,
+        app.signed_session_new(&body, now_ms(), "not-the-secret").await,
         401,
         "bad_signature",
         Some("signature"),
     );
     refused(
-        app.signed_session_new(&body, now_ms() - 6 * 60 * 1000, &secret)
-            .await,
+        app.signed_session_new(&body, now_ms() - 6 * 60 * 1000, &secret).await,
         401,
         "expired_timestamp",
         Some("timestamp"),
     );
     refused(
-        app.signed_session_new(&body, now_ms() + 6 * 60 * 1000, &secret)
-            .await,
+        app.signed_session_new(&body, now_ms() + 6 * 60 * 1000, &secret).await,
         401,
         "expired_timestamp",
         Some("timestamp"),
@@ -481,8 +423,7 @@ async fn bad_input(backend: Backend) {
     );
     let unknown_app = json!({ "identify": "com.unknown", "user_id": "u9", "user_name": "U9" });
     refused(
-        app.signed_session_new(&unknown_app, now_ms(), &secret)
-            .await,
+        app.signed_session_new(&unknown_app, now_ms(), &secret).await,
         404,
         "unknown_app",
         Some("identify"),
@@ -492,12 +433,7 @@ async fn bad_input(backend: Backend) {
 
     // Unknown endpoints and methods answer in the same format.
     refused(app.get("/v1/nothing", &[]).await, 404, "not_found", None);
-    refused(
-        app.get("/v1/question/new", &[]).await,
-        405,
-        "method_not_allowed",
-        None,
-    );
+    refused(app.get("/v1/question/new", &[]).await, 405, "method_not_allowed", None);
 
     let after = counts(&app).await;
     // The only write is the worker's record of the refused unknown-question command.

@@ -6,9 +6,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::{
-    DeviceId, Labels, SenderType, ServId, SessionToken, Text, Title, Url, UserId, UserName,
-};
+use crate::domain::{DeviceId, Labels, SenderType, ServId, SessionToken, Text, Title, Url, UserId, UserName};
 use crate::ids::ObjectId;
 
 /// Who asks for a change, as authenticated by the ingest.
@@ -158,13 +156,7 @@ mod tests {
 
     #[test]
     fn idempotency_ids_are_stable_and_scoped() {
-        assert_eq!(
-            idempotent_command_id("a", "k"),
-            idempotent_command_id("a", "k")
-        );
-        assert_ne!(
-            idempotent_command_id("a", "k"),
-            idempotent_command_id("b", "k")
-        );
+        assert_eq!(idempotent_command_id("a", "k"), idempotent_command_id("a", "k"));
+        assert_ne!(idempotent_command_id("a", "k"), idempotent_command_id("b", "k"));
     }
 }

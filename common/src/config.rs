@@ -116,10 +116,7 @@ impl Config {
             .iter()
             .any(|s| self.database_url.starts_with(s))
         {
-            return invalid(
-                "database_url",
-                "must start with sqlite:, postgres: or mysql:",
-            );
+            return invalid("database_url", "must start with sqlite:, postgres: or mysql:");
         }
         if let Some(url) = &self.amqp_url {
             if !url.starts_with("amqp://") && !url.starts_with("amqps://") {

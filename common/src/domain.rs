@@ -21,9 +21,7 @@ fn char_len_between(s: &str, min: usize, max: usize) -> Result<(), Invalid> {
 }
 
 fn no_control_chars(s: &str) -> Result<(), Invalid> {
-    if s.chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-    {
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
         return Err(Invalid("must not contain control characters".into()));
     }
     Ok(())
@@ -164,11 +162,7 @@ impl Labels {
 
     pub fn parse(raw: Vec<String>) -> Result<Self, Invalid> {
         if raw.len() > Self::MAX {
-            return Err(Invalid(format!(
-                "at most {} labels, got {}",
-                Self::MAX,
-                raw.len()
-            )));
+            return Err(Invalid(format!("at most {} labels, got {}", Self::MAX, raw.len())));
         }
         let mut labels: Vec<Label> = Vec::with_capacity(raw.len());
         for (i, s) in raw.iter().enumerate() {
@@ -299,13 +293,7 @@ mod tests {
         assert!(SessionToken::parse("abcdefABCDE").is_err());
         assert!(SessionToken::parse("abcdefABCDE!").is_err());
         assert!(Labels::parse(vec!["a".into(); 11]).is_err());
-        assert_eq!(
-            Labels::parse(vec!["a".into(), "a".into()])
-                .unwrap()
-                .iter()
-                .count(),
-            1
-        );
+        assert_eq!(Labels::parse(vec!["a".into(), "a".into()]).unwrap().iter().count(), 1);
         assert!(SenderType::try_from(3).is_err());
         assert_eq!(SessionToken::generate().as_str().len(), 12);
     }

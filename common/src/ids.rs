@@ -19,10 +19,7 @@ pub struct InvalidObjectId;
 
 impl ObjectId {
     pub fn parse(s: &str) -> Result<Self, InvalidObjectId> {
-        if s.len() == 24
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if s.len() == 24 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             Ok(Self(s.to_owned()))
         } else {
             Err(InvalidObjectId)
@@ -76,12 +73,10 @@ impl IdGen {
         let mut prev = self.last.load(Ordering::Relaxed);
         let value = loop {
             let candidate = now.max(prev + 1);
-            match self.last.compare_exchange_weak(
-                prev,
-                candidate,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .last
+                .compare_exchange_weak(prev, candidate, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => break candidate,
                 Err(actual) => prev = actual,
             }

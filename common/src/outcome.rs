@@ -95,8 +95,7 @@ impl Failure {
     }
 
     pub fn body(&self) -> serde_json::Value {
-        let mut body =
-            serde_json::json!({ "status": 300, "error": self.code, "debug": self.debug });
+        let mut body = serde_json::json!({ "status": 300, "error": self.code, "debug": self.debug });
         if let Some(field) = &self.field {
             body["field"] = serde_json::Value::String(field.clone());
         }

@@ -2,14 +2,12 @@
 
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
 use crate::domain::{Page, Sort};
 use crate::entity::{
-    agent, agent_app, agent_binding, app, message, processed_command, question, question_label,
-    session, user,
+    agent, agent_app, agent_binding, app, message, processed_command, question, question_label, session, user,
 };
 
 /// An authenticated session: the app user behind it and, once bound, its agent.
@@ -20,35 +18,24 @@ pub struct SessionInfo {
 }
 
 pub async fn session(db: &impl ConnectionTrait, token: &str) -> Result<Option<SessionInfo>, DbErr> {
-    let Some(session) = session::Entity::find_by_id(token.to_owned())
-        .one(db)
-        .await?
-    else {
+    let Some(session) = session::Entity::find_by_id(token.to_owned()).one(db).await? else {
         return Ok(None);
     };
-    let binding = agent_binding::Entity::find_by_id(token.to_owned())
-        .one(db)
-        .await?;
+    let binding = agent_binding::Entity::find_by_id(token.to_owned()).one(db).await?;
     Ok(Some(SessionInfo {
         session,
         serv_id: binding.map(|b| b.serv_id),
     }))
 }
 
-pub async fn app_by_identify(
-    db: &impl ConnectionTrait,
-    identify: &str,
-) -> Result<Option<app::Model>, DbErr> {
+pub async fn app_by_identify(db: &impl ConnectionTrait, identify: &str) -> Result<Option<app::Model>, DbErr> {
     app::Entity::find()
         .filter(app::Column::Identify.eq(identify))
         .one(db)
         .await
 }
 
-pub async fn agent(
-    db: &impl ConnectionTrait,
-    serv_id: &str,
-) -> Result<Option<agent::Model>, DbErr> {
+pub async fn agent(db: &impl ConnectionTrait, serv_id: &str) -> Result<Option<agent::Model>, DbErr> {
     agent::Entity::find_by_id(serv_id.to_owned()).one(db).await
 }
 
@@ -63,20 +50,12 @@ pub async fn agent_app_ids(db: &impl ConnectionTrait, serv_id: &str) -> Result<V
         .collect())
 }
 
-pub async fn question(
-    db: &impl ConnectionTrait,
-    id: &str,
-) -> Result<Option<question::Model>, DbErr> {
+pub async fn question(db: &impl ConnectionTrait, id: &str) -> Result<Option<question::Model>, DbErr> {
     question::Entity::find_by_id(id.to_owned()).one(db).await
 }
 
-pub async fn processed(
-    db: &impl ConnectionTrait,
-    id: &str,
-) -> Result<Option<processed_command::Model>, DbErr> {
-    processed_command::Entity::find_by_id(id.to_owned())
-        .one(db)
-        .await
+pub async fn processed(db: &impl ConnectionTrait, id: &str) -> Result<Option<processed_command::Model>, DbErr> {
+    processed_command::Entity::find_by_id(id.to_owned()).one(db).await
 }
 
 /// Which questions a list shows.
@@ -111,8 +90,7 @@ pub async fn questions(
     if filter.app_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut select =
-        question::Entity::find().filter(question::Column::AppId.is_in(filter.app_ids.clone()));
+    let mut select = question::Entity::find().filter(question::Column::AppId.is_in(filter.app_ids.clone()));
     if !filter.statuses.is_empty() {
         select = select.filter(question::Column::Status.is_in(filter.statuses.clone()));
     }
@@ -137,10 +115,7 @@ pub async fn questions(
 }
 
 /// The users behind a page of questions (name and avatar of the list responses).
-pub async fn users_of(
-    db: &impl ConnectionTrait,
-    questions: &[question::Model],
-) -> Result<Vec<user::Model>, DbErr> {
+pub async fn users_of(db: &impl ConnectionTrait, questions: &[question::Model]) -> Result<Vec<user::Model>, DbErr> {
     if questions.is_empty() {
         return Ok(Vec::new());
     }
@@ -155,11 +130,7 @@ pub async fn users_of(
     user::Entity::find().filter(any).all(db).await
 }
 
-pub async fn messages(
-    db: &impl ConnectionTrait,
-    question_id: &str,
-    page: &Page,
-) -> Result<Vec<message::Model>, DbErr> {
+pub async fn messages(db: &impl ConnectionTrait, question_id: &str, page: &Page) -> Result<Vec<message::Model>, DbErr> {
     let select = message::Entity::find().filter(message::Column::QuestionId.eq(question_id));
     paged(select, message::Column::Id, page).all(db).await
 }

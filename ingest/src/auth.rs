@@ -28,8 +28,8 @@ pub async fn caller(state: &AppState, params: &Params) -> Result<SessionInfo, Ap
 }
 
 pub fn user_actor(info: &SessionInfo) -> Result<Actor, ApiError> {
-    let user_id = UserId::parse(&info.session.user_id)
-        .map_err(|e| ApiError::Internal(format!("stored user id: {e}")))?;
+    let user_id =
+        UserId::parse(&info.session.user_id).map_err(|e| ApiError::Internal(format!("stored user id: {e}")))?;
     Ok(Actor::User {
         app_id: info.session.app_id,
         user_id,
@@ -61,18 +61,8 @@ pub fn bound_agent(info: &SessionInfo) -> Result<String, ApiError> {
 }
 
 /// Checks an agent's password (argon2, off the async threads).
-pub async fn verify_agent(
-    state: &AppState,
-    serv_id: &ServId,
-    password: Password,
-) -> Result<(), ApiError> {
-    let refused = || {
-        ApiError::field(
-            ErrorCode::BadCredentials,
-            "password",
-            "unknown agent or wrong password",
-        )
-    };
+pub async fn verify_agent(state: &AppState, serv_id: &ServId, password: Password) -> Result<(), ApiError> {
+    let refused = || ApiError::field(ErrorCode::BadCredentials, "password", "unknown agent or wrong password");
     let Some(agent) = store::agent(&state.db, serv_id.as_str()).await? else {
         return Err(refused());
     };
@@ -96,11 +86,7 @@ pub async fn verify_agent(
 
 /// Verifies an app-signed request: query `timestamp` (ms) within the allowed skew and
 /// `signature` = hex HMAC-SHA256(secret, timestamp + "\n" + METHOD + "\n" + path + "\n" + body).
-pub fn verify_signature(
-    state: &AppState,
-    params: &Params,
-    app: &app::Model,
-) -> Result<(), ApiError> {
+pub fn verify_signature(state: &AppState, params: &Params, app: &app::Model) -> Result<(), ApiError> {
     let query_str = |name: &str| -> Result<String, ApiError> {
         match params.query.get(name).and_then(|v| v.as_str()) {
             Some(s) if !s.is_empty() => Ok(s.to_owned()),
@@ -131,16 +117,10 @@ pub fn verify_signature(
             ),
         ));
     }
-    let bad = || {
-        ApiError::field(
-            ErrorCode::BadSignature,
-            "signature",
-            "signature does not match",
-        )
-    };
+    let bad = || ApiError::field(ErrorCode::BadSignature, "signature", "signature does not match");
     let given = hex::decode(signature.to_ascii_lowercase()).map_err(|_| bad())?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(app.secret.as_bytes())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(app.secret.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?;
     mac.update(timestamp.as_bytes());
     mac.update(b"\n");
     mac.update(params.method.as_str().as_bytes());

@@ -41,11 +41,7 @@ pub async fn dispatch(
             .finalize(),
     );
     let key = match params.header("idempotency-key") {
-        Some(k)
-            if k.is_empty()
-                || k.len() > MAX_KEY_LEN
-                || !k.bytes().all(|b| b.is_ascii_graphic() || b == b' ') =>
-        {
+        Some(k) if k.is_empty() || k.len() > MAX_KEY_LEN || !k.bytes().all(|b| b.is_ascii_graphic() || b == b' ') => {
             return Err(ApiError::field(
                 ErrorCode::InvalidField,
                 "Idempotency-Key",
@@ -55,9 +51,7 @@ pub async fn dispatch(
         other => other,
     };
     let id = match key {
-        Some(key) => {
-            idempotent_command_id(&format!("{scope}\n{}\n{}", params.method, params.path), key)
-        }
+        Some(key) => idempotent_command_id(&format!("{scope}\n{}\n{}", params.method, params.path), key),
         None => Uuid::new_v4(),
     };
     tracing::Span::current().record("command_id", tracing::field::display(id));
@@ -71,17 +65,16 @@ pub async fn dispatch(
                     "this Idempotency-Key was used for a different request",
                 ));
             }
-            let outcome: Outcome = serde_json::from_str(&done.outcome)
-                .map_err(|e| ApiError::Internal(format!("stored outcome: {e}")))?;
+            let outcome: Outcome =
+                serde_json::from_str(&done.outcome).map_err(|e| ApiError::Internal(format!("stored outcome: {e}")))?;
             return Ok(with_request_id(respond(outcome), id));
         }
     }
 
     let envelope = Envelope::new(id, Some(fingerprint), command);
-    let respond_async = params.header("prefer").is_some_and(|p| {
-        p.split(',')
-            .any(|t| t.trim().eq_ignore_ascii_case("respond-async"))
-    });
+    let respond_async = params
+        .header("prefer")
+        .is_some_and(|p| p.split(',').any(|t| t.trim().eq_ignore_ascii_case("respond-async")));
     let correlation = id.to_string();
     let replies = state.broker.replies();
     let reply = (!respond_async).then(|| replies.register(&correlation));
@@ -95,10 +88,9 @@ pub async fn dispatch(
     }
     let Some(mut reply) = reply else {
         let mut response = accepted(id, assigned);
-        response.headers_mut().insert(
-            "preference-applied",
-            HeaderValue::from_static("respond-async"),
-        );
+        response
+            .headers_mut()
+            .insert("preference-applied", HeaderValue::from_static("respond-async"));
         return Ok(response);
     };
 
@@ -124,9 +116,7 @@ pub async fn dispatch(
     Ok(match outcome {
         Some(outcome) => with_request_id(respond(outcome), id),
         None => {
-            tracing::warn!(
-                "no outcome within the reply timeout; answering 202 (the command is queued)"
-            );
+            tracing::warn!("no outcome within the reply timeout; answering 202 (the command is queued)");
             accepted(id, assigned)
         }
     })

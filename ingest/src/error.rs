@@ -30,8 +30,7 @@ impl ApiError {
 }
 
 pub fn failure_response(failure: &Failure) -> Response {
-    let status = StatusCode::from_u16(failure.code.http_status())
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = StatusCode::from_u16(failure.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, Json(failure.body())).into_response()
 }
 
@@ -41,24 +40,15 @@ impl IntoResponse for ApiError {
             ApiError::Client(failure) => failure,
             ApiError::Broker(BrokerError::Rejected(reason)) => {
                 tracing::warn!(%reason, "command queue is full; refusing");
-                Failure::new(
-                    ErrorCode::Overloaded,
-                    "too many commands queued; retry later",
-                )
+                Failure::new(ErrorCode::Overloaded, "too many commands queued; retry later")
             }
             ApiError::Broker(err) => {
                 tracing::error!(error = %err, "broker unavailable");
-                Failure::new(
-                    ErrorCode::Unavailable,
-                    "the message broker is unavailable; retry later",
-                )
+                Failure::new(ErrorCode::Unavailable, "the message broker is unavailable; retry later")
             }
             ApiError::Db(err) => {
                 tracing::error!(error = %err, "database error");
-                Failure::new(
-                    ErrorCode::Unavailable,
-                    "the database is unavailable; retry later",
-                )
+                Failure::new(ErrorCode::Unavailable, "the database is unavailable; retry later")
             }
             ApiError::Internal(err) => {
                 tracing::error!(error = %err, "internal error");

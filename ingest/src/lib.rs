@@ -44,11 +44,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves until `cancel`, then drains in-flight requests.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    cancel: CancellationToken,
-) -> std::io::Result<()> {
+pub async fn serve(listener: TcpListener, state: AppState, cancel: CancellationToken) -> std::io::Result<()> {
     state.broker.start_reply_listener(cancel.clone());
     tracing::info!(addr = %listener.local_addr()?, broker = state.broker.kind(), "ingest listening");
     axum::serve(listener, router(state))

@@ -23,10 +23,7 @@ pub struct Params {
 fn pairs(text: &str, what: &str) -> Result<Map<String, Value>, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(text)
         .map_err(|e| ApiError::new(ErrorCode::MalformedBody, format!("malformed {what}: {e}")))?;
-    Ok(pairs
-        .into_iter()
-        .map(|(k, v)| (k, Value::String(v)))
-        .collect())
+    Ok(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
 }
 
 impl FromRequest<AppState> for Params {
@@ -103,25 +100,16 @@ impl Params {
     }
 
     pub fn req_str(&self, name: &str) -> Result<String, ApiError> {
-        self.opt_str(name)?.ok_or_else(|| {
-            ApiError::field(ErrorCode::MissingField, name, format!("{name} is required"))
-        })
+        self.opt_str(name)?
+            .ok_or_else(|| ApiError::field(ErrorCode::MissingField, name, format!("{name} is required")))
     }
 
     /// A required field parsed into a domain type.
-    pub fn req<T>(
-        &self,
-        name: &str,
-        parse: impl FnOnce(&str) -> Result<T, Invalid>,
-    ) -> Result<T, ApiError> {
+    pub fn req<T>(&self, name: &str, parse: impl FnOnce(&str) -> Result<T, Invalid>) -> Result<T, ApiError> {
         parse(&self.req_str(name)?).map_err(|e| invalid(name, e))
     }
 
-    pub fn opt<T>(
-        &self,
-        name: &str,
-        parse: impl FnOnce(&str) -> Result<T, Invalid>,
-    ) -> Result<Option<T>, ApiError> {
+    pub fn opt<T>(&self, name: &str, parse: impl FnOnce(&str) -> Result<T, Invalid>) -> Result<Option<T>, ApiError> {
         self.opt_str(name)?
             .map(|s| parse(&s).map_err(|e| invalid(name, e)))
             .transpose()
@@ -146,9 +134,8 @@ impl Params {
     }
 
     pub fn req_int(&self, name: &str, min: i64, max: i64) -> Result<i64, ApiError> {
-        self.opt_int(name, min, max)?.ok_or_else(|| {
-            ApiError::field(ErrorCode::MissingField, name, format!("{name} is required"))
-        })
+        self.opt_int(name, min, max)?
+            .ok_or_else(|| ApiError::field(ErrorCode::MissingField, name, format!("{name} is required")))
     }
 
     /// A list of strings given as a JSON array, or as a string holding one (the spec's
@@ -159,9 +146,8 @@ impl Params {
             None | Some(Value::Null) => return Ok(None),
             Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
             Some(Value::String(s)) => {
-                parsed = serde_json::from_str::<Value>(s).map_err(|_| {
-                    invalid(name, "must be a JSON array of strings, e.g. [\"a\",\"b\"]")
-                })?;
+                parsed = serde_json::from_str::<Value>(s)
+                    .map_err(|_| invalid(name, "must be a JSON array of strings, e.g. [\"a\",\"b\"]"))?;
                 &parsed
             }
             Some(other) => other,
@@ -190,13 +176,10 @@ impl Params {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .map(|s| s.trim().to_owned())
-                .ok_or_else(|| {
-                    ApiError::field(ErrorCode::InvalidSession, "session", "session is required")
-                })?,
+                .ok_or_else(|| ApiError::field(ErrorCode::InvalidSession, "session", "session is required"))?,
         };
-        SessionToken::parse(&raw).map_err(|e| {
-            ApiError::field(ErrorCode::InvalidSession, "session", format!("session {e}"))
-        })
+        SessionToken::parse(&raw)
+            .map_err(|e| ApiError::field(ErrorCode::InvalidSession, "session", format!("session {e}")))
     }
 
     /// page / num / <cursor> / sort of the spec's lists.
@@ -205,9 +188,7 @@ impl Params {
         let num = self
             .opt_int("num", 1, Page::MAX_NUM as i64)?
             .unwrap_or(Page::DEFAULT_NUM as i64) as u64;
-        let cursor = self.opt(cursor_field, |s| {
-            ObjectId::parse(s).map_err(|e| Invalid(e.to_string()))
-        })?;
+        let cursor = self.opt(cursor_field, |s| ObjectId::parse(s).map_err(|e| Invalid(e.to_string())))?;
         let sort = match self.fields.get("sort") {
             None | Some(Value::Null) => Sort::Desc,
             Some(_) => match self

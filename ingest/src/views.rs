@@ -10,9 +10,7 @@ pub fn secs(ms: i64) -> f64 {
 
 /// question/list and serv/<serv_id>/tasks items.
 pub fn agent_question(q: &question::Model, users: &[user::Model]) -> Value {
-    let user = users
-        .iter()
-        .find(|u| u.app_id == q.app_id && u.user_id == q.user_id);
+    let user = users.iter().find(|u| u.app_id == q.app_id && u.user_id == q.user_id);
     json!({
         "question_id": q.id,
         "user_id": q.user_id,
@@ -39,8 +37,7 @@ pub enum UserList {
 }
 
 pub fn user_question(q: &question::Model, list: UserList) -> Value {
-    let mut item =
-        json!({ "question_id": q.id, "timestamp": secs(q.created_at), "title": q.title });
+    let mut item = json!({ "question_id": q.id, "timestamp": secs(q.created_at), "title": q.title });
     match list {
         UserList::Waits => {}
         UserList::Tasks | UserList::Overs => item["serv_id"] = json!(q.serv_id),

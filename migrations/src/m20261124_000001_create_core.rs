@@ -246,17 +246,9 @@ impl MigrationTrait for Migration {
                 .col(big(Questions::CreatedAt))
                 .col(big(Questions::UpdatedAt))
                 .col(ColumnDef::new(Questions::LastMessText).text().null())
-                .col(
-                    ColumnDef::new(Questions::LastMessTimestamp)
-                        .big_integer()
-                        .null(),
-                )
+                .col(ColumnDef::new(Questions::LastMessTimestamp).big_integer().null())
                 .col(s_null(Questions::LastMessSender, 64))
-                .col(
-                    ColumnDef::new(Questions::LastMessSenderType)
-                        .small_integer()
-                        .null(),
-                )
+                .col(ColumnDef::new(Questions::LastMessSenderType).small_integer().null())
                 .to_owned(),
         )
         .await?;
@@ -319,11 +311,7 @@ impl MigrationTrait for Migration {
                 .col(s(Messages::Id, 24).primary_key().to_owned())
                 .col(s(Messages::QuestionId, 24))
                 .col(s(Messages::Sender, 64))
-                .col(
-                    ColumnDef::new(Messages::SenderType)
-                        .small_integer()
-                        .not_null(),
-                )
+                .col(ColumnDef::new(Messages::SenderType).small_integer().not_null())
                 .col(ColumnDef::new(Messages::MsgType).small_integer().not_null())
                 .col(ColumnDef::new(Messages::Text).text().null())
                 .col(ColumnDef::new(Messages::Action).small_integer().null())
@@ -384,10 +372,7 @@ impl MigrationTrait for Migration {
         m.create_index(index(
             "idx_queue_jobs_ready",
             QueueJobs::Table,
-            vec![
-                QueueJobs::Queue.into_iden(),
-                QueueJobs::AvailableAt.into_iden(),
-            ],
+            vec![QueueJobs::Queue.into_iden(), QueueJobs::AvailableAt.into_iden()],
         ))
         .await?;
         Ok(())
@@ -407,8 +392,7 @@ impl MigrationTrait for Migration {
             Users::Table.into_iden(),
             Apps::Table.into_iden(),
         ] {
-            m.drop_table(Table::drop().table(table).if_exists().to_owned())
-                .await?;
+            m.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
         }
         Ok(())
     }

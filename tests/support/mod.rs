@@ -86,10 +86,7 @@ impl TestDb {
             Backend::RabbitPostgres => {
                 if let Ok(admin) = sea_orm::Database::connect(PG_ADMIN_URL).await {
                     let _ = admin
-                        .execute_unprepared(&format!(
-                            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                            self.name
-                        ))
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
                         .await;
                 }
             }
@@ -118,23 +115,14 @@ pub fn test_config(backend: Backend, db_url: &str, prefix: &str) -> Config {
 
 /// Deletes every queue and exchange of a test prefix.
 pub async fn delete_topology(prefix: &str, schedule_ms: &[u64]) {
-    let Ok(conn) =
-        lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default()).await
-    else {
+    let Ok(conn) = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default()).await else {
         return;
     };
     let Ok(ch) = conn.create_channel().await else {
         return;
     };
-    let mut queues = vec![
-        format!("{prefix}.commands"),
-        format!("{prefix}.commands.dead"),
-    ];
-    queues.extend(
-        schedule_ms
-            .iter()
-            .map(|ms| format!("{prefix}.commands.retry.{ms}")),
-    );
+    let mut queues = vec![format!("{prefix}.commands"), format!("{prefix}.commands.dead")];
+    queues.extend(schedule_ms.iter().map(|ms| format!("{prefix}.commands.retry.{ms}")));
     for q in queues {
         let _ = ch.queue_delete(q.into(), Default::default()).await;
     }
@@ -147,9 +135,7 @@ pub async fn delete_topology(prefix: &str, schedule_ms: &[u64]) {
 /// The `kefu` binary with a clean environment.
 pub fn kefu_cmd(db_url: &str) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kefu"));
-    cmd.env_clear()
-        .env("KEFU_DATABASE_URL", db_url)
-        .env("RUST_LOG", "warn");
+    cmd.env_clear().env("KEFU_DATABASE_URL", db_url).env("RUST_LOG", "warn");
     cmd
 }
 
@@ -190,9 +176,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_test_writer()
         .try_init();
 }
@@ -205,14 +189,7 @@ pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config) -> Te
     Migrator::up(&db, None).await.expect("migrate");
     let app = admin(
         &test_db.url,
-        &[
-            "app",
-            "create",
-            "--identify",
-            "com.example.shop",
-            "--name",
-            "Shop",
-        ],
+        &["app", "create", "--identify", "com.example.shop", "--name", "Shop"],
     );
     for serv_id in ["alice", "bob"] {
         admin(
@@ -230,9 +207,7 @@ pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config) -> Te
         );
     }
     let config = Arc::new(config);
-    let broker = Broker::connect(&config, db.clone())
-        .await
-        .expect("connect broker");
+    let broker = Broker::connect(&config, db.clone()).await.expect("connect broker");
     let cancel = CancellationToken::new();
     let worker = kefu_workers::Worker {
         db: db.clone(),
@@ -278,8 +253,7 @@ pub fn now_ms() -> i64 {
 pub async fn read(resp: reqwest::Response) -> (StatusCode, Value) {
     let status = resp.status();
     let text = resp.text().await.unwrap();
-    let body =
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body ({status}): {text}"));
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body ({status}): {text}"));
     (status, body)
 }
 
@@ -323,48 +297,19 @@ impl Client {
     }
 
     pub async fn post_json(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        read(
-            self.http
-                .post(self.url(path))
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        read(self.http.post(self.url(path)).json(&body).send().await.unwrap()).await
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
-        read(
-            self.http
-                .post(self.url(path))
-                .form(form)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        read(self.http.post(self.url(path)).form(form).send().await.unwrap()).await
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> (StatusCode, Value) {
-        read(
-            self.http
-                .get(self.url(path))
-                .query(query)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        read(self.http.get(self.url(path)).query(query).send().await.unwrap()).await
     }
 
     /// session/new, signed with the app's secret.
-    pub async fn signed_session_new(
-        &self,
-        body: &Value,
-        timestamp: i64,
-        secret: &str,
-    ) -> (StatusCode, Value) {
+    pub async fn signed_session_new(&self, body: &Value, timestamp: i64, secret: &str) -> (StatusCode, Value) {
         let raw = serde_json::to_vec(body).unwrap();
         let ts = timestamp.to_string();
         let sig = sign(secret, &ts, "POST", "/v1/session/new", &raw);
@@ -384,9 +329,7 @@ impl Client {
     pub async fn session(&self, user_id: &str) -> String {
         let body = json!({ "identify": self.identify, "user_id": user_id, "user_name": format!("User {user_id}"),
                            "user_image_url": format!("https://img.example.com/{user_id}.png"), "device_id": "dev-1" });
-        let (status, body) = self
-            .signed_session_new(&body, now_ms(), &self.secret.clone())
-            .await;
+        let (status, body) = self.signed_session_new(&body, now_ms(), &self.secret.clone()).await;
         assert_eq!(status, 200, "session/new: {body}");
         let session = body["session"].as_str().unwrap().to_owned();
         assert_eq!(session.len(), 12);
@@ -399,11 +342,7 @@ impl Client {
         let (status, body) = self
             .post_form(
                 "/v1/serv/bind",
-                &[
-                    ("session", &session),
-                    ("serv_id", serv_id),
-                    ("password", "secret-pw"),
-                ],
+                &[("session", &session), ("serv_id", serv_id), ("password", "secret-pw")],
             )
             .await;
         assert_eq!(status, 200, "bind: {body}");
@@ -412,12 +351,7 @@ impl Client {
     }
 
     /// A POST with extra headers (`Prefer`, `Idempotency-Key`).
-    pub async fn post_json_with(
-        &self,
-        path: &str,
-        body: Value,
-        headers: &[(&str, &str)],
-    ) -> (StatusCode, Value) {
+    pub async fn post_json_with(&self, path: &str, body: Value, headers: &[(&str, &str)]) -> (StatusCode, Value) {
         let mut req = self.http.post(self.url(path)).json(&body);
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -440,10 +374,7 @@ pub async fn count_rows(db: &DatabaseConnection, table: &str, cond: Option<&str>
         None => format!("SELECT COUNT(*) AS n FROM {table}"),
     };
     let row = db
-        .query_one(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            sql,
-        ))
+        .query_one(sea_orm::Statement::from_string(db.get_database_backend(), sql))
         .await
         .unwrap()
         .unwrap();
@@ -476,25 +407,14 @@ pub struct Proc {
 
 impl Proc {
     /// On RabbitMQ with queue prefix `prefix`.
-    pub fn start(
-        role: &str,
-        db_url: &str,
-        prefix: &str,
-        http_addr: &str,
-        extra: &[(&str, &str)],
-    ) -> Proc {
+    pub fn start(role: &str, db_url: &str, prefix: &str, http_addr: &str, extra: &[(&str, &str)]) -> Proc {
         let mut env = vec![("KEFU_AMQP_URL", AMQP_URL), ("KEFU_AMQP_PREFIX", prefix)];
         env.extend_from_slice(extra);
         Self::start_embedded(role, db_url, http_addr, &env)
     }
 
     /// On the embedded queue (no `KEFU_AMQP_URL`).
-    pub fn start_embedded(
-        role: &str,
-        db_url: &str,
-        http_addr: &str,
-        extra: &[(&str, &str)],
-    ) -> Proc {
+    pub fn start_embedded(role: &str, db_url: &str, http_addr: &str, extra: &[(&str, &str)]) -> Proc {
         let mut cmd = kefu_cmd(db_url);
         cmd.arg(role)
             .env("KEFU_HTTP_ADDR", http_addr)
@@ -533,9 +453,7 @@ pub fn free_addr() -> String {
 
 /// Ready messages in a queue, by passive declare.
 pub async fn queue_ready(queue: &str) -> u32 {
-    let conn = lapin::Connection::connect(AMQP_URL, Default::default())
-        .await
-        .unwrap();
+    let conn = lapin::Connection::connect(AMQP_URL, Default::default()).await.unwrap();
     let ch = conn.create_channel().await.unwrap();
     let q = ch
         .queue_declare(

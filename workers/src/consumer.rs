@@ -21,10 +21,7 @@ pub enum ExecuteError {
     #[error("database: {0}")]
     Db(#[from] DbErr),
     #[error("stored outcome of {id} is unreadable: {source}")]
-    StoredOutcome {
-        id: String,
-        source: serde_json::Error,
-    },
+    StoredOutcome { id: String, source: serde_json::Error },
 }
 
 /// Consumes until `cancel`, reconnecting whenever the delivery stream ends.
@@ -40,10 +37,7 @@ pub async fn run_consumer(worker: Worker, cancel: CancellationToken) {
                     .for_each_concurrent(concurrency, |delivery| handle(&worker, delivery));
                 handled.await;
                 if !cancel.is_cancelled() {
-                    tracing::warn!(
-                        broker = worker.broker.kind(),
-                        "delivery stream ended; reconnecting"
-                    );
+                    tracing::warn!(broker = worker.broker.kind(), "delivery stream ended; reconnecting");
                 }
             }
             Err(err) => tracing::warn!(error = %err, "cannot consume commands; retrying"),
@@ -79,25 +73,22 @@ async fn handle(worker: &Worker, delivery: Delivery) {
                     ms = worker.config.worker_pause_before_ack_ms,
                     "fault injection: pausing between commit and ack"
                 );
-                tokio::time::sleep(Duration::from_millis(
-                    worker.config.worker_pause_before_ack_ms,
-                ))
-                .await;
+                tokio::time::sleep(Duration::from_millis(worker.config.worker_pause_before_ack_ms)).await;
             }
             if let Some(reply_to) = &delivery.reply_to {
                 worker
                     .broker
-                    .send_reply(
-                        reply_to,
-                        &envelope.id.to_string(),
-                        outcome.to_json().into_bytes(),
-                    )
+                    .send_reply(reply_to, &envelope.id.to_string(), outcome.to_json().into_bytes())
                     .await;
             }
             match delivery.ack().await {
                 Ok(true) => tracing::debug!("applied and acknowledged"),
-                Ok(false) => tracing::warn!("ack not delivered (channel gone); the command will come again and be de-duplicated"),
-                Err(err) => tracing::warn!(error = %err, "ack failed; the command will come again and be de-duplicated"),
+                Ok(false) => {
+                    tracing::warn!("ack not delivered (channel gone); the command will come again and be de-duplicated")
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "ack failed; the command will come again and be de-duplicated")
+                }
             }
         }
         Err(err) => {
@@ -122,10 +113,7 @@ async fn handle(worker: &Worker, delivery: Delivery) {
 /// Applies a command once: a command id already in `processed_commands` returns the
 /// stored outcome; otherwise the change and its record commit together. A refused
 /// command changes nothing but its record.
-pub async fn execute(
-    db: &DatabaseConnection,
-    envelope: &Envelope,
-) -> Result<Outcome, ExecuteError> {
+pub async fn execute(db: &DatabaseConnection, envelope: &Envelope) -> Result<Outcome, ExecuteError> {
     let id = envelope.id.to_string();
     if let Some(done) = store::processed(db, &id).await? {
         tracing::info!("duplicate command; answering the stored outcome");
@@ -153,9 +141,7 @@ pub async fn execute(
         Err(err) if is_unique_violation(&err) => {
             // Another worker applied the same command concurrently: its outcome stands.
             txn.rollback().await?;
-            let done = store::processed(db, &id)
-                .await?
-                .ok_or(ExecuteError::Db(err))?;
+            let done = store::processed(db, &id).await?.ok_or(ExecuteError::Db(err))?;
             stored(done)
         }
         Err(err) => Err(err.into()),
@@ -163,8 +149,5 @@ pub async fn execute(
 }
 
 fn stored(done: processed_command::Model) -> Result<Outcome, ExecuteError> {
-    serde_json::from_str(&done.outcome).map_err(|source| ExecuteError::StoredOutcome {
-        id: done.id,
-        source,
-    })
+    serde_json::from_str(&done.outcome).map_err(|source| ExecuteError::StoredOutcome { id: done.id, source })
 }

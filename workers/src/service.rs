@@ -3,17 +3,13 @@
 
 use kefu_common::command::{Actor, Command};
 use kefu_common::domain::{Labels, MessageType, NotifyAction, QuestionStatus, SenderType, Text};
-use kefu_common::entity::{
-    agent_app, agent_binding, message, question, question_label, session, user,
-};
+use kefu_common::entity::{agent_app, agent_binding, message, question, question_label, session, user};
 use kefu_common::ids::ObjectId;
 use kefu_common::now_ms;
 use kefu_common::outcome::{ErrorCode, Failure, Outcome};
 use kefu_common::store;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set};
 use serde_json::{json, Value};
 
 type Applied = Result<Result<Value, Failure>, DbErr>;
@@ -85,17 +81,7 @@ pub async fn apply(txn: &DatabaseTransaction, command: &Command) -> Result<Outco
             user_id,
             title,
             labels,
-        } => {
-            create_question(
-                txn,
-                question_id,
-                *app_id,
-                user_id.as_str(),
-                title.as_str(),
-                labels,
-            )
-            .await?
-        }
+        } => create_question(txn, question_id, *app_id, user_id.as_str(), title.as_str(), labels).await?,
         QuestionServeV1 {
             question_id,
             serv_id,
@@ -166,10 +152,7 @@ async fn bind(txn: &DatabaseTransaction, session: &str, serv_id: &str) -> Applie
         return refuse(ErrorCode::InvalidSession, "session is unknown or expired");
     };
     if !serves_app(txn, serv_id, info.session.app_id).await? {
-        return refuse(
-            ErrorCode::Forbidden,
-            "this agent does not serve the session's app",
-        );
+        return refuse(ErrorCode::Forbidden, "this agent does not serve the session's app");
     }
     agent_binding::Entity::delete_by_id(session.to_owned())
         .exec(txn)
@@ -237,17 +220,12 @@ fn agent_state_refusal(q: &question::Model, serv_id: &str) -> Failure {
             ErrorCode::QuestionNotServed,
             "the question is waiting; no agent serves it yet",
         ),
-        Some(QuestionStatus::Finished) => {
-            Failure::new(ErrorCode::QuestionFinished, "the question is finished")
-        }
+        Some(QuestionStatus::Finished) => Failure::new(ErrorCode::QuestionFinished, "the question is finished"),
         _ if q.serv_id.as_deref() != Some(serv_id) => Failure::new(
             ErrorCode::QuestionServedByOther,
             "the question is served by another agent",
         ),
-        _ => Failure::new(
-            ErrorCode::QuestionAlreadyServed,
-            "the question changed state meanwhile",
-        ),
+        _ => Failure::new(ErrorCode::QuestionAlreadyServed, "the question changed state meanwhile"),
     }
 }
 
@@ -277,38 +255,20 @@ async fn notify(
     Ok(())
 }
 
-async fn serve(
-    txn: &DatabaseTransaction,
-    id: &ObjectId,
-    serv_id: &str,
-    message_id: &ObjectId,
-) -> Applied {
+async fn serve(txn: &DatabaseTransaction, id: &ObjectId, serv_id: &str, message_id: &ObjectId) -> Applied {
     let Some(q) = load(txn, id).await? else {
         return refuse(ErrorCode::UnknownQuestion, "no such question");
     };
     if !serves_app(txn, serv_id, q.app_id).await? {
-        return refuse(
-            ErrorCode::Forbidden,
-            "this agent does not serve the question's app",
-        );
+        return refuse(ErrorCode::Forbidden, "this agent does not serve the question's app");
     }
     match QuestionStatus::from_i16(q.status) {
         Some(QuestionStatus::Waiting) => {}
-        Some(QuestionStatus::Finished) => {
-            return refuse(ErrorCode::QuestionFinished, "the question is finished")
-        }
-        _ => {
-            return refuse(
-                ErrorCode::QuestionAlreadyServed,
-                "the question is already being served",
-            )
-        }
+        Some(QuestionStatus::Finished) => return refuse(ErrorCode::QuestionFinished, "the question is finished"),
+        _ => return refuse(ErrorCode::QuestionAlreadyServed, "the question is already being served"),
     }
     let updated = question::Entity::update_many()
-        .col_expr(
-            question::Column::Status,
-            Expr::value(QuestionStatus::Serving as i16),
-        )
+        .col_expr(question::Column::Status, Expr::value(QuestionStatus::Serving as i16))
         .col_expr(question::Column::ServId, Expr::value(serv_id))
         .col_expr(question::Column::UpdatedAt, Expr::value(now_ms()))
         .filter(question::Column::Id.eq(id.as_str()))
@@ -321,15 +281,7 @@ async fn serve(
             "another agent took the question first",
         );
     }
-    notify(
-        txn,
-        id,
-        message_id,
-        serv_id,
-        SenderType::Agent,
-        NotifyAction::Serve,
-    )
-    .await?;
+    notify(txn, id, message_id, serv_id, SenderType::Agent, NotifyAction::Serve).await?;
     Ok(Ok(json!({ "message_id": message_id.as_str() })))
 }
 
@@ -346,10 +298,7 @@ async fn leave(
         return refuse(ErrorCode::UnknownQuestion, "no such question");
     };
     if !serves_app(txn, serv_id, q.app_id).await? {
-        return refuse(
-            ErrorCode::Forbidden,
-            "this agent does not serve the question's app",
-        );
+        return refuse(ErrorCode::Forbidden, "this agent does not serve the question's app");
     }
     let keep_agent = if to == QuestionStatus::Waiting {
         None
@@ -376,20 +325,12 @@ fn owns(q: &question::Model, actor: &Actor) -> bool {
     matches!(actor, Actor::User { app_id, user_id } if *app_id == q.app_id && user_id.as_str() == q.user_id)
 }
 
-async fn reopen(
-    txn: &DatabaseTransaction,
-    id: &ObjectId,
-    actor: &Actor,
-    message_id: &ObjectId,
-) -> Applied {
+async fn reopen(txn: &DatabaseTransaction, id: &ObjectId, actor: &Actor, message_id: &ObjectId) -> Applied {
     let Some(q) = load(txn, id).await? else {
         return refuse(ErrorCode::UnknownQuestion, "no such question");
     };
     if !owns(&q, actor) {
-        return refuse(
-            ErrorCode::Forbidden,
-            "only the user who asked may reopen the question",
-        );
+        return refuse(ErrorCode::Forbidden, "only the user who asked may reopen the question");
     }
     if q.status != QuestionStatus::Finished as i16 {
         return refuse(
@@ -411,20 +352,9 @@ async fn reopen(
         .exec(txn)
         .await?;
     if updated.rows_affected != 1 {
-        return refuse(
-            ErrorCode::QuestionNotFinished,
-            "the question changed state meanwhile",
-        );
+        return refuse(ErrorCode::QuestionNotFinished, "the question changed state meanwhile");
     }
-    notify(
-        txn,
-        id,
-        message_id,
-        &q.user_id,
-        SenderType::User,
-        NotifyAction::Reopen,
-    )
-    .await?;
+    notify(txn, id, message_id, &q.user_id, SenderType::User, NotifyAction::Reopen).await?;
     Ok(Ok(json!({ "message_id": message_id.as_str() })))
 }
 
@@ -442,39 +372,23 @@ async fn send_text(
     let sender = match (actor, sender_type) {
         (Actor::User { user_id, .. }, SenderType::User) => {
             if !owns(&q, actor) {
-                return refuse(
-                    ErrorCode::Forbidden,
-                    "only the user who asked may write as the user",
-                );
+                return refuse(ErrorCode::Forbidden, "only the user who asked may write as the user");
             }
             if q.status == QuestionStatus::Finished as i16 {
-                return refuse(
-                    ErrorCode::QuestionFinished,
-                    "the question is finished; reopen it first",
-                );
+                return refuse(ErrorCode::QuestionFinished, "the question is finished; reopen it first");
             }
             user_id.to_string()
         }
         (Actor::Agent { serv_id }, SenderType::Agent) => {
             if !serves_app(txn, serv_id.as_str(), q.app_id).await? {
-                return refuse(
-                    ErrorCode::Forbidden,
-                    "this agent does not serve the question's app",
-                );
+                return refuse(ErrorCode::Forbidden, "this agent does not serve the question's app");
             }
-            if q.status != QuestionStatus::Serving as i16
-                || q.serv_id.as_deref() != Some(serv_id.as_str())
-            {
+            if q.status != QuestionStatus::Serving as i16 || q.serv_id.as_deref() != Some(serv_id.as_str()) {
                 return Ok(Err(agent_state_refusal(&q, serv_id.as_str())));
             }
             serv_id.to_string()
         }
-        _ => {
-            return refuse(
-                ErrorCode::Forbidden,
-                "sender_type does not match the session",
-            )
-        }
+        _ => return refuse(ErrorCode::Forbidden, "sender_type does not match the session"),
     };
     let now = now_ms();
     message::ActiveModel {

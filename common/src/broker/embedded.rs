@@ -13,8 +13,7 @@ use std::time::Duration;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use tokio::sync::Notify;
 
@@ -55,14 +54,9 @@ impl Embedded {
         &self.replies
     }
 
-    pub async fn publish_command(
-        &self,
-        message_id: &str,
-        payload: &[u8],
-    ) -> Result<(), BrokerError> {
+    pub async fn publish_command(&self, message_id: &str, payload: &[u8]) -> Result<(), BrokerError> {
         let now = now_ms();
-        let payload = String::from_utf8(payload.to_vec())
-            .map_err(|e| BrokerError::Rejected(e.to_string()))?;
+        let payload = String::from_utf8(payload.to_vec()).map_err(|e| BrokerError::Rejected(e.to_string()))?;
         queue_job::ActiveModel {
             queue: Set(COMMANDS.into()),
             message_id: Set(message_id.into()),
@@ -94,10 +88,7 @@ impl Embedded {
         let mut claimed = Vec::with_capacity(candidates.len());
         for job in candidates {
             let result = queue_job::Entity::update_many()
-                .col_expr(
-                    queue_job::Column::LockedUntil,
-                    Expr::value(now + self.visibility_ms),
-                )
+                .col_expr(queue_job::Column::LockedUntil, Expr::value(now + self.visibility_ms))
                 .col_expr(
                     queue_job::Column::Attempts,
                     Expr::col(queue_job::Column::Attempts).add(1),
@@ -122,10 +113,7 @@ impl Embedded {
                 // Register interest before looking, so a publish in between is not missed.
                 let notified = this.notify.notified();
                 let deliveries: Vec<Delivery> = match this.claim().await {
-                    Ok(jobs) => jobs
-                        .into_iter()
-                        .filter_map(|job| this.to_delivery(job))
-                        .collect(),
+                    Ok(jobs) => jobs.into_iter().filter_map(|job| this.to_delivery(job)).collect(),
                     Err(err) => {
                         tracing::warn!(error = %err, "embedded queue: claim failed");
                         Vec::new()
@@ -164,9 +152,7 @@ impl Embedded {
     }
 
     pub async fn ack(&self, job_id: i64) -> Result<bool, BrokerError> {
-        let result = queue_job::Entity::delete_by_id(job_id)
-            .exec(&self.db)
-            .await?;
+        let result = queue_job::Entity::delete_by_id(job_id).exec(&self.db).await?;
         Ok(result.rows_affected == 1)
     }
 
@@ -177,11 +163,7 @@ impl Embedded {
             .filter(queue_job::Column::Id.eq(job_id))
             .exec(&self.db)
             .await?;
-        tracing::error!(
-            job = job_id,
-            reason,
-            "embedded queue: command dead-lettered"
-        );
+        tracing::error!(job = job_id, reason, "embedded queue: command dead-lettered");
         Ok(())
     }
 

@@ -65,21 +65,13 @@ impl Replies {
     }
 
     pub fn complete(&self, correlation_id: &str, body: Vec<u8>) {
-        if let Some(tx) = self
-            .pending
-            .lock()
-            .expect("replies lock")
-            .remove(correlation_id)
-        {
+        if let Some(tx) = self.pending.lock().expect("replies lock").remove(correlation_id) {
             let _ = tx.send(body);
         }
     }
 
     pub fn forget(&self, correlation_id: &str) {
-        self.pending
-            .lock()
-            .expect("replies lock")
-            .remove(correlation_id);
+        self.pending.lock().expect("replies lock").remove(correlation_id);
     }
 }
 
@@ -94,9 +86,7 @@ impl Broker {
     /// Connects (RabbitMQ: declares the topology) according to `KEFU_AMQP_URL`.
     pub async fn connect(config: &Config, db: DatabaseConnection) -> Result<Self, BrokerError> {
         match &config.amqp_url {
-            Some(url) => Ok(Broker::Rabbit(Arc::new(
-                Rabbit::connect(url, config).await?,
-            ))),
+            Some(url) => Ok(Broker::Rabbit(Arc::new(Rabbit::connect(url, config).await?))),
             None => Ok(Broker::Embedded(Arc::new(Embedded::new(db, config)))),
         }
     }
@@ -125,12 +115,7 @@ impl Broker {
 
     /// Publishes a command durably; returns once the broker has confirmed it.
     /// `want_reply`: ask the worker to send the outcome back to this process.
-    pub async fn publish_command(
-        &self,
-        message_id: &str,
-        payload: &[u8],
-        want_reply: bool,
-    ) -> Result<(), BrokerError> {
+    pub async fn publish_command(&self, message_id: &str, payload: &[u8], want_reply: bool) -> Result<(), BrokerError> {
         match self {
             Broker::Rabbit(r) => r.publish_command(message_id, payload, want_reply).await,
             Broker::Embedded(e) => e.publish_command(message_id, payload).await,
@@ -207,11 +192,7 @@ impl Delivery {
     /// this delivery.
     pub async fn retry_later(&self, delay: Duration) -> Result<(), BrokerError> {
         match &self.acker {
-            Acker::Rabbit {
-                acker,
-                rabbit,
-                headers,
-            } => {
+            Acker::Rabbit { acker, rabbit, headers } => {
                 rabbit
                     .retry_later(&self.payload, headers.clone(), self.retries + 1, delay)
                     .await?;

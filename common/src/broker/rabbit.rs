@@ -19,13 +19,11 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{BoxStream, StreamExt};
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{
-    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
-};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -112,24 +110,11 @@ impl Rabbit {
                 return Ok(Arc::clone(conn));
             }
         }
-        let props = ConnectionProperties::default()
-            .with_connection_name(format!("kefu-{}", std::process::id()).into());
-        let conn = Arc::new(
-            bounded(
-                self.timeout,
-                "connect",
-                Connection::connect(&self.url, props),
-            )
-            .await?,
-        );
+        let props = ConnectionProperties::default().with_connection_name(format!("kefu-{}", std::process::id()).into());
+        let conn = Arc::new(bounded(self.timeout, "connect", Connection::connect(&self.url, props)).await?);
         let channel = bounded(self.timeout, "create channel", conn.create_channel()).await?;
         self.declare_topology(&channel).await?;
-        let _ = bounded(
-            self.timeout,
-            "close channel",
-            channel.close(200, "declared".into()),
-        )
-        .await;
+        let _ = bounded(self.timeout, "close channel", channel.close(200, "declared".into())).await;
         tracing::info!(prefix = %self.prefix, "connected to RabbitMQ and declared the topology");
         *guard = Some(Arc::clone(&conn));
         Ok(conn)
@@ -157,81 +142,62 @@ impl Rabbit {
         bounded(
             t,
             "declare exchange",
-            ch.exchange_declare(
-                dlx.clone().into(),
-                ExchangeKind::Fanout,
-                durable,
-                FieldTable::default(),
-            ),
+            ch.exchange_declare(dlx.clone().into(), ExchangeKind::Fanout, durable, FieldTable::default()),
         )
         .await?;
 
-        let durable_q = QueueDeclareOptions {
-            durable: true,
-            ..Default::default()
-        };
         let mut dead_args = FieldTable::default();
         str_arg(&mut dead_args, "x-queue-type", "quorum");
-        bounded(
-            t,
-            "declare queue",
-            ch.queue_declare(self.dead_queue().into(), durable_q, dead_args),
-        )
-        .await?;
-        bounded(
-            t,
-            "bind queue",
-            ch.queue_bind(
-                self.dead_queue().into(),
-                dlx.clone().into(),
-                "".into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            ),
-        )
-        .await?;
+        self.declare_queue(ch, self.dead_queue(), dead_args, Some((&dlx, "")))
+            .await?;
 
         let mut args = FieldTable::default();
         str_arg(&mut args, "x-queue-type", "quorum");
         str_arg(&mut args, "x-dead-letter-exchange", &dlx);
         str_arg(&mut args, "x-dead-letter-strategy", "at-least-once");
         str_arg(&mut args, "x-overflow", "reject-publish");
-        int_arg(
-            &mut args,
-            "x-delivery-limit",
-            i64::from(self.delivery_limit),
-        );
+        int_arg(&mut args, "x-delivery-limit", i64::from(self.delivery_limit));
         int_arg(&mut args, "x-max-length", i64::from(self.queue_max_length));
-        bounded(
-            t,
-            "declare queue",
-            ch.queue_declare(self.commands_queue().into(), durable_q, args),
-        )
-        .await?;
-        bounded(
-            t,
-            "bind queue",
-            ch.queue_bind(
-                self.commands_queue().into(),
-                commands_x.clone().into(),
-                ROUTING_KEY.into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            ),
-        )
-        .await?;
+        self.declare_queue(ch, self.commands_queue(), args, Some((&commands_x, ROUTING_KEY)))
+            .await?;
 
         for ms in &self.schedule_ms {
             let mut args = FieldTable::default();
             int_arg(&mut args, "x-message-ttl", *ms as i64);
             str_arg(&mut args, "x-dead-letter-exchange", &commands_x);
             str_arg(&mut args, "x-dead-letter-routing-key", ROUTING_KEY);
-            bounded(
-                t,
-                "declare queue",
-                ch.queue_declare(self.retry_queue(*ms).into(), durable_q, args),
-            )
-            .await?;
+            self.declare_queue(ch, self.retry_queue(*ms), args, None).await?;
+        }
+        Ok(())
+    }
+
+    /// A durable queue, bound to `(exchange, routing key)` when given.
+    async fn declare_queue(
+        &self,
+        ch: &Channel,
+        name: String,
+        args: FieldTable,
+        bind: Option<(&str, &str)>,
+    ) -> Result<(), BrokerError> {
+        let options = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        bounded(
+            self.timeout,
+            "declare queue",
+            ch.queue_declare(name.clone().into(), options, args),
+        )
+        .await?;
+        if let Some((exchange, key)) = bind {
+            let bind = ch.queue_bind(
+                name.into(),
+                exchange.into(),
+                key.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            );
+            bounded(self.timeout, "bind queue", bind).await?;
         }
         Ok(())
     }
@@ -280,15 +246,11 @@ impl Rabbit {
         .await?;
         match bounded(self.timeout, "publisher confirm", confirm).await? {
             Confirmation::Ack(None) => Ok(()),
-            Confirmation::Ack(Some(returned)) => {
-                Err(BrokerError::Unroutable(returned.reply_text.to_string()))
-            }
+            Confirmation::Ack(Some(returned)) => Err(BrokerError::Unroutable(returned.reply_text.to_string())),
             Confirmation::Nack(_) => Err(BrokerError::Rejected(format!(
                 "queue {routing_key} refused the message (full?)"
             ))),
-            Confirmation::NotRequested => Err(BrokerError::Unavailable(
-                "publisher confirms are not enabled".into(),
-            )),
+            Confirmation::NotRequested => Err(BrokerError::Unavailable("publisher confirms are not enabled".into())),
         }
     }
 
@@ -304,14 +266,9 @@ impl Rabbit {
         let deadline = Instant::now() + self.timeout * 3;
         let mut backoff = Backoff::quick();
         loop {
-            match self
-                .publish_once(exchange, routing_key, payload, props.clone())
-                .await
-            {
+            match self.publish_once(exchange, routing_key, payload, props.clone()).await {
                 Ok(()) => return Ok(()),
-                Err(err @ (BrokerError::Rejected(_) | BrokerError::Unroutable(_))) => {
-                    return Err(err)
-                }
+                Err(err @ (BrokerError::Rejected(_) | BrokerError::Unroutable(_))) => return Err(err),
                 Err(err) => {
                     tracing::warn!(error = %err, routing_key, "publish failed; reconnecting to re-publish");
                     self.drop_publisher().await;
@@ -325,12 +282,7 @@ impl Rabbit {
         }
     }
 
-    pub async fn publish_command(
-        &self,
-        message_id: &str,
-        payload: &[u8],
-        want_reply: bool,
-    ) -> Result<(), BrokerError> {
+    pub async fn publish_command(&self, message_id: &str, payload: &[u8], want_reply: bool) -> Result<(), BrokerError> {
         let mut props = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into())
@@ -341,13 +293,8 @@ impl Rabbit {
                 props = props.with_reply_to(queue.into());
             }
         }
-        self.publish_confirmed(
-            &format!("{}.commands", self.prefix),
-            ROUTING_KEY,
-            payload,
-            props,
-        )
-        .await
+        self.publish_confirmed(&format!("{}.commands", self.prefix), ROUTING_KEY, payload, props)
+            .await
     }
 
     pub async fn retry_later(
@@ -369,13 +316,8 @@ impl Rabbit {
             )
         };
         let mut headers = headers.unwrap_or_default();
-        headers.insert(
-            RETRIES_HEADER.into(),
-            AMQPValue::LongLongInt(i64::from(retries)),
-        );
-        let props = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_headers(headers);
+        headers.insert(RETRIES_HEADER.into(), AMQPValue::LongLongInt(i64::from(retries)));
+        let props = BasicProperties::default().with_delivery_mode(2).with_headers(headers);
         self.publish_confirmed("", &queue, payload, props).await
     }
 
@@ -388,13 +330,7 @@ impl Rabbit {
             bounded(
                 self.timeout,
                 "publish reply",
-                ch.basic_publish(
-                    "".into(),
-                    reply_to.into(),
-                    BasicPublishOptions::default(),
-                    &body,
-                    props,
-                ),
+                ch.basic_publish("".into(), reply_to.into(), BasicPublishOptions::default(), &body, props),
             )
             .await?;
             Ok::<_, BrokerError>(())
@@ -538,12 +474,7 @@ impl Rabbit {
         let consumer = bounded(
             self.timeout,
             "consume replies",
-            ch.basic_consume(
-                name.clone().into(),
-                "".into(),
-                consume,
-                FieldTable::default(),
-            ),
+            ch.basic_consume(name.clone().into(), "".into(), consume, FieldTable::default()),
         )
         .await?;
         tracing::info!(queue = %name, "listening for replies");

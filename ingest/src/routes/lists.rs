@@ -13,20 +13,14 @@ use crate::views::{self, UserList};
 use crate::{ApiError, AppState};
 
 /// Narrows `app_ids` to the app named by the optional `identify` filter.
-async fn filter_identify(
-    state: &AppState,
-    params: &Params,
-    app_ids: Vec<i64>,
-) -> Result<Vec<i64>, ApiError> {
+async fn filter_identify(state: &AppState, params: &Params, app_ids: Vec<i64>) -> Result<Vec<i64>, ApiError> {
     let Some(identify) = params.opt("identify", Identify::parse)? else {
         return Ok(app_ids);
     };
-    Ok(
-        match store::app_by_identify(&state.db, identify.as_str()).await? {
-            Some(app) if app_ids.contains(&app.id) => vec![app.id],
-            _ => Vec::new(),
-        },
-    )
+    Ok(match store::app_by_identify(&state.db, identify.as_str()).await? {
+        Some(app) if app_ids.contains(&app.id) => vec![app.id],
+        _ => Vec::new(),
+    })
 }
 
 fn list(key: &str, items: Vec<Value>) -> Json<Value> {
@@ -40,29 +34,18 @@ async fn agent_questions(
     mut filter: QuestionFilter,
 ) -> Result<Json<Value>, ApiError> {
     let page = params.page("question_id")?;
-    filter.app_ids = filter_identify(
-        state,
-        params,
-        store::agent_app_ids(&state.db, serv_id).await?,
-    )
-    .await?;
+    filter.app_ids = filter_identify(state, params, store::agent_app_ids(&state.db, serv_id).await?).await?;
     let questions = store::questions(&state.db, &filter, &page).await?;
     let users = store::users_of(&state.db, &questions).await?;
     Ok(list(
         "questions",
-        questions
-            .iter()
-            .map(|q| views::agent_question(q, &users))
-            .collect(),
+        questions.iter().map(|q| views::agent_question(q, &users)).collect(),
     ))
 }
 
 /// GET /v1/question/list — waiting questions of the apps the bound agent serves.
 #[tracing::instrument(skip_all)]
-pub async fn waiting(
-    State(state): State<AppState>,
-    params: Params,
-) -> Result<Json<Value>, ApiError> {
+pub async fn waiting(State(state): State<AppState>, params: Params) -> Result<Json<Value>, ApiError> {
     let info = caller(&state, &params).await?;
     let serv_id = bound_agent(&info)?;
     let label = params.opt("label", Label::parse)?.map(|l| l.to_string());
@@ -81,8 +64,8 @@ pub async fn serv_tasks(
     Path(raw): Path<String>,
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let serv_id = ServId::parse(&raw)
-        .map_err(|e| ApiError::field(ErrorCode::InvalidField, "serv_id", format!("serv_id {e}")))?;
+    let serv_id =
+        ServId::parse(&raw).map_err(|e| ApiError::field(ErrorCode::InvalidField, "serv_id", format!("serv_id {e}")))?;
     let info = caller(&state, &params).await?;
     require_agent(&info, &serv_id, "serv_id")?;
     let filter = QuestionFilter {
@@ -95,11 +78,7 @@ pub async fn serv_tasks(
 
 /// The apps in which the caller may see `user_id`'s questions: the user's own app, or
 /// the apps of the bound agent.
-async fn user_scope(
-    state: &AppState,
-    info: &SessionInfo,
-    user_id: &UserId,
-) -> Result<Vec<i64>, ApiError> {
+async fn user_scope(state: &AppState, info: &SessionInfo, user_id: &UserId) -> Result<Vec<i64>, ApiError> {
     if info.session.user_id == user_id.as_str() {
         return Ok(vec![info.session.app_id]);
     }
@@ -113,14 +92,9 @@ async fn user_scope(
     }
 }
 
-async fn user_list(
-    state: AppState,
-    raw: String,
-    params: Params,
-    kind: UserList,
-) -> Result<Json<Value>, ApiError> {
-    let user_id = UserId::parse(&raw)
-        .map_err(|e| ApiError::field(ErrorCode::InvalidField, "user_id", format!("user_id {e}")))?;
+async fn user_list(state: AppState, raw: String, params: Params, kind: UserList) -> Result<Json<Value>, ApiError> {
+    let user_id =
+        UserId::parse(&raw).map_err(|e| ApiError::field(ErrorCode::InvalidField, "user_id", format!("user_id {e}")))?;
     let info = caller(&state, &params).await?;
     let page = params.page("question_id")?;
     let statuses = match kind {
@@ -129,8 +103,7 @@ async fn user_list(
         UserList::Overs => vec![3],
         UserList::Alls => vec![],
     };
-    let app_ids =
-        filter_identify(&state, &params, user_scope(&state, &info, &user_id).await?).await?;
+    let app_ids = filter_identify(&state, &params, user_scope(&state, &info, &user_id).await?).await?;
     let filter = QuestionFilter {
         app_ids,
         statuses,
@@ -140,10 +113,7 @@ async fn user_list(
     let questions = store::questions(&state.db, &filter, &page).await?;
     Ok(list(
         "questions",
-        questions
-            .iter()
-            .map(|q| views::user_question(q, kind))
-            .collect(),
+        questions.iter().map(|q| views::user_question(q, kind)).collect(),
     ))
 }
 
@@ -195,13 +165,7 @@ pub async fn messages(
     let page = params.page("message_id")?;
     let question = store::question(&state.db, question_id.as_str())
         .await?
-        .ok_or_else(|| {
-            ApiError::field(
-                ErrorCode::UnknownQuestion,
-                "question_id",
-                "no such question",
-            )
-        })?;
+        .ok_or_else(|| ApiError::field(ErrorCode::UnknownQuestion, "question_id", "no such question"))?;
     let owner = info.session.app_id == question.app_id && info.session.user_id == question.user_id;
     let agent_apps = match &info.serv_id {
         Some(serv_id) if !owner => store::agent_app_ids(&state.db, serv_id).await?,
@@ -221,8 +185,5 @@ pub async fn messages(
         return Ok(list("messages", Vec::new()));
     }
     let messages = store::messages(&state.db, question_id.as_str(), &page).await?;
-    Ok(list(
-        "messages",
-        messages.iter().map(views::message).collect(),
-    ))
+    Ok(list("messages", messages.iter().map(views::message).collect()))
 }

@@ -53,8 +53,5 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        ErrorCode::MethodNotAllowed,
-        "method not allowed on this endpoint",
-    )
+    ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this endpoint")
 }

@@ -11,10 +11,7 @@ use crate::params::{path_id, Params};
 use crate::{ApiError, AppState};
 
 fn assigned(pairs: &[(&str, &str)]) -> Map<String, Value> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), json!(v)))
-        .collect()
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect()
 }
 
 /// POST /v1/question/new — a user asks.
@@ -25,8 +22,9 @@ pub async fn new(State(state): State<AppState>, params: Params) -> Result<Respon
         .opt("title", Title::parse)?
         .unwrap_or(Title::parse("").expect("empty title is valid"));
     let labels = match params.opt_str_list("label")? {
-        Some(raw) => Labels::parse(raw)
-            .map_err(|e| ApiError::field(ErrorCode::InvalidField, "label", format!("label {e}")))?,
+        Some(raw) => {
+            Labels::parse(raw).map_err(|e| ApiError::field(ErrorCode::InvalidField, "label", format!("label {e}")))?
+        }
         None => Labels::default(),
     };
     let Actor::User { app_id, user_id } = user_actor(&info)? else {
@@ -84,11 +82,7 @@ pub async fn serve(
 }
 
 #[tracing::instrument(skip_all, fields(question_id = %id))]
-pub async fn quit(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub async fn quit(State(state): State<AppState>, Path(id): Path<String>, params: Params) -> Result<Response, ApiError> {
     agent_transition(state, id, params, |question_id, serv_id, message_id| {
         Command::QuestionQuitV1 {
             question_id,
@@ -151,17 +145,8 @@ pub async fn send_text(
     let question_id = path_id("question_id", &id)?;
     let info = caller(&state, &params).await?;
     let sender = params.req_str("sender")?;
-    let sender_type =
-        SenderType::try_from(
-            params.req_int("sender_type", i16::MIN as i64, i16::MAX as i64)? as i16,
-        )
-        .map_err(|e| {
-            ApiError::field(
-                ErrorCode::InvalidField,
-                "sender_type",
-                format!("sender_type {e}"),
-            )
-        })?;
+    let sender_type = SenderType::try_from(params.req_int("sender_type", i16::MIN as i64, i16::MAX as i64)? as i16)
+        .map_err(|e| ApiError::field(ErrorCode::InvalidField, "sender_type", format!("sender_type {e}")))?;
     let text = params.req("text", Text::parse)?;
     let actor = match sender_type {
         SenderType::User => {
@@ -175,9 +160,8 @@ pub async fn send_text(
             user_actor(&info)?
         }
         SenderType::Agent => {
-            let serv_id = ServId::parse(&sender).map_err(|e| {
-                ApiError::field(ErrorCode::InvalidField, "sender", format!("sender {e}"))
-            })?;
+            let serv_id = ServId::parse(&sender)
+                .map_err(|e| ApiError::field(ErrorCode::InvalidField, "sender", format!("sender {e}")))?;
             require_agent(&info, &serv_id, "sender")?;
             Actor::Agent { serv_id }
         }

@@ -39,10 +39,7 @@ pub async fn unbind(State(state): State<AppState>, params: Params) -> Result<Res
     .await
 }
 
-async fn credentials(
-    state: &AppState,
-    params: &Params,
-) -> Result<(SessionToken, ServId), ApiError> {
+async fn credentials(state: &AppState, params: &Params) -> Result<(SessionToken, ServId), ApiError> {
     caller(state, params).await?;
     let serv_id = params.req("serv_id", ServId::parse)?;
     let password = params.req("password", Password::parse)?;

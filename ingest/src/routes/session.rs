@@ -18,13 +18,7 @@ pub async fn new(State(state): State<AppState>, params: Params) -> Result<Respon
     let identify = params.req("identify", Identify::parse)?;
     let app = store::app_by_identify(&state.db, identify.as_str())
         .await?
-        .ok_or_else(|| {
-            ApiError::field(
-                ErrorCode::UnknownApp,
-                "identify",
-                "no app with this identify",
-            )
-        })?;
+        .ok_or_else(|| ApiError::field(ErrorCode::UnknownApp, "identify", "no app with this identify"))?;
     verify_signature(&state, &params, &app)?;
     let command = Command::SessionCreateV1 {
         session: SessionToken::generate(),
@@ -35,12 +29,5 @@ pub async fn new(State(state): State<AppState>, params: Params) -> Result<Respon
         device_id: params.opt("device_id", DeviceId::parse)?,
         expires_at: now_ms() + (state.config.session_ttl_secs * 1000) as i64,
     };
-    dispatch(
-        &state,
-        &params,
-        &format!("app:{}", app.id),
-        command,
-        Map::new(),
-    )
-    .await
+    dispatch(&state, &params, &format!("app:{}", app.id), command, Map::new()).await
 }
