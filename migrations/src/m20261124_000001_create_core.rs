@@ -142,10 +142,22 @@ fn index(name: &str, table: impl IntoIden + 'static, cols: Vec<DynIden>) -> Inde
     idx
 }
 
+/// Creates a table; on MySQL/MariaDB as InnoDB utf8mb4, whatever the server's defaults.
+async fn create(m: &SchemaManager<'_>, mut table: TableCreateStatement) -> Result<(), DbErr> {
+    if m.get_database_backend() == sea_orm::DbBackend::MySql {
+        table
+            .engine("InnoDB")
+            .character_set("utf8mb4")
+            .collate("utf8mb4_unicode_ci");
+    }
+    m.create_table(table).await
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.create_table(
+        create(
+            m,
             Table::create()
                 .table(Apps::Table)
                 .if_not_exists()
@@ -164,7 +176,8 @@ impl MigrationTrait for Migration {
         )
         .await?;
 
-        m.create_table(
+        create(
+            m,
             Table::create()
                 .table(Users::Table)
                 .if_not_exists()
@@ -179,7 +192,8 @@ impl MigrationTrait for Migration {
         )
         .await?;
 
-        m.create_table(
+        create(
+            m,
             Table::create()
                 .table(Sessions::Table)
                 .if_not_exists()
@@ -193,7 +207,8 @@ impl MigrationTrait for Migration {
         )
         .await?;
 
-        m.create_table(
+        create(
+            m,
             Table::create()
                 .table(Agents::Table)
                 .if_not_exists()
@@ -204,7 +219,8 @@ impl MigrationTrait for Migration {
         )
         .await?;
 
-        m.create_table(
+        create(
+            m,
             Table::create()
                 .table(AgentApps::Table)
                 .if_not_exists()
@@ -215,7 +231,8 @@ impl MigrationTrait for Migration {
         )
         .await?;
 
-        m.create_table(
+        create(
+            m,
             Table::create()
                 .table(AgentBindings::Table)
                 .if_not_exists()
@@ -232,7 +249,8 @@ impl MigrationTrait for Migration {
         ))
         .await?;
 
-        m.create_table(
+        create(
+            m,
             Table::create()
                 .table(Questions::Table)
                 .if_not_exists()
@@ -283,7 +301,8 @@ impl MigrationTrait for Migration {
         ))
         .await?;
 
-        m.create_table(
+        create(
+            m,
             Table::create()
                 .table(QuestionLabels::Table)
                 .if_not_exists()
@@ -304,7 +323,8 @@ impl MigrationTrait for Migration {
         ))
         .await?;
 
-        m.create_table(
+        create(
+            m,
             Table::create()
                 .table(Messages::Table)
                 .if_not_exists()
@@ -329,7 +349,8 @@ impl MigrationTrait for Migration {
         ))
         .await?;
 
-        m.create_table(
+        create(
+            m,
             Table::create()
                 .table(ProcessedCommands::Table)
                 .if_not_exists()
@@ -347,7 +368,8 @@ impl MigrationTrait for Migration {
         ))
         .await?;
 
-        m.create_table(
+        create(
+            m,
             Table::create()
                 .table(QueueJobs::Table)
                 .if_not_exists()

@@ -119,6 +119,25 @@ pub async fn execute(db: &DatabaseConnection, envelope: &Envelope) -> Result<Out
         tracing::info!("duplicate command; answering the stored outcome");
         return stored(done);
     }
+    match apply_once(db, envelope, &id).await {
+        Err(ExecuteError::Db(err)) if is_unique_violation(&err) => {
+            // The same command applied concurrently elsewhere (a duplicate delivery): the
+            // first commit's outcome stands.
+            match store::processed(db, &id).await? {
+                Some(done) => {
+                    tracing::info!("duplicate command raced; answering the stored outcome");
+                    stored(done)
+                }
+                None => Err(ExecuteError::Db(err)),
+            }
+        }
+        other => other,
+    }
+}
+
+/// One attempt: the change and its `processed_commands` record in one transaction (a
+/// refusal records only the record). Dropping the transaction on error rolls it back.
+async fn apply_once(db: &DatabaseConnection, envelope: &Envelope, id: &str) -> Result<Outcome, ExecuteError> {
     let txn = db.begin().await?;
     let outcome = service::apply(&txn, &envelope.command).await?;
     let txn = if matches!(outcome, Outcome::Failed(_)) {
@@ -127,25 +146,16 @@ pub async fn execute(db: &DatabaseConnection, envelope: &Envelope) -> Result<Out
     } else {
         txn
     };
-    let record = processed_command::ActiveModel {
-        id: Set(id.clone()),
+    processed_command::ActiveModel {
+        id: Set(id.to_owned()),
         fingerprint: Set(envelope.fingerprint.clone()),
         outcome: Set(outcome.to_json()),
         created_at: Set(now_ms()),
-    };
-    match record.insert(&txn).await {
-        Ok(_) => {
-            txn.commit().await?;
-            Ok(outcome)
-        }
-        Err(err) if is_unique_violation(&err) => {
-            // Another worker applied the same command concurrently: its outcome stands.
-            txn.rollback().await?;
-            let done = store::processed(db, &id).await?.ok_or(ExecuteError::Db(err))?;
-            stored(done)
-        }
-        Err(err) => Err(err.into()),
     }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(outcome)
 }
 
 fn stored(done: processed_command::Model) -> Result<Outcome, ExecuteError> {
