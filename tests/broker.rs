@@ -146,3 +146,119 @@ async fn unroutable_publish_is_a_failure_rabbitmq() {
     assert_eq!(app.count("processed_commands").await, before);
     app.shutdown().await;
 }
+
+/// A full queue (`x-max-length` with `x-overflow=reject-publish`) refuses the publish:
+/// the client gets 429 `overloaded`, not a false success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_queue_answers_429_rabbitmq() {
+    let app = support::spawn_custom(Backend::RabbitPostgres, |c| c.queue_max_length = 1, false).await;
+    let session = seed_session(&app).await;
+    let async_new = |title: &'static str| {
+        let body = json!({ "session": session, "title": title });
+        app.post_json_with("/v1/question/new", body, &[("Prefer", "respond-async")])
+    };
+    // Quorum queues enforce the limit asynchronously: a publish or two may overshoot it,
+    // then publishes are refused. Every accepted command must be in the queue.
+    let (mut accepted, mut refused) = (0u32, 0u32);
+    for _ in 0..20 {
+        let (status, body) = async_new("one more").await;
+        match status.as_u16() {
+            202 => accepted += 1,
+            429 => {
+                assert_eq!(body["error"], "overloaded", "{body}");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused > 0, "the full queue refused publishes");
+    assert!(accepted <= 3, "the limit held (accepted {accepted})");
+    assert_eq!(queue_depth(&app, "commands").await, accepted, "every 202 is queued");
+    app.shutdown().await;
+}
+
+/// A session row written directly, for tests that run without workers.
+async fn seed_session(app: &TestApp) -> String {
+    use sea_orm::ConnectionTrait;
+    let token = "SeedSession1";
+    let far = support::now_ms() + 3_600_000;
+    app.db
+        .execute_unprepared(&format!(
+            "INSERT INTO sessions (session, app_id, user_id, device_id, created_at, expires_at) VALUES ('{token}', 1, 'u1', NULL, 0, {far})"
+        ))
+        .await
+        .unwrap();
+    token.to_owned()
+}
+
+/// The delay queues of the retry schedule expire back into the command queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delay_queue_returns_commands_rabbitmq() {
+    let app = spawn_app(Backend::RabbitPostgres).await;
+    app.session("u1").await;
+    let envelope = Envelope::new(
+        uuid::Uuid::new_v4(),
+        None,
+        Command::QuestionCreateV1 {
+            question_id: IdGen::default().next_id(),
+            app_id: 1,
+            user_id: UserId::parse("u1").unwrap(),
+            title: Title::parse("delayed").unwrap(),
+            labels: Labels::default(),
+        },
+    );
+    let conn = lapin::Connection::connect(AMQP_URL, Default::default()).await.unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let retry_queue = format!("{}.commands.retry.200", app.config.amqp_prefix);
+    ch.basic_publish(
+        "".into(),
+        retry_queue.clone().into(),
+        Default::default(),
+        &envelope.to_bytes(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let _ = conn.close(200, "bye".into()).await;
+    wait_for(&app, "questions", 1).await;
+    assert_eq!(queue_ready(&retry_queue).await, 0);
+    app.shutdown().await;
+}
+
+/// A command that keeps being returned unacknowledged (a crashing consumer) is
+/// dead-lettered by the quorum queue's delivery limit instead of looping forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_limit_dead_letters_a_crashing_command_rabbitmq() {
+    use futures_util::StreamExt;
+    let app = support::spawn_custom(Backend::RabbitPostgres, |c| c.delivery_limit = 3, false).await;
+    app.broker
+        .publish_command("crasher", br#"{"not":"applied"}"#, false)
+        .await
+        .unwrap();
+    let conn = lapin::Connection::connect(AMQP_URL, Default::default()).await.unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let mut consumer = ch
+        .basic_consume(
+            format!("{}.commands", app.config.amqp_prefix).into(),
+            "crashing-consumer".into(),
+            Default::default(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let mut deliveries = 0;
+    while let Ok(Some(Ok(delivery))) = tokio::time::timeout(Duration::from_secs(2), consumer.next()).await {
+        deliveries += 1;
+        let requeue = lapin::options::BasicNackOptions {
+            requeue: true,
+            multiple: false,
+        };
+        delivery.acker.nack(requeue).await.unwrap();
+    }
+    let _ = conn.close(200, "bye".into()).await;
+    assert_eq!(deliveries, 4, "delivered 1 + delivery-limit (3) times");
+    assert_eq!(queue_depth(&app, "commands.dead").await, 1);
+    assert_eq!(queue_depth(&app, "commands").await, 0);
+    app.shutdown().await;
+}

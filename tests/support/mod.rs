@@ -171,7 +171,17 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let test_db = TestDb::create(backend).await;
     let prefix = format!("kefu-test-{}", uuid::Uuid::new_v4().simple());
     let config = test_config(backend, &test_db.url, &prefix);
-    spawn_with(backend, test_db, config).await
+    spawn_with(backend, test_db, config, true).await
+}
+
+/// Like [`spawn_app`] with a tuned configuration, and optionally without workers (to
+/// leave commands in the queue).
+pub async fn spawn_custom(backend: Backend, tune: impl FnOnce(&mut Config), workers: bool) -> TestApp {
+    let test_db = TestDb::create(backend).await;
+    let prefix = format!("kefu-test-{}", uuid::Uuid::new_v4().simple());
+    let mut config = test_config(backend, &test_db.url, &prefix);
+    tune(&mut config);
+    spawn_with(backend, test_db, config, workers).await
 }
 
 pub fn init_tracing() {
@@ -181,7 +191,7 @@ pub fn init_tracing() {
         .try_init();
 }
 
-pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config) -> TestApp {
+pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config, workers: bool) -> TestApp {
     init_tracing();
     let db = kefu_common::db::connect(&test_db.url)
         .await
@@ -214,7 +224,10 @@ pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config) -> Te
         broker: broker.clone(),
         config: Arc::clone(&config),
     };
-    let mut tasks = vec![tokio::spawn(kefu_workers::run(worker, cancel.clone()))];
+    let mut tasks = Vec::new();
+    if workers {
+        tasks.push(tokio::spawn(kefu_workers::run(worker, cancel.clone())));
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let state = kefu_ingest::AppState::new(db.clone(), broker.clone(), Arc::clone(&config));
