@@ -28,7 +28,6 @@ async fn duplicate_applied_once(backend: Backend) {
     let app_id: i64 = 1;
     let envelope = Envelope::new(
         uuid::Uuid::new_v4(),
-        None,
         Command::QuestionCreateV1 {
             question_id: IdGen::default().next_id(),
             app_id,
@@ -152,7 +151,7 @@ async fn unroutable_publish_is_a_failure_rabbitmq() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_queue_answers_429_rabbitmq() {
     let app = support::spawn_custom(Backend::RabbitPostgres, |c| c.queue_max_length = 1, false).await;
-    let session = seed_session(&app).await;
+    let session = support::seed_session(&app).await;
     let async_new = |title: &'static str| {
         let body = json!({ "session": session, "title": title });
         app.post_json_with("/v1/question/new", body, &[("Prefer", "respond-async")])
@@ -178,20 +177,6 @@ async fn full_queue_answers_429_rabbitmq() {
     app.shutdown().await;
 }
 
-/// A session row written directly, for tests that run without workers.
-async fn seed_session(app: &TestApp) -> String {
-    use sea_orm::ConnectionTrait;
-    let token = "SeedSession1";
-    let far = support::now_ms() + 3_600_000;
-    app.db
-        .execute_unprepared(&format!(
-            "INSERT INTO sessions (session, app_id, user_id, device_id, created_at, expires_at) VALUES ('{token}', 1, 'u1', NULL, 0, {far})"
-        ))
-        .await
-        .unwrap();
-    token.to_owned()
-}
-
 /// The delay queues of the retry schedule expire back into the command queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delay_queue_returns_commands_rabbitmq() {
@@ -199,7 +184,6 @@ async fn delay_queue_returns_commands_rabbitmq() {
     app.session("u1").await;
     let envelope = Envelope::new(
         uuid::Uuid::new_v4(),
-        None,
         Command::QuestionCreateV1 {
             question_id: IdGen::default().next_id(),
             app_id: 1,

@@ -349,6 +349,17 @@ async fn lifecycle(backend: Backend) {
         "unknown_question",
     );
 
+    // User ids are exact on every backend: "U1" is not "u1" (MariaDB collations included).
+    let upper = app.session("U1").await;
+    let (status, alls) = app.get("/v1/user/U1/alls", &[("session", &upper)]).await;
+    assert_eq!(status, 200, "{alls}");
+    assert_eq!(ids(&alls), Vec::<String>::new());
+    assert_refused(
+        app.get("/v1/user/u1/alls", &[("session", &upper)]).await,
+        403,
+        "forbidden",
+    );
+
     // Unbind: the session can no longer act as alice.
     let (status, _) = app
         .post_form(
@@ -418,6 +429,63 @@ async fn respond_async(backend: Backend) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(seen, "the async command was applied");
+
+    // session/new answered 202 still hands out the session it will create.
+    let raw = serde_json::to_vec(&json!({ "identify": app.identify, "user_id": "u7", "user_name": "U7" })).unwrap();
+    let ts = support::now_ms().to_string();
+    let sig = support::sign(&app.secret, &ts, "POST", "/v1/session/new", &raw);
+    let resp = app
+        .http
+        .post(app.url("/v1/session/new"))
+        .query(&[("timestamp", ts.as_str()), ("signature", sig.as_str())])
+        .header("content-type", "application/json")
+        .header("Prefer", "respond-async")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = support::read(resp).await;
+    assert_eq!(status, 202, "{body}");
+    let session = body["session"].as_str().unwrap().to_owned();
+    assert!(body["expires_at"].as_i64().unwrap() > 1_700_000_000);
+    let mut usable = false;
+    for _ in 0..100 {
+        let (status, _) = app.get("/v1/user/u7/alls", &[("session", &session)]).await;
+        if status == 200 {
+            usable = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(usable, "the session from the 202 works once applied");
+    app.shutdown().await;
+}
+
+/// A retry with the same `Idempotency-Key` while the first attempt is still queued
+/// re-publishes the same command: same ids in the answer; another body is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_retry_while_queued_rabbitmq_postgres() {
+    let app = support::spawn_custom(Backend::RabbitPostgres, |_| {}, false).await;
+    let session = support::seed_session(&app).await;
+    const HEADERS: [(&str, &str); 2] = [("Prefer", "respond-async"), ("Idempotency-Key", "retry-1")];
+    let send = |title: &'static str| {
+        app.post_json_with(
+            "/v1/question/new",
+            json!({ "session": session, "title": title }),
+            &HEADERS,
+        )
+    };
+    let (s1, b1) = send("same").await;
+    let (s2, b2) = send("same").await;
+    assert_eq!((s1.as_u16(), s2.as_u16()), (202, 202), "{b1} {b2}");
+    assert_eq!(
+        b1["question_id"], b2["question_id"],
+        "the retry reports the ids that will exist"
+    );
+    assert_eq!(b1["request_id"], b2["request_id"]);
+    let (s3, b3) = send("different").await;
+    assert_eq!(s3, 409, "{b3}");
+    assert_eq!(b3["error"], "idempotency_key_reused");
     app.shutdown().await;
 }
 

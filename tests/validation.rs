@@ -428,6 +428,34 @@ async fn bad_input(backend: Backend) {
         "unknown_app",
         Some("identify"),
     );
+    // A signed request is used once: a replay is refused and creates nothing.
+    let ts = now_ms();
+    let (status, first) = app.signed_session_new(&body, ts, &secret).await;
+    assert_eq!(status, 200, "{first}");
+    refused(
+        app.signed_session_new(&body, ts, &secret).await,
+        401,
+        "bad_signature",
+        Some("signature"),
+    );
+    // Unsigned query fields are not taken into a signed call.
+    let raw = serde_json::to_vec(&json!({ "identify": app.identify, "user_id": "u8" })).unwrap();
+    let ts = now_ms().to_string();
+    let sig = support::sign(&secret, &ts, "POST", "/v1/session/new", &raw);
+    let sneaky = app
+        .http
+        .post(app.url("/v1/session/new"))
+        .query(&[
+            ("timestamp", ts.as_str()),
+            ("signature", sig.as_str()),
+            ("user_name", "injected"),
+        ])
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    refused(read(sneaky).await, 400, "missing_field", Some("user_name"));
     let unsigned = app.post_json("/v1/session/new", body.clone()).await;
     refused(unsigned, 400, "missing_field", Some("timestamp"));
 
@@ -437,8 +465,11 @@ async fn bad_input(backend: Backend) {
 
     let after = counts(&app).await;
     // The only write is the worker's record of the refused unknown-question command.
+    // and the one valid signed session/new (a session, its user, its command record).
     let mut expected = before.clone();
-    expected[5] += 1;
+    expected[0] += 1;
+    expected[1] += 1;
+    expected[5] += 2;
     assert_eq!(after, expected, "tables {TABLES:?}");
     app.shutdown().await;
 }

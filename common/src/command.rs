@@ -95,18 +95,14 @@ pub struct Envelope {
     /// The command id: also the AMQP message id and the de-duplication key. Derived from
     /// the client's `Idempotency-Key` when one is given, random otherwise.
     pub id: Uuid,
-    /// SHA-256 of the request that produced the command, to detect a reused key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fingerprint: Option<String>,
     pub created_at: i64,
     pub command: Command,
 }
 
 impl Envelope {
-    pub fn new(id: Uuid, fingerprint: Option<String>, command: Command) -> Self {
+    pub fn new(id: Uuid, command: Command) -> Self {
         Self {
             id,
-            fingerprint,
             created_at: crate::now_ms(),
             command,
         }
@@ -135,7 +131,6 @@ mod tests {
     fn envelope_round_trips_with_type_tag() {
         let env = Envelope::new(
             Uuid::new_v4(),
-            None,
             Command::AgentBindV1 {
                 session: SessionToken::parse("abcdefabcdef").unwrap(),
                 serv_id: ServId::parse("alice").unwrap(),

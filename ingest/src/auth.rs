@@ -5,7 +5,7 @@ use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use hmac::{Hmac, Mac};
 use kefu_common::command::Actor;
 use kefu_common::domain::{Password, ServId, UserId};
-use kefu_common::entity::app;
+use kefu_common::entity::{app, signature_nonce};
 use kefu_common::now_ms;
 use kefu_common::outcome::ErrorCode;
 use kefu_common::store::{self, SessionInfo};
@@ -60,14 +60,18 @@ pub fn bound_agent(info: &SessionInfo) -> Result<String, ApiError> {
     })
 }
 
+/// Verified against when the agent does not exist, so that an unknown `serv_id` costs as
+/// much time as a wrong password (no account enumeration by timing).
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$9BG+Hf+5TsnkYa67pFyybg$/nwDV5nodoypEaetffGYPthJC8CXfoNzVjYfppxxh6o";
+
 /// Checks an agent's password (argon2, off the async threads).
 pub async fn verify_agent(state: &AppState, serv_id: &ServId, password: Password) -> Result<(), ApiError> {
-    let refused = || ApiError::field(ErrorCode::BadCredentials, "password", "unknown agent or wrong password");
-    let Some(agent) = store::agent(&state.db, serv_id.as_str()).await? else {
-        return Err(refused());
-    };
+    let agent = store::agent(&state.db, serv_id.as_str()).await?;
+    let exists = agent.is_some();
+    let hash = agent.map(|a| a.password_hash).unwrap_or_else(|| DUMMY_HASH.to_owned());
     let ok = tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&agent.password_hash)
+        PasswordHash::new(&hash)
             .map(|hash| {
                 Argon2::default()
                     .verify_password(password.as_str().as_bytes(), &hash)
@@ -77,10 +81,14 @@ pub async fn verify_agent(state: &AppState, serv_id: &ServId, password: Password
     })
     .await
     .map_err(|e| ApiError::Internal(format!("password check task: {e}")))?;
-    if ok {
+    if ok && exists {
         Ok(())
     } else {
-        Err(refused())
+        Err(ApiError::field(
+            ErrorCode::BadCredentials,
+            "password",
+            "unknown agent or wrong password",
+        ))
     }
 }
 
@@ -106,8 +114,8 @@ pub fn verify_signature(state: &AppState, params: &Params, app: &app::Model) -> 
             "timestamp must be milliseconds since the epoch",
         )
     })?;
-    let skew_ms = (state.config.signature_skew_secs * 1000) as i64;
-    if (now_ms() - ts).abs() > skew_ms {
+    let skew_ms = state.config.signature_skew_secs * 1000;
+    if now_ms().abs_diff(ts) > skew_ms {
         return Err(ApiError::field(
             ErrorCode::ExpiredTimestamp,
             "timestamp",
@@ -130,4 +138,37 @@ pub fn verify_signature(state: &AppState, params: &Params, app: &app::Model) -> 
     mac.update(&params.raw_body);
     // verify_slice compares in constant time.
     mac.verify_slice(&given).map_err(|_| bad())
+}
+
+/// Refuses a second use of the same signed request (a replay within the allowed skew).
+/// A client retrying signs again with a fresh timestamp (and may add an `Idempotency-Key`).
+pub async fn use_signature_once(state: &AppState, params: &Params, app_id: i64) -> Result<(), ApiError> {
+    use sea_orm::ActiveModelTrait;
+    use sha2::Digest;
+    let signature = params
+        .query
+        .get("signature")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let id = hex::encode(
+        Sha256::new()
+            .chain_update(app_id.to_string())
+            .chain_update(b"\n")
+            .chain_update(signature)
+            .finalize(),
+    );
+    let nonce = signature_nonce::ActiveModel {
+        id: sea_orm::Set(id),
+        created_at: sea_orm::Set(now_ms()),
+    };
+    match nonce.insert(&state.db).await {
+        Ok(_) => Ok(()),
+        Err(err) if kefu_common::db::is_unique_violation(&err) => Err(ApiError::field(
+            ErrorCode::BadSignature,
+            "signature",
+            "this signed request was already used; sign again with a new timestamp",
+        )),
+        Err(err) => Err(err.into()),
+    }
 }

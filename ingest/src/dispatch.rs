@@ -8,10 +8,12 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kefu_common::command::{idempotent_command_id, Command, Envelope};
+use kefu_common::db::is_unique_violation;
+use kefu_common::entity::idempotency_key;
 use kefu_common::outcome::{ErrorCode, Outcome};
-use kefu_common::store;
+use kefu_common::{now_ms, store};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::failure_response;
@@ -31,47 +33,19 @@ pub async fn dispatch(
     command: Command,
     assigned: Map<String, Value>,
 ) -> Result<Response, ApiError> {
-    let fingerprint = hex::encode(
-        Sha256::new()
-            .chain_update(params.method.as_str())
-            .chain_update(b"\n")
-            .chain_update(&params.path)
-            .chain_update(b"\n")
-            .chain_update(&params.raw_body)
-            .finalize(),
-    );
-    let key = match params.header("idempotency-key") {
-        Some(k) if k.is_empty() || k.len() > MAX_KEY_LEN || !k.bytes().all(|b| b.is_ascii_graphic() || b == b' ') => {
-            return Err(ApiError::field(
-                ErrorCode::InvalidField,
-                "Idempotency-Key",
-                format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} printable ASCII characters"),
-            ))
+    let (envelope, assigned) = match idempotency_key(params)? {
+        None => (Envelope::new(Uuid::new_v4(), command), assigned),
+        Some(key) => {
+            let id = idempotent_command_id(&format!("{scope}\n{}\n{}", params.method, params.path), key);
+            match remember_key(state, params, Envelope::new(id, command), assigned).await? {
+                Remembered::Publish(envelope, assigned) => (envelope, assigned),
+                Remembered::Done(outcome) => return Ok(with_request_id(respond(outcome), id)),
+            }
         }
-        other => other,
     };
-    let id = match key {
-        Some(key) => idempotent_command_id(&format!("{scope}\n{}\n{}", params.method, params.path), key),
-        None => Uuid::new_v4(),
-    };
+    let id = envelope.id;
     tracing::Span::current().record("command_id", tracing::field::display(id));
 
-    if key.is_some() {
-        if let Some(done) = store::processed(&state.db, &id.to_string()).await? {
-            if done.fingerprint.as_deref() != Some(fingerprint.as_str()) {
-                return Err(ApiError::field(
-                    ErrorCode::IdempotencyKeyReused,
-                    "Idempotency-Key",
-                    "this Idempotency-Key was used for a different request",
-                ));
-            }
-            let outcome: Outcome =
-                serde_json::from_str(&done.outcome).map_err(|e| ApiError::Internal(format!("stored outcome: {e}")))?;
-            return Ok(with_request_id(respond(outcome), id));
-        }
-    }
-
-    let envelope = Envelope::new(id, Some(fingerprint), command);
     let respond_async = params
         .header("prefer")
         .is_some_and(|p| p.split(',').any(|t| t.trim().eq_ignore_ascii_case("respond-async")));
@@ -104,7 +78,7 @@ pub async fn dispatch(
             _ = tokio::time::sleep(POLL) => {
                 // The reply may be lost (broker restart): the stored outcome is the truth.
                 if let Some(done) = store::processed(&state.db, &correlation).await? {
-                    break serde_json::from_str::<Outcome>(&done.outcome).ok();
+                    break Some(parse_outcome(&done.outcome)?);
                 }
                 if tokio::time::Instant::now() >= deadline {
                     break None;
@@ -120,6 +94,76 @@ pub async fn dispatch(
             accepted(id, assigned)
         }
     })
+}
+
+fn idempotency_key(params: &Params) -> Result<Option<&str>, ApiError> {
+    match params.header("idempotency-key") {
+        Some(k) if k.is_empty() || k.len() > MAX_KEY_LEN || !k.bytes().all(|b| b.is_ascii_graphic() || b == b' ') => {
+            Err(ApiError::field(
+                ErrorCode::InvalidField,
+                "Idempotency-Key",
+                format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} printable ASCII characters"),
+            ))
+        }
+        other => Ok(other),
+    }
+}
+
+enum Remembered {
+    /// Publish this envelope (the first attempt's, on a retry) and answer with these ids.
+    Publish(Envelope, Map<String, Value>),
+    /// Already applied: answer its outcome.
+    Done(Outcome),
+}
+
+/// Records the key with its envelope before publishing, so a retry re-publishes the very
+/// same command (same ids; the workers apply it once) instead of a new one.
+async fn remember_key(
+    state: &AppState,
+    params: &Params,
+    envelope: Envelope,
+    assigned: Map<String, Value>,
+) -> Result<Remembered, ApiError> {
+    let id = envelope.id.to_string();
+    let fingerprint = params.fingerprint();
+    let row = idempotency_key::ActiveModel {
+        id: Set(id.clone()),
+        fingerprint: Set(fingerprint.clone()),
+        envelope: Set(String::from_utf8(envelope.to_bytes()).expect("JSON is UTF-8")),
+        assigned: Set(Value::Object(assigned.clone()).to_string()),
+        created_at: Set(now_ms()),
+    };
+    match row.insert(&state.db).await {
+        Ok(_) => return Ok(Remembered::Publish(envelope, assigned)),
+        Err(err) if is_unique_violation(&err) => {}
+        Err(err) => return Err(err.into()),
+    }
+    let first = idempotency_key::Entity::find_by_id(id.clone())
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("idempotency key {id} vanished")))?;
+    if first.fingerprint != fingerprint {
+        return Err(ApiError::field(
+            ErrorCode::IdempotencyKeyReused,
+            "Idempotency-Key",
+            "this Idempotency-Key was used for a different request",
+        ));
+    }
+    if let Some(done) = store::processed(&state.db, &id).await? {
+        return Ok(Remembered::Done(parse_outcome(&done.outcome)?));
+    }
+    let envelope = Envelope::from_bytes(first.envelope.as_bytes())
+        .map_err(|e| ApiError::Internal(format!("stored envelope {id}: {e}")))?;
+    let assigned = match serde_json::from_str(&first.assigned) {
+        Ok(Value::Object(map)) => map,
+        _ => return Err(ApiError::Internal(format!("stored ids of {id} are unreadable"))),
+    };
+    tracing::info!(command_id = %id, "retry of an unfinished idempotent request; re-publishing the same command");
+    Ok(Remembered::Publish(envelope, assigned))
+}
+
+fn parse_outcome(text: &str) -> Result<Outcome, ApiError> {
+    serde_json::from_str(text).map_err(|e| ApiError::Internal(format!("stored outcome: {e}")))
 }
 
 fn respond(outcome: Outcome) -> Response {

@@ -13,6 +13,8 @@ use crate::{ApiError, AppState};
 
 pub struct Params {
     fields: Map<String, Value>,
+    /// The fields of the body alone (signed calls must not take unsigned query fields).
+    body: Map<String, Value>,
     pub method: Method,
     pub path: String,
     pub query: Map<String, Value>,
@@ -40,6 +42,7 @@ impl FromRequest<AppState> for Params {
             )
         })?;
         let mut fields = query.clone();
+        let mut body_fields = Map::new();
         if !raw_body.is_empty() {
             let content_type = parts
                 .headers
@@ -69,10 +72,12 @@ impl FromRequest<AppState> for Params {
                     ))
                 }
             };
-            fields.extend(body);
+            fields.extend(body.clone());
+            body_fields = body;
         }
         Ok(Params {
             fields,
+            body: body_fields,
             method: parts.method,
             path: parts.uri.path().to_owned(),
             query,
@@ -86,7 +91,37 @@ fn invalid(field: &str, e: impl std::fmt::Display) -> ApiError {
     ApiError::field(ErrorCode::InvalidField, field, format!("{field} {e}"))
 }
 
+/// Fields that never enter a fingerprint: secrets, and the per-attempt signature.
+const UNFINGERPRINTED: [&str; 3] = ["password", "timestamp", "signature"];
+
 impl Params {
+    /// Only the body's fields count: for signed calls, whose signature covers the body.
+    pub fn only_body(mut self) -> Self {
+        self.fields = self.body.clone();
+        self
+    }
+
+    /// Identifies the request for `Idempotency-Key` checks: SHA-256 over the method, the
+    /// path and the fields (sorted), leaving out passwords and signatures so nothing
+    /// secret can be brute-forced from a stored fingerprint.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut fields = self.fields.clone();
+        for name in UNFINGERPRINTED {
+            fields.remove(name);
+        }
+        let canonical = serde_json::to_string(&fields).expect("fields serialize");
+        hex::encode(
+            Sha256::new()
+                .chain_update(self.method.as_str())
+                .chain_update(b"\n")
+                .chain_update(&self.path)
+                .chain_update(b"\n")
+                .chain_update(canonical)
+                .finalize(),
+        )
+    }
+
     /// A string field; JSON numbers are refused (wrong type), null counts as absent.
     pub fn opt_str(&self, name: &str) -> Result<Option<String>, ApiError> {
         match self.fields.get(name) {

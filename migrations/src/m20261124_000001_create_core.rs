@@ -103,8 +103,24 @@ enum Messages {
 enum ProcessedCommands {
     Table,
     Id,
-    Fingerprint,
     Outcome,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum IdempotencyKeys {
+    Table,
+    Id,
+    Fingerprint,
+    Envelope,
+    Assigned,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum SignatureNonces {
+    Table,
+    Id,
     CreatedAt,
 }
 
@@ -142,13 +158,14 @@ fn index(name: &str, table: impl IntoIden + 'static, cols: Vec<DynIden>) -> Inde
     idx
 }
 
-/// Creates a table; on MySQL/MariaDB as InnoDB utf8mb4, whatever the server's defaults.
+/// Creates a table; on MySQL/MariaDB as InnoDB utf8mb4 with a binary collation, so ids
+/// compare exactly as on PostgreSQL and SQLite (`Alice` is not `alice`).
 async fn create(m: &SchemaManager<'_>, mut table: TableCreateStatement) -> Result<(), DbErr> {
     if m.get_database_backend() == sea_orm::DbBackend::MySql {
         table
             .engine("InnoDB")
             .character_set("utf8mb4")
-            .collate("utf8mb4_unicode_ci");
+            .collate("utf8mb4_bin");
     }
     m.create_table(table).await
 }
@@ -355,7 +372,6 @@ impl MigrationTrait for Migration {
                 .table(ProcessedCommands::Table)
                 .if_not_exists()
                 .col(s(ProcessedCommands::Id, 36).primary_key().to_owned())
-                .col(s_null(ProcessedCommands::Fingerprint, 64))
                 .col(ColumnDef::new(ProcessedCommands::Outcome).text().not_null())
                 .col(big(ProcessedCommands::CreatedAt))
                 .to_owned(),
@@ -365,6 +381,43 @@ impl MigrationTrait for Migration {
             "idx_processed_commands_created",
             ProcessedCommands::Table,
             vec![ProcessedCommands::CreatedAt.into_iden()],
+        ))
+        .await?;
+
+        create(
+            m,
+            Table::create()
+                .table(IdempotencyKeys::Table)
+                .if_not_exists()
+                .col(s(IdempotencyKeys::Id, 36).primary_key().to_owned())
+                .col(s(IdempotencyKeys::Fingerprint, 64))
+                .col(ColumnDef::new(IdempotencyKeys::Envelope).text().not_null())
+                .col(ColumnDef::new(IdempotencyKeys::Assigned).text().not_null())
+                .col(big(IdempotencyKeys::CreatedAt))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "idx_idempotency_keys_created",
+            IdempotencyKeys::Table,
+            vec![IdempotencyKeys::CreatedAt.into_iden()],
+        ))
+        .await?;
+
+        create(
+            m,
+            Table::create()
+                .table(SignatureNonces::Table)
+                .if_not_exists()
+                .col(s(SignatureNonces::Id, 64).primary_key().to_owned())
+                .col(big(SignatureNonces::CreatedAt))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "idx_signature_nonces_created",
+            SignatureNonces::Table,
+            vec![SignatureNonces::CreatedAt.into_iden()],
         ))
         .await?;
 
@@ -403,6 +456,8 @@ impl MigrationTrait for Migration {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for table in [
             QueueJobs::Table.into_iden(),
+            SignatureNonces::Table.into_iden(),
+            IdempotencyKeys::Table.into_iden(),
             ProcessedCommands::Table.into_iden(),
             Messages::Table.into_iden(),
             QuestionLabels::Table.into_iden(),

@@ -482,3 +482,17 @@ pub async fn queue_ready(queue: &str) -> u32 {
     let _ = conn.close(200, "bye".into()).await;
     q.message_count()
 }
+
+/// A session row written directly, for tests that run without workers.
+pub async fn seed_session(app: &TestApp) -> String {
+    use sea_orm::ConnectionTrait;
+    let token = "SeedSession1";
+    let far = now_ms() + 3_600_000;
+    app.db
+        .execute_unprepared(&format!(
+            "INSERT INTO sessions (session, app_id, user_id, device_id, created_at, expires_at) VALUES ('{token}', 1, 'u1', NULL, 0, {far})"
+        ))
+        .await
+        .unwrap();
+    token.to_owned()
+}

@@ -104,7 +104,10 @@ async fn handle(worker: &Worker, delivery: Delivery) {
                 }
             };
             if let Err(err) = result {
-                tracing::error!(error = %err, "could not re-schedule; the broker will redeliver it");
+                tracing::error!(error = %err, "could not re-schedule; returning it to the queue");
+                if let Err(err) = delivery.requeue().await {
+                    tracing::error!(error = %err, "could not return it either; it comes back when the channel closes");
+                }
             }
         }
     }
@@ -148,7 +151,6 @@ async fn apply_once(db: &DatabaseConnection, envelope: &Envelope, id: &str) -> R
     };
     processed_command::ActiveModel {
         id: Set(id.to_owned()),
-        fingerprint: Set(envelope.fingerprint.clone()),
         outcome: Set(outcome.to_json()),
         created_at: Set(now_ms()),
     }

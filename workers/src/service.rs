@@ -406,12 +406,29 @@ async fn send_text(
     }
     .insert(txn)
     .await?;
-    let mut row: question::ActiveModel = q.into();
-    row.last_mess_text = Set(Some(text.to_string()));
-    row.last_mess_timestamp = Set(Some(now));
-    row.last_mess_sender = Set(Some(sender));
-    row.last_mess_sender_type = Set(Some(sender_type as i16));
-    row.updated_at = Set(now);
-    row.update(txn).await?;
+    // Re-check the state in the UPDATE itself: a quit or finish committed since the read
+    // above makes it match nothing, and the whole send is refused (and rolled back).
+    let mut update = question::Entity::update_many()
+        .col_expr(question::Column::LastMessText, Expr::value(text.to_string()))
+        .col_expr(question::Column::LastMessTimestamp, Expr::value(now))
+        .col_expr(question::Column::LastMessSender, Expr::value(sender))
+        .col_expr(question::Column::LastMessSenderType, Expr::value(sender_type as i16))
+        .col_expr(question::Column::UpdatedAt, Expr::value(now))
+        .filter(question::Column::Id.eq(id.as_str()));
+    update = match actor {
+        Actor::Agent { serv_id } => update
+            .filter(question::Column::Status.eq(QuestionStatus::Serving as i16))
+            .filter(question::Column::ServId.eq(serv_id.as_str())),
+        Actor::User { .. } => update.filter(question::Column::Status.ne(QuestionStatus::Finished as i16)),
+    };
+    if update.exec(txn).await?.rows_affected != 1 {
+        let current = load(txn, id).await?.unwrap_or(q);
+        return Ok(Err(match actor {
+            Actor::Agent { serv_id } => agent_state_refusal(&current, serv_id.as_str()),
+            Actor::User { .. } => {
+                Failure::new(ErrorCode::QuestionFinished, "the question is finished; reopen it first")
+            }
+        }));
+    }
     Ok(Ok(json!({ "message_id": message_id.as_str() })))
 }

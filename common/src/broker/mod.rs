@@ -188,6 +188,15 @@ impl Delivery {
         }
     }
 
+    /// Returns the command to the queue at once (when re-scheduling failed), so it does
+    /// not sit unacknowledged on a live channel.
+    pub async fn requeue(&self) -> Result<(), BrokerError> {
+        match &self.acker {
+            Acker::Rabbit { acker, rabbit, .. } => rabbit.requeue(acker).await,
+            Acker::Embedded { job_id, embedded } => embedded.retry_later(*job_id, Duration::ZERO).await,
+        }
+    }
+
     /// Schedules the command again after `delay` (the delay queue), then acknowledges
     /// this delivery.
     pub async fn retry_later(&self, delay: Duration) -> Result<(), BrokerError> {

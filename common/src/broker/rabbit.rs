@@ -5,8 +5,9 @@
 //!   with `x-dead-letter-exchange=P.dlx`, `x-dead-letter-strategy=at-least-once`,
 //!   `x-overflow=reject-publish`, `x-delivery-limit` and `x-max-length`;
 //! - exchange `P.dlx` (fanout) → quorum queue `P.commands.dead`;
-//! - one delay queue per retry-schedule step, `P.commands.retry.<ms>`, whose messages
-//!   expire back into `P.commands` (fixed TTL per queue, so no head-of-line blocking);
+//! - one quorum delay queue per retry-schedule step, `P.commands.retry.<ms>`, whose
+//!   messages expire back into `P.commands` at least once (fixed TTL per queue, so no
+//!   head-of-line blocking);
 //! - per ingest process, an exclusive server-named reply queue.
 //!
 //! Reconnecting: every operation is bounded by `broker_timeout`; a failed publish drops
@@ -161,8 +162,14 @@ impl Rabbit {
         self.declare_queue(ch, self.commands_queue(), args, Some((&commands_x, ROUTING_KEY)))
             .await?;
 
+        // Quorum delay queues: their dead-lettering back into the command queue is
+        // at-least-once too (a classic queue would drop expiring messages when the
+        // command queue refuses them).
         for ms in &self.schedule_ms {
             let mut args = FieldTable::default();
+            str_arg(&mut args, "x-queue-type", "quorum");
+            str_arg(&mut args, "x-dead-letter-strategy", "at-least-once");
+            str_arg(&mut args, "x-overflow", "reject-publish");
             int_arg(&mut args, "x-message-ttl", *ms as i64);
             str_arg(&mut args, "x-dead-letter-exchange", &commands_x);
             str_arg(&mut args, "x-dead-letter-routing-key", ROUTING_KEY);
@@ -343,6 +350,19 @@ impl Rabbit {
 
     pub async fn ack(&self, acker: &lapin::Acker) -> Result<bool, BrokerError> {
         bounded(self.timeout, "ack", acker.ack(BasicAckOptions::default())).await
+    }
+
+    pub async fn requeue(&self, acker: &lapin::Acker) -> Result<(), BrokerError> {
+        bounded(
+            self.timeout,
+            "nack",
+            acker.nack(BasicNackOptions {
+                requeue: true,
+                multiple: false,
+            }),
+        )
+        .await
+        .map(|_| ())
     }
 
     pub async fn reject(&self, acker: &lapin::Acker) -> Result<(), BrokerError> {

@@ -7,7 +7,6 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
-    pub fingerprint: Option<String>,
     /// The serialized `Outcome`.
     pub outcome: String,
     pub created_at: i64,
