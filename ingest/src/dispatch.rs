@@ -60,7 +60,7 @@ pub async fn dispatch(
         replies.forget(&correlation);
         return Err(err.into());
     }
-    let Some(mut reply) = reply else {
+    let Some(reply) = reply else {
         let mut response = accepted(id, assigned);
         response
             .headers_mut()
@@ -69,11 +69,20 @@ pub async fn dispatch(
     };
 
     let deadline = tokio::time::Instant::now() + state.config.reply_timeout();
+    // `None` once the reply slot is gone (another request with the same command id took
+    // it): from then on the stored outcome alone answers.
+    let mut reply = Some(reply);
     let outcome = loop {
+        let next_reply = async {
+            match reply.as_mut() {
+                Some(rx) => rx.await.ok(),
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            body = &mut reply => match body.ok().and_then(|b| serde_json::from_slice::<Outcome>(&b).ok()) {
+            body = next_reply => match body.and_then(|b| serde_json::from_slice::<Outcome>(&b).ok()) {
                 Some(outcome) => break Some(outcome),
-                None => reply = replies.register(&correlation),
+                None => reply = None,
             },
             _ = tokio::time::sleep(POLL) => {
                 // The reply may be lost (broker restart): the stored outcome is the truth.

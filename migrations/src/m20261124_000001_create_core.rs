@@ -162,10 +162,7 @@ fn index(name: &str, table: impl IntoIden + 'static, cols: Vec<DynIden>) -> Inde
 /// compare exactly as on PostgreSQL and SQLite (`Alice` is not `alice`).
 async fn create(m: &SchemaManager<'_>, mut table: TableCreateStatement) -> Result<(), DbErr> {
     if m.get_database_backend() == sea_orm::DbBackend::MySql {
-        table
-            .engine("InnoDB")
-            .character_set("utf8mb4")
-            .collate("utf8mb4_bin");
+        table.engine("InnoDB").character_set("utf8mb4").collate("utf8mb4_bin");
     }
     m.create_table(table).await
 }
