@@ -38,6 +38,24 @@ pub fn router() -> Router<AppState> {
         .route("/health", get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(access_log))
+}
+
+/// One line per request: method, path (never the query: it may hold a session), status
+/// and latency. Client errors at debug, server errors at warn.
+async fn access_log(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    match status {
+        500.. => tracing::warn!(%method, %path, status, ms, "request failed"),
+        400..=499 => tracing::debug!(%method, %path, status, ms, "request refused"),
+        _ => tracing::info!(%method, %path, status, ms, "request"),
+    }
+    response
 }
 
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
