@@ -75,6 +75,11 @@ async fn duplicate_delivery_applied_once_rabbitmq_postgres() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_delivery_applied_once_rabbitmq_mariadb() {
+    duplicate_applied_once(Backend::RabbitMariadb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_delivery_applied_once_embedded_sqlite() {
     duplicate_applied_once(Backend::Embedded).await;
 }

@@ -483,3 +483,8 @@ async fn bad_input_embedded_sqlite() {
 async fn bad_input_rabbitmq_postgres() {
     bad_input(Backend::RabbitPostgres).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_rabbitmq_mariadb() {
+    bad_input(Backend::RabbitMariadb).await;
+}
