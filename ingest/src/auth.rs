@@ -5,7 +5,7 @@ use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use hmac::{Hmac, Mac};
 use kefu_common::command::Actor;
 use kefu_common::domain::{Password, ServId, UserId};
-use kefu_common::entity::{app, signature_nonce};
+use kefu_common::entity::app;
 use kefu_common::now_ms;
 use kefu_common::outcome::ErrorCode;
 use kefu_common::store::{self, SessionInfo};
@@ -138,37 +138,4 @@ pub fn verify_signature(state: &AppState, params: &Params, app: &app::Model) -> 
     mac.update(&params.raw_body);
     // verify_slice compares in constant time.
     mac.verify_slice(&given).map_err(|_| bad())
-}
-
-/// Refuses a second use of the same signed request (a replay within the allowed skew).
-/// A client retrying signs again with a fresh timestamp (and may add an `Idempotency-Key`).
-pub async fn use_signature_once(state: &AppState, params: &Params, app_id: i64) -> Result<(), ApiError> {
-    use sea_orm::ActiveModelTrait;
-    use sha2::Digest;
-    let signature = params
-        .query
-        .get("signature")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let id = hex::encode(
-        Sha256::new()
-            .chain_update(app_id.to_string())
-            .chain_update(b"\n")
-            .chain_update(signature)
-            .finalize(),
-    );
-    let nonce = signature_nonce::ActiveModel {
-        id: sea_orm::Set(id),
-        created_at: sea_orm::Set(now_ms()),
-    };
-    match nonce.insert(&state.db).await {
-        Ok(_) => Ok(()),
-        Err(err) if kefu_common::db::is_unique_violation(&err) => Err(ApiError::field(
-            ErrorCode::BadSignature,
-            "signature",
-            "this signed request was already used; sign again with a new timestamp",
-        )),
-        Err(err) => Err(err.into()),
-    }
 }

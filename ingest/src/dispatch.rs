@@ -23,9 +23,17 @@ use crate::{ApiError, AppState};
 const POLL: Duration = Duration::from_millis(200);
 const MAX_KEY_LEN: usize = 255;
 
+/// Where a request's idempotency key comes from.
+pub enum Key<'a> {
+    /// The client's optional `Idempotency-Key` header.
+    Header,
+    /// A key the call carries itself: the signature of a signed request, so replaying
+    /// the same signed request answers the first outcome instead of acting again.
+    Implicit(&'a str),
+}
+
 /// `scope` keeps one client's idempotency keys apart from another's (the session, or
 /// the app for signed calls). `assigned` are the ids chosen here, returned on 202.
-#[tracing::instrument(skip_all, fields(command = command.name(), command_id))]
 pub async fn dispatch(
     state: &AppState,
     params: &Params,
@@ -33,7 +41,23 @@ pub async fn dispatch(
     command: Command,
     assigned: Map<String, Value>,
 ) -> Result<Response, ApiError> {
-    let (envelope, assigned) = match idempotency_key(params)? {
+    dispatch_keyed(state, params, scope, Key::Header, command, assigned).await
+}
+
+#[tracing::instrument(skip_all, fields(command = command.name(), command_id))]
+pub async fn dispatch_keyed(
+    state: &AppState,
+    params: &Params,
+    scope: &str,
+    key: Key<'_>,
+    command: Command,
+    assigned: Map<String, Value>,
+) -> Result<Response, ApiError> {
+    let key = match key {
+        Key::Header => idempotency_key(params)?,
+        Key::Implicit(key) => Some(key),
+    };
+    let (envelope, assigned) = match key {
         None => (Envelope::new(Uuid::new_v4(), command), assigned),
         Some(key) => {
             let id = idempotent_command_id(&format!("{scope}\n{}\n{}", params.method, params.path), key);

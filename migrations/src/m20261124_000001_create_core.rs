@@ -118,13 +118,6 @@ enum IdempotencyKeys {
 }
 
 #[derive(DeriveIden)]
-enum SignatureNonces {
-    Table,
-    Id,
-    CreatedAt,
-}
-
-#[derive(DeriveIden)]
 enum QueueJobs {
     Table,
     Id,
@@ -404,23 +397,6 @@ impl MigrationTrait for Migration {
         create(
             m,
             Table::create()
-                .table(SignatureNonces::Table)
-                .if_not_exists()
-                .col(s(SignatureNonces::Id, 64).primary_key().to_owned())
-                .col(big(SignatureNonces::CreatedAt))
-                .to_owned(),
-        )
-        .await?;
-        m.create_index(index(
-            "idx_signature_nonces_created",
-            SignatureNonces::Table,
-            vec![SignatureNonces::CreatedAt.into_iden()],
-        ))
-        .await?;
-
-        create(
-            m,
-            Table::create()
                 .table(QueueJobs::Table)
                 .if_not_exists()
                 .col(
@@ -453,7 +429,6 @@ impl MigrationTrait for Migration {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for table in [
             QueueJobs::Table.into_iden(),
-            SignatureNonces::Table.into_iden(),
             IdempotencyKeys::Table.into_iden(),
             ProcessedCommands::Table.into_iden(),
             Messages::Table.into_iden(),

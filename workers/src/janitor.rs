@@ -1,9 +1,9 @@
 //! Periodic clean-up: forgets processed command ids and idempotency keys after their
-//! retention, used signatures once they are too old to pass, and expired sessions.
+//! retention, and expired sessions.
 
 use std::time::Duration;
 
-use kefu_common::entity::{idempotency_key, processed_command, session, signature_nonce};
+use kefu_common::entity::{idempotency_key, processed_command, session};
 use kefu_common::now_ms;
 use sea_orm::{ColumnTrait, DeleteResult, EntityTrait, QueryFilter};
 use tokio_util::sync::CancellationToken;
@@ -12,7 +12,6 @@ use crate::Worker;
 
 pub async fn run_janitor(worker: Worker, cancel: CancellationToken) {
     let retention_ms = (worker.config.idempotency_ttl_secs * 1000) as i64;
-    let skew_ms = (worker.config.signature_skew_secs * 1000) as i64;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -20,7 +19,7 @@ pub async fn run_janitor(worker: Worker, cancel: CancellationToken) {
         }
         let now = now_ms();
         let db = &worker.db;
-        let results: [(&str, Result<DeleteResult, sea_orm::DbErr>); 4] = [
+        let results: [(&str, Result<DeleteResult, sea_orm::DbErr>); 3] = [
             (
                 "processed commands",
                 processed_command::Entity::delete_many()
@@ -32,14 +31,6 @@ pub async fn run_janitor(worker: Worker, cancel: CancellationToken) {
                 "idempotency keys",
                 idempotency_key::Entity::delete_many()
                     .filter(idempotency_key::Column::CreatedAt.lt(now - retention_ms))
-                    .exec(db)
-                    .await,
-            ),
-            (
-                // Older than twice the skew: such a request fails the timestamp check anyway.
-                "signature nonces",
-                signature_nonce::Entity::delete_many()
-                    .filter(signature_nonce::Column::CreatedAt.lt(now - 2 * skew_ms))
                     .exec(db)
                     .await,
             ),

@@ -11,5 +11,4 @@ pub mod question;
 pub mod question_label;
 pub mod queue_job;
 pub mod session;
-pub mod signature_nonce;
 pub mod user;

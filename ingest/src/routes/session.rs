@@ -7,8 +7,8 @@ use kefu_common::outcome::ErrorCode;
 use kefu_common::store;
 use serde_json::{json, Map};
 
-use crate::auth::{use_signature_once, verify_signature};
-use crate::dispatch::dispatch;
+use crate::auth::verify_signature;
+use crate::dispatch::{dispatch_keyed, Key};
 use crate::params::Params;
 use crate::{ApiError, AppState};
 
@@ -37,6 +37,22 @@ pub async fn new(State(state): State<AppState>, params: Params) -> Result<Respon
     let mut assigned = Map::new();
     assigned.insert("session".into(), json!(session.as_str()));
     assigned.insert("expires_at".into(), json!(expires_at / 1000));
-    use_signature_once(&state, &params, app.id).await?;
-    dispatch(&state, &params, &format!("app:{}", app.id), command, assigned).await
+    // A replay of this very signed request (within the timestamp window) gets the first
+    // answer: it cannot mint further sessions.
+    let signature = params
+        .query
+        .get("signature")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let key = format!("signature:{signature}");
+    dispatch_keyed(
+        &state,
+        &params,
+        &format!("app:{}", app.id),
+        Key::Implicit(&key),
+        command,
+        assigned,
+    )
+    .await
 }
