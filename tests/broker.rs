@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use kefu_common::command::{Command, Envelope};
-use kefu_common::domain::{Labels, Title, UserId};
+use kefu_common::domain::{Labels, ServId, SessionToken, Title, UserId};
 use kefu_common::ids::IdGen;
 use serde_json::json;
 use support::{count_rows, queue_ready, spawn_app, Backend, TestApp, AMQP_URL};
@@ -24,41 +24,49 @@ async fn wait_for(app: &TestApp, table: &str, n: i64) {
 
 async fn duplicate_applied_once(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.session("u1").await;
-    let app_id: i64 = 1;
-    let envelope = Envelope::new(
+    let device = app.session("device-1").await;
+    let bind = Envelope::new(
         uuid::Uuid::new_v4(),
-        Command::QuestionCreateV1 {
-            question_id: IdGen::default().next_id(),
-            app_id,
-            user_id: UserId::parse("u1").unwrap(),
-            title: Title::parse("twice").unwrap(),
-            labels: Labels::parse(vec!["a".into()]).unwrap(),
+        Command::AgentBindV1 {
+            session: SessionToken::parse(&device).unwrap(),
+            serv_id: ServId::parse("alice").unwrap(),
         },
     );
-    let bytes = envelope.to_bytes();
-    let processed_before = app.count("processed_commands").await;
-    app.broker
-        .publish_command(&envelope.id.to_string(), &bytes, false)
-        .await
-        .unwrap();
-    app.broker
-        .publish_command(&envelope.id.to_string(), &bytes, false)
-        .await
-        .unwrap();
-    wait_for(&app, "questions", 1).await;
-    // Let the second copy be handled too.
-    for _ in 0..100 {
-        if app.count("queue_jobs").await == 0 && queue_depth(&app, "commands").await == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.count("questions").await, 1);
-    assert_eq!(app.count("question_labels").await, 1);
-    assert_eq!(app.count("processed_commands").await, processed_before + 1);
+    let first = deliver(&app, &bind).await;
+    assert_eq!(app.count("agent_bindings").await, 1);
+    // The state moves on…
+    let unbind = [
+        ("session", device.as_str()),
+        ("serv_id", "alice"),
+        ("password", "secret-pw"),
+    ];
+    let (status, body) = app.post_form("/v1/serv/unbind", &unbind).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.count("agent_bindings").await, 0);
+    // …and the old bind is delivered again: it must answer as before and change nothing.
+    let again = deliver(&app, &bind).await;
+    assert_eq!(again, first);
+    assert_eq!(
+        app.count("agent_bindings").await,
+        0,
+        "a redelivered command was applied twice"
+    );
     app.shutdown().await;
+}
+
+/// Publishes an envelope and waits for the worker's reply (its outcome).
+async fn deliver(app: &TestApp, envelope: &Envelope) -> serde_json::Value {
+    let id = envelope.id.to_string();
+    let reply = app.broker.replies().register(&id);
+    app.broker
+        .publish_command(&id, &envelope.to_bytes(), true)
+        .await
+        .unwrap();
+    let body = tokio::time::timeout(Duration::from_secs(10), reply)
+        .await
+        .expect("a reply")
+        .unwrap();
+    serde_json::from_slice(&body).unwrap()
 }
 
 /// Messages ready in `<prefix>.<suffix>` (0 on the embedded backend).
@@ -250,4 +258,81 @@ async fn delivery_limit_dead_letters_a_crashing_command_rabbitmq() {
     assert_eq!(queue_depth(&app, "commands.dead").await, 1);
     assert_eq!(queue_depth(&app, "commands").await, 0);
     app.shutdown().await;
+}
+
+/// A command that fails inside the worker (here: a table it writes to is gone) is retried
+/// on the schedule through the delay queues, rolled back each time, then dead-lettered.
+async fn failing_command_is_retried_then_dead_lettered(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app(backend).await;
+    let user = app.session("u1").await;
+    app.db.execute_unprepared("DROP TABLE question_labels").await.unwrap();
+    let body = json!({ "session": user, "title": "doomed", "label": ["x"] });
+    let (status, body) = app
+        .post_json_with("/v1/question/new", body, &[("Prefer", "respond-async")])
+        .await;
+    assert_eq!(status, 202, "{body}");
+    // Schedule [200 ms, 1 s]: three attempts, then the dead-letter queue.
+    let mut dead = 0;
+    for _ in 0..100 {
+        dead = match backend {
+            Backend::Embedded => count_rows(&app.db, "queue_jobs", Some("queue = 'dead'")).await as u32,
+            _ => queue_depth(&app, "commands.dead").await,
+        };
+        if dead == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(dead, 1, "dead-lettered after the retries");
+    assert_eq!(
+        retries_of_dead_command(&app).await,
+        2,
+        "both scheduled retries happened first"
+    );
+    assert_eq!(app.count("questions").await, 0, "every failed attempt rolled back");
+    assert_eq!(
+        count_rows(&app.db, "processed_commands", Some("outcome LIKE '%question_id%'")).await,
+        0
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_command_is_retried_then_dead_lettered_rabbitmq_postgres() {
+    failing_command_is_retried_then_dead_lettered(Backend::RabbitPostgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_command_is_retried_then_dead_lettered_embedded_sqlite() {
+    failing_command_is_retried_then_dead_lettered(Backend::Embedded).await;
+}
+
+/// How many scheduled retries the dead-lettered command had.
+async fn retries_of_dead_command(app: &TestApp) -> i64 {
+    if !app.backend.rabbit() {
+        // attempts counts deliveries: the first one plus the retries.
+        return count_rows(&app.db, "queue_jobs", Some("queue = 'dead' AND attempts = 3")).await * 2;
+    }
+    let conn = lapin::Connection::connect(AMQP_URL, Default::default()).await.unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let dead = format!("{}.commands.dead", app.config.amqp_prefix);
+    let message = ch
+        .basic_get(dead.into(), Default::default())
+        .await
+        .unwrap()
+        .expect("a dead message");
+    let retries = message
+        .delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get("x-kefu-retries").cloned())
+        .and_then(|v| match v {
+            lapin::types::AMQPValue::LongLongInt(n) => Some(n),
+            _ => None,
+        })
+        .expect("the retries header");
+    let _ = conn.close(200, "bye".into()).await;
+    retries
 }
