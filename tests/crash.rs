@@ -122,7 +122,14 @@ async fn embedded_serve_killed_loses_nothing_and_applies_once() {
     let remote = Client::new(format!("http://{addr}"), &app);
     let db_conn = kefu_common::db::connect(&db.url).await.unwrap();
     let count = |table: &'static str| count_rows(&db_conn, table, None);
-    let fast = [("KEFU_EMBEDDED_VISIBILITY_SECS", "1"), ("KEFU_EMBEDDED_POLL_MS", "50")];
+    // With a 1 s lock the paused process re-claims its own jobs every second; a high
+    // delivery limit keeps a slow machine from dead-lettering them (dead jobs would stay
+    // in queue_jobs and fail the final check).
+    let fast = [
+        ("KEFU_EMBEDDED_VISIBILITY_SECS", "1"),
+        ("KEFU_EMBEDDED_POLL_MS", "50"),
+        ("KEFU_DELIVERY_LIMIT", "1000"),
+    ];
     let mut paused_env = fast.to_vec();
     paused_env.push(("KEFU_WORKER_PAUSE_BEFORE_ACK_MS", "60000"));
 

@@ -17,7 +17,15 @@ const TABLES: [&str; 7] = [
     "queue_jobs",
 ];
 
+/// Row counts of the tables a request could write, once the embedded queue has drained
+/// (a worker replies before it deletes its job row).
 async fn counts(app: &TestApp) -> Vec<i64> {
+    for _ in 0..100 {
+        if app.count("queue_jobs").await == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let mut out = Vec::new();
     for t in TABLES {
         out.push(app.count(t).await);

@@ -81,7 +81,8 @@ impl Default for Config {
 pub enum ConfigError {
     #[error("configuration: {0}")]
     Load(#[from] Box<figment::Error>),
-    #[error("configuration: {field}: {reason}")]
+    /// Named as the environment variable (the file key is the same in lower case).
+    #[error("configuration: KEFU_{}: {reason}", field.to_uppercase())]
     Invalid { field: &'static str, reason: String },
 }
 
@@ -132,8 +133,11 @@ impl Config {
         if self.delivery_limit == 0 {
             return invalid("delivery_limit", "must be at least 1");
         }
-        if self.broker_timeout_ms == 0 || self.reply_timeout_ms == 0 {
-            return invalid("broker_timeout_ms", "timeouts must be above 0");
+        if self.broker_timeout_ms == 0 {
+            return invalid("broker_timeout_ms", "must be above 0");
+        }
+        if self.reply_timeout_ms == 0 {
+            return invalid("reply_timeout_ms", "must be above 0");
         }
         if !["text", "json"].contains(&self.log_format.as_str()) {
             return invalid("log_format", "must be text or json");

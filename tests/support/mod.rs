@@ -34,11 +34,31 @@ impl Backend {
     }
 }
 
-/// A fresh database for one test.
+/// A fresh database for one test, removed by `drop_db` or, if the test panics, on drop.
 pub struct TestDb {
     pub url: String,
     backend: Backend,
     name: String,
+    removed: bool,
+}
+
+/// Runs async clean-up from `Drop` (a failing test unwinding) on a thread of its own.
+fn cleanup_blocking(cleanup: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            runtime.block_on(cleanup);
+        }
+    })
+    .join();
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if !self.removed {
+            let (backend, name) = (self.backend, self.name.clone());
+            cleanup_blocking(async move { remove_db(backend, &name).await });
+        }
+    }
 }
 
 impl TestDb {
@@ -72,30 +92,40 @@ impl TestDb {
                 format!("mysql://root@127.0.0.1:3306/{name}")
             }
         };
-        TestDb { url, backend, name }
+        TestDb {
+            url,
+            backend,
+            name,
+            removed: false,
+        }
     }
 
-    pub async fn drop_db(&self) {
-        match self.backend {
-            Backend::Embedded => {
-                let path = std::env::temp_dir().join(format!("{}.db", self.name));
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
+    pub async fn drop_db(mut self) {
+        remove_db(self.backend, &self.name).await;
+        self.removed = true;
+    }
+}
+
+async fn remove_db(backend: Backend, name: &str) {
+    match backend {
+        Backend::Embedded => {
+            let path = std::env::temp_dir().join(format!("{name}.db"));
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
             }
-            Backend::RabbitPostgres => {
-                if let Ok(admin) = sea_orm::Database::connect(PG_ADMIN_URL).await {
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-                        .await;
-                }
+        }
+        Backend::RabbitPostgres => {
+            if let Ok(admin) = sea_orm::Database::connect(PG_ADMIN_URL).await {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
             }
-            Backend::RabbitMariadb => {
-                if let Ok(admin) = sea_orm::Database::connect(MARIADB_ADMIN_URL).await {
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {}", self.name))
-                        .await;
-                }
+        }
+        Backend::RabbitMariadb => {
+            if let Ok(admin) = sea_orm::Database::connect(MARIADB_ADMIN_URL).await {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+                    .await;
             }
         }
     }
@@ -157,7 +187,8 @@ pub fn admin(db_url: &str, args: &[&str]) -> Value {
 pub struct TestApp {
     pub api: Client,
     pub db: DatabaseConnection,
-    pub test_db: TestDb,
+    test_db: Option<TestDb>,
+    shut_down: bool,
     pub backend: Backend,
     pub config: Config,
     pub cancel: CancellationToken,
@@ -238,7 +269,8 @@ pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config, worke
     let app = TestApp {
         api: Client::new(base, &app),
         db,
-        test_db,
+        test_db: Some(test_db),
+        shut_down: false,
         backend,
         config: (*config).clone(),
         cancel,
@@ -399,17 +431,33 @@ impl TestApp {
         count_rows(&self.db, table, None).await
     }
 
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.cancel.cancel();
-        for t in self.tasks {
+        for t in std::mem::take(&mut self.tasks) {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
         }
         self.broker.close().await;
-        self.db.close().await.ok();
+        self.db.clone().close().await.ok();
         if self.backend.rabbit() {
             delete_topology(&self.config.amqp_prefix, &self.config.retry_schedule_ms).await;
         }
-        self.test_db.drop_db().await;
+        if let Some(test_db) = self.test_db.take() {
+            test_db.drop_db().await;
+        }
+        self.shut_down = true;
+    }
+}
+
+/// A failing test still removes its queues (its `TestDb` removes the database).
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if !self.shut_down {
+            self.cancel.cancel();
+            if self.backend.rabbit() {
+                let (prefix, schedule) = (self.config.amqp_prefix.clone(), self.config.retry_schedule_ms.clone());
+                cleanup_blocking(async move { delete_topology(&prefix, &schedule).await });
+            }
+        }
     }
 }
 
