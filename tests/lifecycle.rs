@@ -360,6 +360,20 @@ async fn lifecycle(backend: Backend) {
         "forbidden",
     );
 
+    // A body without Content-Type is still understood (JSON if it opens with `{`).
+    let raw = app
+        .http
+        .post(app.url("/v1/question/new"))
+        .body(json!({ "session": user, "title": "bare" }).to_string());
+    let (status, body) = support::read(raw.send().await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    let raw = app
+        .http
+        .post(app.url("/v1/question/new"))
+        .body(format!("session={user}&title=bare+form"));
+    let (status, body) = support::read(raw.send().await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+
     // Unbind: the session can no longer act as alice.
     let (status, _) = app
         .post_form(

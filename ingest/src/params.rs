@@ -54,7 +54,13 @@ impl FromRequest<AppState> for Params {
                 .unwrap_or("")
                 .trim()
                 .to_ascii_lowercase();
-            let body = match content_type.as_str() {
+            // No Content-Type at all: a body opening with `{` is JSON, anything else a form.
+            let kind = match content_type.as_str() {
+                "" if raw_body.trim_ascii_start().starts_with(b"{") => "application/json",
+                "" => "application/x-www-form-urlencoded",
+                other => other,
+            };
+            let body = match kind {
                 "application/json" => match serde_json::from_slice::<Value>(&raw_body) {
                     Ok(Value::Object(map)) => map,
                     Ok(_) => return Err(ApiError::new(ErrorCode::MalformedBody, "the JSON body must be an object")),
