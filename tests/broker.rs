@@ -92,43 +92,50 @@ async fn duplicate_delivery_applied_once_embedded_sqlite() {
     duplicate_applied_once(Backend::Embedded).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn poison_message_is_dead_lettered_rabbitmq() {
-    let app = spawn_app(Backend::RabbitPostgres).await;
+/// Commands in the dead-letter queue (RabbitMQ) or dead rows (embedded queue).
+async fn dead_letters(app: &TestApp) -> u32 {
+    match app.backend {
+        Backend::Embedded => count_rows(&app.db, "queue_jobs", Some("queue = 'dead'")).await as u32,
+        _ => queue_depth(app, "commands.dead").await,
+    }
+}
+
+/// Polls until exactly one command is dead-lettered (or gives up after 10 s).
+async fn wait_for_one_dead_letter(app: &TestApp) -> u32 {
+    let mut dead = 0;
+    for _ in 0..100 {
+        dead = dead_letters(app).await;
+        if dead == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    dead
+}
+
+async fn poison_message_is_dead_lettered(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.broker
         .publish_command("poison-1", b"this is not a command", false)
         .await
         .unwrap();
-    let mut dead = 0;
-    for _ in 0..100 {
-        dead = queue_depth(&app, "commands.dead").await;
-        if dead == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(dead, 1, "the poison message is in the dead-letter queue");
+    assert_eq!(
+        wait_for_one_dead_letter(&app).await,
+        1,
+        "the poison message is dead-lettered"
+    );
     assert_eq!(queue_depth(&app, "commands").await, 0);
     app.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_message_is_dead_lettered_rabbitmq() {
+    poison_message_is_dead_lettered(Backend::RabbitPostgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_message_is_dead_lettered_embedded() {
-    let app = spawn_app(Backend::Embedded).await;
-    app.broker
-        .publish_command("poison-1", b"this is not a command", false)
-        .await
-        .unwrap();
-    let mut dead = 0;
-    for _ in 0..100 {
-        dead = count_rows(&app.db, "queue_jobs", Some("queue = 'dead'")).await;
-        if dead == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(dead, 1);
-    app.shutdown().await;
+    poison_message_is_dead_lettered(Backend::Embedded).await;
 }
 
 /// With the command queue gone, a publish is unroutable: the ingest answers 503 and
@@ -273,17 +280,7 @@ async fn failing_command_is_retried_then_dead_lettered(backend: Backend) {
         .await;
     assert_eq!(status, 202, "{body}");
     // Schedule [200 ms, 1 s]: three attempts, then the dead-letter queue.
-    let mut dead = 0;
-    for _ in 0..100 {
-        dead = match backend {
-            Backend::Embedded => count_rows(&app.db, "queue_jobs", Some("queue = 'dead'")).await as u32,
-            _ => queue_depth(&app, "commands.dead").await,
-        };
-        if dead == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let dead = wait_for_one_dead_letter(&app).await;
     assert_eq!(dead, 1, "dead-lettered after the retries");
     assert_eq!(
         retries_of_dead_command(&app).await,

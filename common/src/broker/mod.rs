@@ -183,7 +183,7 @@ impl Delivery {
     /// Sends the command to the dead-letter queue (unparseable, or out of retries).
     pub async fn dead_letter(&self, reason: &str) -> Result<(), BrokerError> {
         match &self.acker {
-            Acker::Rabbit { acker, rabbit, .. } => rabbit.reject(acker).await,
+            Acker::Rabbit { acker, rabbit, .. } => rabbit.nack(acker, false).await,
             Acker::Embedded { job_id, embedded } => embedded.dead_letter(*job_id, reason).await,
         }
     }
@@ -192,7 +192,7 @@ impl Delivery {
     /// not sit unacknowledged on a live channel.
     pub async fn requeue(&self) -> Result<(), BrokerError> {
         match &self.acker {
-            Acker::Rabbit { acker, rabbit, .. } => rabbit.requeue(acker).await,
+            Acker::Rabbit { acker, rabbit, .. } => rabbit.nack(acker, true).await,
             Acker::Embedded { job_id, embedded } => embedded.retry_later(*job_id, Duration::ZERO).await,
         }
     }

@@ -352,30 +352,13 @@ impl Rabbit {
         bounded(self.timeout, "ack", acker.ack(BasicAckOptions::default())).await
     }
 
-    pub async fn requeue(&self, acker: &lapin::Acker) -> Result<(), BrokerError> {
-        bounded(
-            self.timeout,
-            "nack",
-            acker.nack(BasicNackOptions {
-                requeue: true,
-                multiple: false,
-            }),
-        )
-        .await
-        .map(|_| ())
-    }
-
-    pub async fn reject(&self, acker: &lapin::Acker) -> Result<(), BrokerError> {
-        bounded(
-            self.timeout,
-            "nack",
-            acker.nack(BasicNackOptions {
-                requeue: false,
-                multiple: false,
-            }),
-        )
-        .await
-        .map(|_| ())
+    /// Negative ack: `requeue` returns it to the queue, otherwise it is dead-lettered.
+    pub async fn nack(&self, acker: &lapin::Acker, requeue: bool) -> Result<(), BrokerError> {
+        let options = BasicNackOptions {
+            requeue,
+            multiple: false,
+        };
+        bounded(self.timeout, "nack", acker.nack(options)).await.map(|_| ())
     }
 
     pub async fn consume(self: &Arc<Self>) -> Result<BoxStream<'static, Delivery>, BrokerError> {
