@@ -41,8 +41,10 @@ pub enum AppCmd {
 pub enum AgentCmd {
     /// Create an agent serving one or more apps.
     Create {
+        /// The agent account (客服账号), 1–20 characters.
         #[arg(long)]
         serv_id: String,
+        /// 1–20 characters; stored only as an argon2 hash.
         #[arg(long)]
         password: String,
         /// An app (identify) the agent serves; repeat for several.
