@@ -4,8 +4,8 @@ mod consumer;
 mod janitor;
 pub mod service;
 
-pub use consumer::{execute, run_consumer};
-pub use janitor::run_janitor;
+use consumer::run_consumer;
+use janitor::run_janitor;
 
 use std::sync::Arc;
 
