@@ -3,7 +3,7 @@
 use argon2::password_hash::{rand_core::OsRng, SaltString};
 use argon2::{Argon2, PasswordHasher};
 use clap::Subcommand;
-use kefu_common::domain::{AppName, Identify, Invalid, Password, ServId};
+use kefu_common::domain::{AppName, Identify, Invalid, Password, ServId, Url};
 use kefu_common::entity::{agent, agent_app, app};
 use kefu_common::{now_ms, store};
 use rand::distributions::{Alphanumeric, DistString};
@@ -34,6 +34,21 @@ pub enum AppCmd {
         /// Display name (defaults to the identify).
         #[arg(long)]
         name: Option<String>,
+        /// Avatar listed for this app's users without one (http or https URL).
+        #[arg(long)]
+        default_avatar_url: Option<String>,
+    },
+    /// Change an app's settings.
+    Update {
+        /// The app to change.
+        #[arg(long)]
+        identify: String,
+        /// New display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Avatar listed for this app's users without one; "" for the built-in default.
+        #[arg(long)]
+        default_avatar_url: Option<String>,
     },
 }
 
@@ -65,6 +80,18 @@ pub enum AdminError {
     Hash(String),
 }
 
+/// An http(s) URL, or "" for none.
+fn avatar_url(raw: &str) -> Result<Option<String>, Invalid> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let url = Url::parse(raw)?;
+    if !(raw.starts_with("http://") || raw.starts_with("https://")) {
+        return Err(Invalid("must be an http:// or https:// URL".into()));
+    }
+    Ok(Some(url.to_string()))
+}
+
 fn arg<T>(name: &'static str, parse: impl FnOnce(&str) -> Result<T, Invalid>, raw: &str) -> Result<T, AdminError> {
     parse(raw).map_err(|e| AdminError::Invalid(name, e))
 }
@@ -72,8 +99,14 @@ fn arg<T>(name: &'static str, parse: impl FnOnce(&str) -> Result<T, Invalid>, ra
 pub async fn run(db: &DatabaseConnection, command: AdminCmd) -> Result<(), AdminError> {
     let printed = match command {
         AdminCmd::App {
-            command: AppCmd::Create { identify, name },
+            command:
+                AppCmd::Create {
+                    identify,
+                    name,
+                    default_avatar_url,
+                },
         } => {
+            let avatar = default_avatar_url.map(|u| arg("default-avatar-url", avatar_url, &u)).transpose()?;
             let identify = arg("identify", Identify::parse, &identify)?;
             let name = arg("name", AppName::parse, name.as_deref().unwrap_or(identify.as_str()))?;
             if store::app_by_identify(db, identify.as_str()).await?.is_some() {
@@ -87,11 +120,36 @@ pub async fn run(db: &DatabaseConnection, command: AdminCmd) -> Result<(), Admin
                 name: Set(name.to_string()),
                 secret: Set(secret.clone()),
                 created_at: Set(now_ms()),
+                default_avatar_url: Set(avatar.flatten()),
                 ..Default::default()
             }
             .insert(db)
             .await?;
-            json!({ "app_id": created.id, "identify": created.identify, "name": created.name, "secret": secret })
+            json!({ "app_id": created.id, "identify": created.identify, "name": created.name, "secret": secret,
+                    "default_avatar_url": created.default_avatar_url })
+        }
+        AdminCmd::App {
+            command:
+                AppCmd::Update {
+                    identify,
+                    name,
+                    default_avatar_url,
+                },
+        } => {
+            let identify = arg("identify", Identify::parse, &identify)?;
+            let found = store::app_by_identify(db, identify.as_str())
+                .await?
+                .ok_or_else(|| AdminError::Conflict(format!("no app with identify {identify}")))?;
+            let mut row: app::ActiveModel = found.into();
+            if let Some(name) = name {
+                row.name = Set(arg("name", AppName::parse, &name)?.to_string());
+            }
+            if let Some(url) = default_avatar_url {
+                row.default_avatar_url = Set(arg("default-avatar-url", avatar_url, &url)?);
+            }
+            let updated = row.update(db).await?;
+            json!({ "app_id": updated.id, "identify": updated.identify, "name": updated.name,
+                    "default_avatar_url": updated.default_avatar_url })
         }
         AdminCmd::Agent {
             command:

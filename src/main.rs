@@ -5,6 +5,7 @@
 //! - `kefu worker`  — the command consumers only (scale these)
 //! - `kefu migrate` — apply database migrations
 //! - `kefu admin …` — create apps and agents
+//! - `kefu openapi` — print the OpenAPI document
 
 mod admin;
 
@@ -55,6 +56,8 @@ enum Cmd {
     Worker,
     /// Apply the database migrations.
     Migrate,
+    /// Print the OpenAPI 3.1 document of the HTTP API (docs/openapi.json).
+    Openapi,
     /// Manage apps and agents.
     Admin {
         #[command(subcommand)]
@@ -147,6 +150,13 @@ fn shutdown_on_signal(cancel: CancellationToken) {
 async fn run(command: Cmd, config: Arc<Config>) -> Result<(), RunError> {
     let cancel = CancellationToken::new();
     match command {
+        Cmd::Openapi => {
+            let doc = kefu_ingest::openapi::openapi()
+                .to_pretty_json()
+                .map_err(|e| RunError::Io(std::io::Error::other(e)))?;
+            println!("{doc}");
+            Ok(())
+        }
         Cmd::Migrate => {
             database(&config, true).await?;
             tracing::info!("migrations applied");

@@ -38,7 +38,7 @@ fn refused(result: (StatusCode, Value), http: u16, code: &str, field: Option<&st
     let (status, body) = result;
     assert_eq!(status.as_u16(), http, "{body}");
     assert_eq!(body["status"], 300, "{body}");
-    assert_eq!(body["error"], code, "{body}");
+    support::assert_code(&body, code);
     match field {
         Some(f) => assert_eq!(body["field"], f, "{body}"),
         None => assert!(body.get("field").is_none(), "{body}"),
@@ -310,7 +310,7 @@ async fn bad_input(backend: Backend) {
         )
         .await,
         401,
-        "bad_credentials",
+        "wrong_password",
         Some("password"),
     );
     refused(
@@ -320,8 +320,8 @@ async fn bad_input(backend: Backend) {
         )
         .await,
         401,
-        "bad_credentials",
-        Some("password"),
+        "unknown_agent",
+        Some("serv_id"),
     );
     refused(
         app.post_form(

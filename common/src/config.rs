@@ -50,6 +50,15 @@ pub struct Config {
     pub worker_pause_before_ack_ms: u64,
     /// `KEFU_LOG_FORMAT`: `text` or `json`.
     pub log_format: String,
+    /// `KEFU_ERROR_HTTP_STATUS`: `fitting` (4xx/5xx, the default) or `always-200` (every
+    /// API answer is HTTP 200 with the outcome in the body, as the original server did).
+    pub error_http_status: String,
+    /// `KEFU_PUBLIC_URL`: how clients reach this service (links to served files);
+    /// empty: `http://` + `KEFU_HTTP_ADDR`.
+    pub public_url: String,
+    /// `KEFU_DEFAULT_AVATAR_URL`: the avatar listed for users without one, unless their
+    /// app sets its own; empty: the built-in `<public url>/static/default-avatar.png`.
+    pub default_avatar_url: String,
 }
 
 impl Default for Config {
@@ -73,6 +82,9 @@ impl Default for Config {
             embedded_visibility_secs: 30,
             worker_pause_before_ack_ms: 0,
             log_format: "text".into(),
+            error_http_status: "fitting".into(),
+            public_url: String::new(),
+            default_avatar_url: String::new(),
         }
     }
 }
@@ -142,7 +154,38 @@ impl Config {
         if !["text", "json"].contains(&self.log_format.as_str()) {
             return invalid("log_format", "must be text or json");
         }
+        if !["fitting", "always-200"].contains(&self.error_http_status.as_str()) {
+            return invalid("error_http_status", "must be fitting or always-200");
+        }
+        for (field, url) in [("public_url", &self.public_url), ("default_avatar_url", &self.default_avatar_url)] {
+            if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+                return invalid(field, "must be an http:// or https:// URL");
+            }
+        }
         Ok(())
+    }
+
+    /// Every API answer HTTP 200 (`KEFU_ERROR_HTTP_STATUS=always-200`).
+    pub fn always_200(&self) -> bool {
+        self.error_http_status == "always-200"
+    }
+
+    /// The public base URL, without a trailing slash.
+    pub fn public_base(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.http_addr)
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+
+    /// The avatar of users without one, in apps without their own default.
+    pub fn default_avatar(&self) -> String {
+        if self.default_avatar_url.is_empty() {
+            format!("{}/static/default-avatar.png", self.public_base())
+        } else {
+            self.default_avatar_url.clone()
+        }
     }
 
     pub fn broker_timeout(&self) -> Duration {

@@ -67,7 +67,30 @@ macro_rules! string_type {
                 f.write_str(&self.0)
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                string_schema($min, $max, None)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
+}
+
+/// The OpenAPI schema of a bounded string (lengths in characters).
+pub fn string_schema(
+    min: usize,
+    max: usize,
+    pattern: Option<&str>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(min))
+        .max_length(Some(max))
+        .pattern(pattern)
+        .into()
 }
 
 string_type!(
@@ -153,6 +176,14 @@ impl From<SessionToken> for String {
     }
 }
 
+impl utoipa::PartialSchema for SessionToken {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_schema(Self::LEN, Self::LEN, Some("^[A-Za-z0-9]{12}$"))
+    }
+}
+
+impl utoipa::ToSchema for SessionToken {}
+
 /// Up to 10 distinct labels.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Labels(Vec<Label>);
@@ -207,6 +238,19 @@ impl From<SenderType> for i16 {
         v as i16
     }
 }
+
+impl utoipa::PartialSchema for SenderType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .enum_values(Some([1, 2]))
+            .description(Some("1 user, 2 agent"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SenderType {}
 
 /// Question status: 1 waiting (待解决), 2 serving (解决中), 3 finished (已解决).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

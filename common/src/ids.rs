@@ -44,6 +44,14 @@ impl From<ObjectId> for String {
     }
 }
 
+impl utoipa::PartialSchema for ObjectId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::domain::string_schema(24, 24, Some("^[0-9a-f]{24}$"))
+    }
+}
+
+impl utoipa::ToSchema for ObjectId {}
+
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

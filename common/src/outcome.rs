@@ -1,56 +1,191 @@
 //! What a command produced, as stored for de-duplication and sent back to the ingest,
-//! and the error codes of the API (see docs/errors.md).
+//! and the error codes of the API (docs/errors.md is their one table).
 
 use serde::{Deserialize, Serialize};
 
-/// Every error code the API answers with. The wire form is the snake_case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Every error the API answers with. On the wire `error` is the integer of
+/// [`ErrorCode::number`] (the original system's codes where it has one, Kefu's own
+/// 30xxx range otherwise) and `error_name` the snake_case name. Stored outcomes keep the
+/// name, so renumbering never rewrites history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
-    // 400
-    MissingField,
-    InvalidField,
-    MalformedBody,
-    // 401
-    InvalidSession,
-    BadSignature,
-    ExpiredTimestamp,
-    BadCredentials,
-    // 403
-    Forbidden,
-    NotBound,
-    // 404
-    UnknownQuestion,
-    UnknownApp,
-    NotFound,
-    // 405 / 415
-    MethodNotAllowed,
-    UnsupportedMediaType,
-    // 409
-    QuestionAlreadyServed,
-    QuestionServedByOther,
-    QuestionNotServed,
-    QuestionFinished,
-    QuestionNotFinished,
-    IdempotencyKeyReused,
-    // 413
-    BodyTooLarge,
-    // 429
-    Overloaded,
-    // 503
-    Unavailable,
-    // 500
+    /// 10000: a bug or an unexpected database error; the log has the details.
     Internal,
+    /// 10010: a required field is absent.
+    MissingField,
+    /// 10010: a field has the wrong type, is out of its limit or not one of its values.
+    InvalidField,
+    /// 10011: `session` missing, malformed, unknown or expired.
+    InvalidSession,
+    /// 10015: no such user (in the apps the caller may see).
+    UnknownUser,
+    /// 10031: base64 data could not be decoded.
+    BadBase64,
+    /// 10038: requests too frequent.
+    TooFrequent,
+    /// 20001: no agent account with this serv_id.
+    UnknownAgent,
+    /// 20002: wrong agent password.
+    WrongPassword,
+    /// 20003: no question with this id.
+    UnknownQuestion,
+    /// 20004: the question is being served (serve).
+    QuestionAlreadyServed,
+    /// 20005: the question is finished.
+    QuestionFinished,
+    /// 20006: the question has not been started: no agent serves it yet.
+    QuestionNotServed,
+    /// 20007: the question's current agent is not the serv_id sent.
+    QuestionServedByOther,
+    /// 20008: the question's user is not the session's user.
+    NotQuestionOwner,
+    /// 30001: the body is not valid JSON / form data, or JSON that is not an object.
+    MalformedBody,
+    /// 30002: the app signature does not match.
+    BadSignature,
+    /// 30003: the signed request's timestamp is outside the accepted window.
+    ExpiredTimestamp,
+    /// 30004: the session is not bound to the agent it acts as.
+    NotBound,
+    /// 30005: another tenant's data: an app the agent does not serve, a sender that is
+    /// not the session's user.
+    Forbidden,
+    /// 30006: no app with this identify.
+    UnknownApp,
+    /// 30007: the Idempotency-Key was used for a different request.
+    IdempotencyKeyReused,
+    /// 30008: the body is larger than the route's limit.
+    BodyTooLarge,
+    /// 30009: a Content-Type that is neither JSON nor a form.
+    UnsupportedMediaType,
+    /// 30010: the command queue is full.
+    Overloaded,
+    /// 30011: the broker or the database cannot be reached.
+    Unavailable,
+    /// 30012: no such endpoint.
+    NotFound,
+    /// 30013: wrong HTTP method.
+    MethodNotAllowed,
+    /// 30014: reopen of a question that is not finished.
+    QuestionNotFinished,
 }
 
 impl ErrorCode {
+    pub const ALL: [ErrorCode; 29] = {
+        use ErrorCode::*;
+        [
+            Internal,
+            MissingField,
+            InvalidField,
+            InvalidSession,
+            UnknownUser,
+            BadBase64,
+            TooFrequent,
+            UnknownAgent,
+            WrongPassword,
+            UnknownQuestion,
+            QuestionAlreadyServed,
+            QuestionFinished,
+            QuestionNotServed,
+            QuestionServedByOther,
+            NotQuestionOwner,
+            MalformedBody,
+            BadSignature,
+            ExpiredTimestamp,
+            NotBound,
+            Forbidden,
+            UnknownApp,
+            IdempotencyKeyReused,
+            BodyTooLarge,
+            UnsupportedMediaType,
+            Overloaded,
+            Unavailable,
+            NotFound,
+            MethodNotAllowed,
+            QuestionNotFinished,
+        ]
+    };
+
+    /// The integer `error` of the wire format.
+    pub fn number(self) -> u32 {
+        use ErrorCode::*;
+        match self {
+            Internal => 10000,
+            MissingField | InvalidField => 10010,
+            InvalidSession => 10011,
+            UnknownUser => 10015,
+            BadBase64 => 10031,
+            TooFrequent => 10038,
+            UnknownAgent => 20001,
+            WrongPassword => 20002,
+            UnknownQuestion => 20003,
+            QuestionAlreadyServed => 20004,
+            QuestionFinished => 20005,
+            QuestionNotServed => 20006,
+            QuestionServedByOther => 20007,
+            NotQuestionOwner => 20008,
+            MalformedBody => 30001,
+            BadSignature => 30002,
+            ExpiredTimestamp => 30003,
+            NotBound => 30004,
+            Forbidden => 30005,
+            UnknownApp => 30006,
+            IdempotencyKeyReused => 30007,
+            BodyTooLarge => 30008,
+            UnsupportedMediaType => 30009,
+            Overloaded => 30010,
+            Unavailable => 30011,
+            NotFound => 30012,
+            MethodNotAllowed => 30013,
+            QuestionNotFinished => 30014,
+        }
+    }
+
+    /// The snake_case name, sent as `error_name`.
+    pub fn name(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            Internal => "internal",
+            MissingField => "missing_field",
+            InvalidField => "invalid_field",
+            InvalidSession => "invalid_session",
+            UnknownUser => "unknown_user",
+            BadBase64 => "bad_base64",
+            TooFrequent => "too_frequent",
+            UnknownAgent => "unknown_agent",
+            WrongPassword => "wrong_password",
+            UnknownQuestion => "unknown_question",
+            QuestionAlreadyServed => "question_already_served",
+            QuestionFinished => "question_finished",
+            QuestionNotServed => "question_not_served",
+            QuestionServedByOther => "question_served_by_other",
+            NotQuestionOwner => "not_question_owner",
+            MalformedBody => "malformed_body",
+            BadSignature => "bad_signature",
+            ExpiredTimestamp => "expired_timestamp",
+            NotBound => "not_bound",
+            Forbidden => "forbidden",
+            UnknownApp => "unknown_app",
+            IdempotencyKeyReused => "idempotency_key_reused",
+            BodyTooLarge => "body_too_large",
+            UnsupportedMediaType => "unsupported_media_type",
+            Overloaded => "overloaded",
+            Unavailable => "unavailable",
+            NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
+            QuestionNotFinished => "question_not_finished",
+        }
+    }
+
+    /// The HTTP status in the default (`fitting`) mode.
     pub fn http_status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            MissingField | InvalidField | MalformedBody => 400,
-            InvalidSession | BadSignature | ExpiredTimestamp | BadCredentials => 401,
-            Forbidden | NotBound => 403,
-            UnknownQuestion | UnknownApp | NotFound => 404,
+            MissingField | InvalidField | MalformedBody | BadBase64 => 400,
+            InvalidSession | BadSignature | ExpiredTimestamp | UnknownAgent | WrongPassword => 401,
+            Forbidden | NotBound | NotQuestionOwner => 403,
+            UnknownQuestion | UnknownApp | UnknownUser | NotFound => 404,
             MethodNotAllowed => 405,
             UnsupportedMediaType => 415,
             QuestionAlreadyServed
@@ -60,7 +195,7 @@ impl ErrorCode {
             | QuestionNotFinished
             | IdempotencyKeyReused => 409,
             BodyTooLarge => 413,
-            Overloaded => 429,
+            Overloaded | TooFrequent => 429,
             Unavailable => 503,
             Internal => 500,
         }
@@ -95,7 +230,12 @@ impl Failure {
     }
 
     pub fn body(&self) -> serde_json::Value {
-        let mut body = serde_json::json!({ "status": 300, "error": self.code, "debug": self.debug });
+        let mut body = serde_json::json!({
+            "status": 300,
+            "error": self.code.number(),
+            "error_name": self.code.name(),
+            "debug": self.debug,
+        });
         if let Some(field) = &self.field {
             body["field"] = serde_json::Value::String(field.clone());
         }
@@ -129,5 +269,47 @@ impl Outcome {
 
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("outcome serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/errors.md is the one table: every code appears there with its number, name
+    /// and HTTP status, and nothing else does.
+    #[test]
+    fn docs_errors_md_matches_the_codes() {
+        let doc = include_str!("../../docs/errors.md");
+        let rows: Vec<(u32, String, u16)> = doc
+            .lines()
+            .filter(|l| l.starts_with("| 1") || l.starts_with("| 2") || l.starts_with("| 3"))
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                (
+                    cells[1].parse().unwrap(),
+                    cells[2].trim_matches('`').to_owned(),
+                    cells[3].parse().unwrap(),
+                )
+            })
+            .collect();
+        let codes: Vec<(u32, String, u16)> = ErrorCode::ALL
+            .iter()
+            .map(|c| (c.number(), c.name().to_owned(), c.http_status()))
+            .collect();
+        assert_eq!(rows, codes);
+        for c in ErrorCode::ALL {
+            let stored = serde_json::to_string(&c).unwrap();
+            assert_eq!(stored, format!("\"{}\"", c.name()), "stored name of {c:?}");
+        }
+    }
+
+    #[test]
+    fn failure_body_has_an_integer_code() {
+        let body = Failure::field(ErrorCode::InvalidField, "title", "too long").body();
+        assert_eq!(body["error"], 10010);
+        assert_eq!(body["error_name"], "invalid_field");
+        assert_eq!(body["field"], "title");
+        assert_eq!(body["status"], 300);
     }
 }

@@ -66,7 +66,8 @@ pub struct QuestionFilter {
     pub statuses: Vec<i16>,
     pub user_id: Option<String>,
     pub serv_id: Option<String>,
-    pub label: Option<String>,
+    /// Only questions carrying every one of these labels.
+    pub labels: Vec<String>,
 }
 
 fn paged<E: EntityTrait>(select: Select<E>, id: impl ColumnTrait, page: &Page) -> Select<E> {
@@ -100,7 +101,7 @@ pub async fn questions(
     if let Some(serv_id) = &filter.serv_id {
         select = select.filter(question::Column::ServId.eq(serv_id.as_str()));
     }
-    if let Some(label) = &filter.label {
+    for label in &filter.labels {
         select = select.filter(
             question::Column::Id.in_subquery(
                 Query::select()
@@ -133,4 +134,30 @@ pub async fn users_of(db: &impl ConnectionTrait, questions: &[question::Model]) 
 pub async fn messages(db: &impl ConnectionTrait, question_id: &str, page: &Page) -> Result<Vec<message::Model>, DbErr> {
     let select = message::Entity::find().filter(message::Column::QuestionId.eq(question_id));
     paged(select, message::Column::Id, page).all(db).await
+}
+
+/// The apps behind a page of questions (their default avatars).
+pub async fn apps_of(db: &impl ConnectionTrait, questions: &[question::Model]) -> Result<Vec<app::Model>, DbErr> {
+    let mut ids: Vec<i64> = questions.iter().map(|q| q.app_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    app::Entity::find().filter(app::Column::Id.is_in(ids)).all(db).await
+}
+
+/// Those of `app_ids` in which `user_id` exists.
+pub async fn apps_with_user(db: &impl ConnectionTrait, app_ids: &[i64], user_id: &str) -> Result<Vec<i64>, DbErr> {
+    if app_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(user::Entity::find()
+        .filter(user::Column::AppId.is_in(app_ids.to_vec()))
+        .filter(user::Column::UserId.eq(user_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| u.app_id)
+        .collect())
 }

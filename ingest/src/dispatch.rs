@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::error::failure_response;
-use crate::params::Params;
+use crate::input::RawInput;
 use crate::{ApiError, AppState};
 
 const POLL: Duration = Duration::from_millis(200);
@@ -36,32 +36,34 @@ pub enum Key<'a> {
 /// the app for signed calls). `assigned` are the ids chosen here, returned on 202.
 pub async fn dispatch(
     state: &AppState,
-    params: &Params,
+    input: &RawInput,
     scope: &str,
     command: Command,
     assigned: Map<String, Value>,
 ) -> Result<Response, ApiError> {
-    dispatch_keyed(state, params, scope, Key::Header, command, assigned).await
+    dispatch_keyed(state, input, scope, Key::Header, command, assigned).await
 }
 
 #[tracing::instrument(skip_all, fields(command = command.name(), command_id))]
 pub async fn dispatch_keyed(
     state: &AppState,
-    params: &Params,
+    input: &RawInput,
     scope: &str,
     key: Key<'_>,
     command: Command,
     assigned: Map<String, Value>,
 ) -> Result<Response, ApiError> {
+    // A signed call's fingerprint covers only what its signature covers: the body.
+    let body_only = matches!(key, Key::Implicit(_));
     let key = match key {
-        Key::Header => idempotency_key(params)?,
+        Key::Header => idempotency_key(input)?,
         Key::Implicit(key) => Some(key),
     };
     let (envelope, assigned) = match key {
         None => (Envelope::new(Uuid::new_v4(), command), assigned),
         Some(key) => {
-            let id = idempotent_command_id(&format!("{scope}\n{}\n{}", params.method, params.path), key);
-            match remember_key(state, params, Envelope::new(id, command), assigned).await? {
+            let id = idempotent_command_id(&format!("{scope}\n{}\n{}", input.method, input.path), key);
+            match remember_key(state, input, body_only, Envelope::new(id, command), assigned).await? {
                 Remembered::Publish(envelope, assigned) => (envelope, assigned),
                 Remembered::Done(outcome) => return Ok(with_request_id(respond(outcome), id)),
             }
@@ -70,67 +72,95 @@ pub async fn dispatch_keyed(
     let id = envelope.id;
     tracing::Span::current().record("command_id", tracing::field::display(id));
 
-    let respond_async = params
+    let respond_async = input
         .header("prefer")
         .is_some_and(|p| p.split(',').any(|t| t.trim().eq_ignore_ascii_case("respond-async")));
     let correlation = id.to_string();
     let replies = state.broker.replies();
-    let reply = (!respond_async).then(|| replies.register(&correlation));
+    // Released on every path, including this future being dropped (client gone).
+    let slot = (!respond_async).then(|| ReplySlot {
+        rx: Some(replies.register(&correlation)),
+        replies,
+        correlation: correlation.clone(),
+    });
     if let Err(err) = state
         .broker
         .publish_command(&correlation, &envelope.to_bytes(), !respond_async)
         .await
     {
-        replies.forget(&correlation);
         return Err(err.into());
     }
-    let Some(reply) = reply else {
+    let Some(mut slot) = slot else {
         let mut response = accepted(id, assigned);
         response
             .headers_mut()
             .insert("preference-applied", HeaderValue::from_static("respond-async"));
         return Ok(response);
     };
+    match wait_outcome(state, &correlation, &mut slot).await {
+        Ok(Some(outcome)) => Ok(with_request_id(respond(outcome), id)),
+        Ok(None) => {
+            tracing::warn!("no outcome within the reply timeout; answering 202 (the command is queued)");
+            Ok(accepted(id, assigned))
+        }
+        Err(err) => {
+            // The command is confirmed by the broker: it will be applied. Never turn
+            // that into an error the client would retry as if nothing happened.
+            tracing::warn!(error = %err, "could not read the outcome; answering 202 (the command is queued)");
+            Ok(accepted(id, assigned))
+        }
+    }
+}
 
+/// A registered reply slot, forgotten when dropped.
+struct ReplySlot<'a> {
+    rx: Option<tokio::sync::oneshot::Receiver<Vec<u8>>>,
+    replies: &'a kefu_common::broker::Replies,
+    correlation: String,
+}
+
+impl Drop for ReplySlot<'_> {
+    fn drop(&mut self) {
+        self.replies.forget(&self.correlation);
+    }
+}
+
+/// Waits for the worker's reply, falling back to the stored outcome (the reply may be
+/// lost, e.g. across a broker restart). `None` when the reply timeout passed.
+async fn wait_outcome(
+    state: &AppState,
+    correlation: &str,
+    slot: &mut ReplySlot<'_>,
+) -> Result<Option<Outcome>, ApiError> {
     let deadline = tokio::time::Instant::now() + state.config.reply_timeout();
-    // `None` once the reply slot is gone (another request with the same command id took
-    // it): from then on the stored outcome alone answers.
-    let mut reply = Some(reply);
-    let outcome = loop {
+    loop {
         let next_reply = async {
-            match reply.as_mut() {
+            match slot.rx.as_mut() {
                 Some(rx) => rx.await.ok(),
                 None => std::future::pending().await,
             }
         };
         tokio::select! {
             body = next_reply => match body.and_then(|b| serde_json::from_slice::<Outcome>(&b).ok()) {
-                Some(outcome) => break Some(outcome),
-                None => reply = None,
+                Some(outcome) => return Ok(Some(outcome)),
+                // The slot is gone (another request with this command id took it): from
+                // now on the stored outcome alone answers.
+                None => slot.rx = None,
             },
             _ = tokio::time::sleep(POLL) => {
-                // The reply may be lost (broker restart): the stored outcome is the truth.
-                if let Some(done) = store::processed(&state.db, &correlation).await? {
-                    break Some(parse_outcome(&done.outcome)?);
+                if let Some(done) = store::processed(&state.db, correlation).await? {
+                    return Ok(Some(parse_outcome(&done.outcome)?));
                 }
                 if tokio::time::Instant::now() >= deadline {
-                    break None;
+                    return Ok(None);
                 }
             }
         }
-    };
-    replies.forget(&correlation);
-    Ok(match outcome {
-        Some(outcome) => with_request_id(respond(outcome), id),
-        None => {
-            tracing::warn!("no outcome within the reply timeout; answering 202 (the command is queued)");
-            accepted(id, assigned)
-        }
-    })
+    }
 }
 
-fn idempotency_key(params: &Params) -> Result<Option<&str>, ApiError> {
-    match params.header("idempotency-key") {
+fn idempotency_key(input: &RawInput) -> Result<Option<&str>, ApiError> {
+    match input.header("idempotency-key") {
         Some(k) if k.is_empty() || k.len() > MAX_KEY_LEN || !k.bytes().all(|b| b.is_ascii_graphic() || b == b' ') => {
             Err(ApiError::field(
                 ErrorCode::InvalidField,
@@ -153,12 +183,13 @@ enum Remembered {
 /// same command (same ids; the workers apply it once) instead of a new one.
 async fn remember_key(
     state: &AppState,
-    params: &Params,
+    input: &RawInput,
+    body_only: bool,
     envelope: Envelope,
     assigned: Map<String, Value>,
 ) -> Result<Remembered, ApiError> {
     let id = envelope.id.to_string();
-    let fingerprint = params.fingerprint();
+    let fingerprint = input.fingerprint(body_only);
     let row = idempotency_key::ActiveModel {
         id: Set(id.clone()),
         fingerprint: Set(fingerprint.clone()),

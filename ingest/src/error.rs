@@ -1,11 +1,16 @@
-//! Client-facing errors: the spec's `{"status":300,"error","field","debug"}` with a
-//! fitting HTTP status. Internal causes are logged here and never sent.
+//! Client-facing errors: the spec's `{"status":300,"error","field","debug"}` with an
+//! integer `error` (docs/errors.md) and a fitting HTTP status. Internal causes are
+//! logged here, once, and never sent.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kefu_common::broker::BrokerError;
+use kefu_common::db::is_unavailable;
 use kefu_common::outcome::{ErrorCode, Failure};
+
+/// Seconds a client is asked to wait after a 503 / 429.
+const RETRY_AFTER_SECS: &str = "5";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -15,6 +20,9 @@ pub enum ApiError {
     Db(#[from] sea_orm::DbErr),
     #[error("broker: {0}")]
     Broker(#[from] BrokerError),
+    /// The client closed the connection before its body arrived.
+    #[error("client went away mid-request")]
+    ClientGone,
     #[error("{0}")]
     Internal(String),
 }
@@ -31,7 +39,16 @@ impl ApiError {
 
 pub fn failure_response(failure: &Failure) -> Response {
     let status = StatusCode::from_u16(failure.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(failure.body())).into_response()
+    let mut response = (status, Json(failure.body())).into_response();
+    if matches!(
+        failure.code,
+        ErrorCode::Unavailable | ErrorCode::Overloaded | ErrorCode::TooFrequent
+    ) {
+        response
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from_static(RETRY_AFTER_SECS));
+    }
+    response
 }
 
 impl IntoResponse for ApiError {
@@ -46,9 +63,19 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %err, "broker unavailable");
                 Failure::new(ErrorCode::Unavailable, "the message broker is unavailable; retry later")
             }
+            ApiError::Db(err) if is_unavailable(&err) => {
+                tracing::error!(error = %err, "database unreachable");
+                Failure::new(ErrorCode::Unavailable, "the database is unavailable; retry later")
+            }
             ApiError::Db(err) => {
                 tracing::error!(error = %err, "database error");
-                Failure::new(ErrorCode::Unavailable, "the database is unavailable; retry later")
+                Failure::new(ErrorCode::Internal, "internal error")
+            }
+            ApiError::ClientGone => {
+                // Nobody reads this; the access log shows it as 499 (nginx's convention).
+                return StatusCode::from_u16(499)
+                    .map(IntoResponse::into_response)
+                    .unwrap_or_else(|_| StatusCode::BAD_REQUEST.into_response());
             }
             ApiError::Internal(err) => {
                 tracing::error!(error = %err, "internal error");

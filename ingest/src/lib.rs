@@ -3,7 +3,9 @@
 mod auth;
 mod dispatch;
 mod error;
-mod params;
+mod input;
+pub mod openapi;
+mod requests;
 mod routes;
 mod views;
 
@@ -40,7 +42,7 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    routes::router().with_state(state)
+    routes::router(&state).with_state(state)
 }
 
 /// Serves until `cancel`, then drains in-flight requests.

@@ -1,70 +1,323 @@
-//! JSON shapes of the spec's list responses.
+//! The answers, typed: what the OpenAPI document describes is what is serialized. List
+//! items never carry null; the original's defaults fill the gaps (origin-notes.md).
 
-use kefu_common::entity::{message, question, user};
-use serde_json::{json, Value};
+use kefu_common::entity::{app, message, question, user};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Seconds as the spec's `< float >` timestamps.
 pub fn secs(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
 
-/// question/list and serv/<serv_id>/tasks items.
-pub fn agent_question(q: &question::Model, users: &[user::Model]) -> Value {
+/// The name shown for a user without one.
+pub const NO_NAME: &str = "未填";
+
+/// `{"status": 200}`.
+#[derive(Serialize, ToSchema)]
+pub struct Done {
+    #[schema(minimum = 200, maximum = 200)]
+    pub status: u16,
+}
+
+/// session/new's answer.
+#[derive(Serialize, ToSchema)]
+pub struct SessionOpened {
+    #[schema(minimum = 200, maximum = 200)]
+    pub status: u16,
+    /// The 12-character session for the user's further calls.
+    pub session: String,
+    /// Unix seconds when the session expires.
+    pub expires_at: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct QuestionRef {
+    pub id: String,
+    /// 1 waiting (待解决), 2 serving (解决中), 3 finished (已解决).
+    pub status: i16,
+}
+
+/// question/new's answer.
+#[derive(Serialize, ToSchema)]
+pub struct QuestionCreated {
+    #[schema(minimum = 200, maximum = 200)]
+    pub status: u16,
+    pub question_id: String,
+    pub question: QuestionRef,
+}
+
+/// serve / quit / finish / reopen / send_text: the new message's id.
+#[derive(Serialize, ToSchema)]
+pub struct MessageCreated {
+    #[schema(minimum = 200, maximum = 200)]
+    pub status: u16,
+    pub message_id: String,
+}
+
+/// `Prefer: respond-async` (or an outcome slower than the reply timeout): the command is
+/// durably queued; the ids it will create are already known.
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    #[schema(minimum = 202, maximum = 202)]
+    pub status: u16,
+    /// The command's id; also in `x-request-id`.
+    pub request_id: String,
+}
+
+/// An item of question/list and serv/<serv_id>/tasks.
+#[derive(Serialize, ToSchema)]
+pub struct AgentQuestion {
+    pub question_id: String,
+    pub user_id: String,
+    /// The user's avatar, else the app's default avatar.
+    pub user_image_url: String,
+    /// The user's name, else `未填`.
+    pub user_name: String,
+    pub title: String,
+    /// 1 waiting, 2 serving, 3 finished.
+    pub status: i16,
+    pub labels: Vec<String>,
+    /// The last chat message's text (`[图片]` for an image, `[语音]` for audio), `""` before any.
+    pub last_mess_text: String,
+    /// Its time (seconds), else the question's.
+    pub last_mess_timestamp: f64,
+    /// Its sender's id, else the asking user. A string: ids of users and agents are strings.
+    pub last_mess_sender: String,
+    /// 1 user, 2 agent; 1 before any message.
+    pub last_mess_sender_type: i16,
+    /// Creation time (seconds).
+    pub timestamp: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AgentQuestions {
+    #[schema(minimum = 200, maximum = 200)]
+    pub status: u16,
+    pub questions: Vec<AgentQuestion>,
+}
+
+/// An item of user/<user_id>/waits.
+#[derive(Serialize, ToSchema)]
+pub struct UserWait {
+    pub question_id: String,
+    pub title: String,
+    pub timestamp: f64,
+}
+
+/// An item of user/<user_id>/tasks and overs.
+#[derive(Serialize, ToSchema)]
+pub struct UserTask {
+    pub question_id: String,
+    pub title: String,
+    pub timestamp: f64,
+    /// The question's agent (`""` if none).
+    pub serv_id: String,
+}
+
+/// An item of user/<user_id>/alls.
+#[derive(Serialize, ToSchema)]
+pub struct UserQuestion {
+    pub question_id: String,
+    pub title: String,
+    /// 1 waiting, 2 serving, 3 finished.
+    pub status: i16,
+    pub timestamp: f64,
+    /// The question's agent (`""` if none yet).
+    pub serv_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserWaits {
+    #[schema(minimum = 200, maximum = 200)]
+    pub status: u16,
+    pub questions: Vec<UserWait>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserTasks {
+    #[schema(minimum = 200, maximum = 200)]
+    pub status: u16,
+    pub questions: Vec<UserTask>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserQuestions {
+    #[schema(minimum = 200, maximum = 200)]
+    pub status: u16,
+    pub questions: Vec<UserQuestion>,
+}
+
+/// A chat message, by `type`: 1 audio, 2 image, 3 text, 4 notification.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Message {
+    Audio {
+        message_id: String,
+        sender: String,
+        sender_type: i16,
+        timestamp: f64,
+        #[serde(rename = "type")]
+        #[schema(minimum = 1, maximum = 1)]
+        kind: i16,
+        audio_url: String,
+        /// Seconds.
+        audio_len: i32,
+    },
+    Image {
+        message_id: String,
+        sender: String,
+        sender_type: i16,
+        timestamp: f64,
+        #[serde(rename = "type")]
+        #[schema(minimum = 2, maximum = 2)]
+        kind: i16,
+        image_url: String,
+    },
+    Text {
+        message_id: String,
+        sender: String,
+        sender_type: i16,
+        timestamp: f64,
+        #[serde(rename = "type")]
+        #[schema(minimum = 3, maximum = 3)]
+        kind: i16,
+        text: String,
+    },
+    Notification {
+        message_id: String,
+        sender: String,
+        sender_type: i16,
+        timestamp: f64,
+        #[serde(rename = "type")]
+        #[schema(minimum = 4, maximum = 4)]
+        kind: i16,
+        /// 1 serve, 2 quit, 3 end requested, 4 finished, 5 timed out, 6 reopened.
+        #[schema(minimum = 1, maximum = 6)]
+        action: i16,
+    },
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Messages {
+    #[schema(minimum = 200, maximum = 200)]
+    pub status: u16,
+    pub messages: Vec<Message>,
+}
+
+/// The spec's failure body. `error` is the integer code of docs/errors.md.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    #[schema(minimum = 300, maximum = 300)]
+    pub status: u16,
+    /// The integer code (docs/errors.md).
+    pub error: u32,
+    /// The code's name, e.g. `invalid_field`.
+    pub error_name: String,
+    /// The request field that caused the error, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Why, for humans.
+    pub debug: String,
+}
+
+pub fn agent_question(q: &question::Model, users: &[user::Model], apps: &[app::Model], fallback_avatar: &str) -> AgentQuestion {
     let user = users.iter().find(|u| u.app_id == q.app_id && u.user_id == q.user_id);
-    json!({
-        "question_id": q.id,
-        "user_id": q.user_id,
-        "user_image_url": user.and_then(|u| u.user_image_url.clone()),
-        "user_name": user.map(|u| u.user_name.clone()),
-        "title": q.title,
-        "status": q.status,
-        "labels": serde_json::from_str::<Value>(&q.labels).unwrap_or(Value::Array(vec![])),
-        "last_mess_text": q.last_mess_text,
-        "last_mess_timestamp": q.last_mess_timestamp.map(secs),
-        "last_mess_sender": q.last_mess_sender,
-        "last_mess_sender_type": q.last_mess_sender_type,
-        "timestamp": secs(q.created_at),
-    })
-}
-
-/// Which fields a user/<user_id>/… list shows.
-#[derive(Clone, Copy)]
-pub enum UserList {
-    Waits,
-    Tasks,
-    Overs,
-    Alls,
-}
-
-pub fn user_question(q: &question::Model, list: UserList) -> Value {
-    let mut item = json!({ "question_id": q.id, "timestamp": secs(q.created_at), "title": q.title });
-    match list {
-        UserList::Waits => {}
-        UserList::Tasks | UserList::Overs => item["serv_id"] = json!(q.serv_id),
-        UserList::Alls => {
-            item["serv_id"] = json!(q.serv_id);
-            item["status"] = json!(q.status);
-        }
+    let avatar = user
+        .and_then(|u| u.user_image_url.clone())
+        .filter(|u| !u.is_empty())
+        .or_else(|| {
+            apps.iter()
+                .find(|a| a.id == q.app_id)
+                .and_then(|a| a.default_avatar_url.clone())
+        })
+        .unwrap_or_else(|| fallback_avatar.to_owned());
+    let last_text = match q.last_mess_type {
+        Some(1) => "[语音]".to_owned(),
+        Some(2) => "[图片]".to_owned(),
+        _ => q.last_mess_text.clone().unwrap_or_default(),
+    };
+    AgentQuestion {
+        question_id: q.id.clone(),
+        user_id: q.user_id.clone(),
+        user_image_url: avatar,
+        user_name: user
+            .map(|u| u.user_name.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| NO_NAME.to_owned()),
+        title: q.title.clone(),
+        status: q.status,
+        labels: serde_json::from_str(&q.labels).unwrap_or_default(),
+        last_mess_text: last_text,
+        last_mess_timestamp: secs(q.last_mess_timestamp.unwrap_or(q.created_at)),
+        last_mess_sender: q.last_mess_sender.clone().unwrap_or_else(|| q.user_id.clone()),
+        last_mess_sender_type: q.last_mess_sender_type.unwrap_or(1),
+        timestamp: secs(q.created_at),
     }
-    item
 }
 
-pub fn message(m: &message::Model) -> Value {
-    let mut item = json!({
-        "message_id": m.id,
-        "sender": m.sender,
-        "sender_type": m.sender_type,
-        "timestamp": secs(m.created_at),
-        "type": m.msg_type,
-    });
+pub fn user_wait(q: &question::Model) -> UserWait {
+    UserWait {
+        question_id: q.id.clone(),
+        title: q.title.clone(),
+        timestamp: secs(q.created_at),
+    }
+}
+
+pub fn user_task(q: &question::Model) -> UserTask {
+    UserTask {
+        question_id: q.id.clone(),
+        title: q.title.clone(),
+        timestamp: secs(q.created_at),
+        serv_id: q.serv_id.clone().unwrap_or_default(),
+    }
+}
+
+pub fn user_question(q: &question::Model) -> UserQuestion {
+    UserQuestion {
+        question_id: q.id.clone(),
+        title: q.title.clone(),
+        status: q.status,
+        timestamp: secs(q.created_at),
+        serv_id: q.serv_id.clone().unwrap_or_default(),
+    }
+}
+
+pub fn message(m: &message::Model) -> Message {
+    let (message_id, sender, sender_type, timestamp) = (m.id.clone(), m.sender.clone(), m.sender_type, secs(m.created_at));
     match m.msg_type {
-        1 => {
-            item["audio_url"] = json!(m.audio_url);
-            item["audio_len"] = json!(m.audio_len);
-        }
-        2 => item["image_url"] = json!(m.image_url),
-        3 => item["text"] = json!(m.text),
-        _ => item["action"] = json!(m.action),
+        1 => Message::Audio {
+            message_id,
+            sender,
+            sender_type,
+            timestamp,
+            kind: 1,
+            audio_url: m.audio_url.clone().unwrap_or_default(),
+            audio_len: m.audio_len.unwrap_or(0),
+        },
+        2 => Message::Image {
+            message_id,
+            sender,
+            sender_type,
+            timestamp,
+            kind: 2,
+            image_url: m.image_url.clone().unwrap_or_default(),
+        },
+        3 => Message::Text {
+            message_id,
+            sender,
+            sender_type,
+            timestamp,
+            kind: 3,
+            text: m.text.clone().unwrap_or_default(),
+        },
+        _ => Message::Notification {
+            message_id,
+            sender,
+            sender_type,
+            timestamp,
+            kind: 4,
+            action: m.action.unwrap_or(0),
+        },
     }
-    item
 }

@@ -544,3 +544,24 @@ pub async fn seed_session(app: &TestApp) -> String {
         .unwrap();
     token.to_owned()
 }
+
+/// The integer code of an error name, read from docs/errors.md (the one table).
+pub fn error_number(name: &str) -> i64 {
+    let doc = include_str!("../../docs/errors.md");
+    doc.lines()
+        .filter(|l| l.starts_with("| 1") || l.starts_with("| 2") || l.starts_with("| 3"))
+        .find_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells[2].trim_matches('`') == name).then(|| cells[1].parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("{name} is not in docs/errors.md"))
+}
+
+/// The body carries this error: its integer `error` and its `error_name`.
+#[track_caller]
+pub fn assert_code(body: &Value, name: &str) {
+    assert_eq!(body["status"], 300, "{body}");
+    assert!(body["error"].is_i64(), "error must be an integer: {body}");
+    assert_eq!(body["error"], error_number(name), "{name}: {body}");
+    assert_eq!(body["error_name"], name, "{body}");
+}

@@ -190,6 +190,7 @@ async fn create_question(
         last_mess_timestamp: Set(None),
         last_mess_sender: Set(None),
         last_mess_sender_type: Set(None),
+        last_mess_type: Set(None),
     }
     .insert(txn)
     .await?;
@@ -330,7 +331,7 @@ async fn reopen(txn: &DatabaseTransaction, id: &ObjectId, actor: &Actor, message
         return refuse(ErrorCode::UnknownQuestion, "no such question");
     };
     if !owns(&q, actor) {
-        return refuse(ErrorCode::Forbidden, "only the user who asked may reopen the question");
+        return refuse(ErrorCode::NotQuestionOwner, "only the user who asked may reopen the question");
     }
     if q.status != QuestionStatus::Finished as i16 {
         return refuse(
@@ -372,7 +373,7 @@ async fn send_text(
     let sender = match (actor, sender_type) {
         (Actor::User { user_id, .. }, SenderType::User) => {
             if !owns(&q, actor) {
-                return refuse(ErrorCode::Forbidden, "only the user who asked may write as the user");
+                return refuse(ErrorCode::NotQuestionOwner, "only the user who asked may write as the user");
             }
             if q.status == QuestionStatus::Finished as i16 {
                 return refuse(ErrorCode::QuestionFinished, "the question is finished; reopen it first");
@@ -413,6 +414,7 @@ async fn send_text(
         .col_expr(question::Column::LastMessTimestamp, Expr::value(now))
         .col_expr(question::Column::LastMessSender, Expr::value(sender))
         .col_expr(question::Column::LastMessSenderType, Expr::value(sender_type as i16))
+        .col_expr(question::Column::LastMessType, Expr::value(MessageType::Text as i16))
         .col_expr(question::Column::UpdatedAt, Expr::value(now))
         .filter(question::Column::Id.eq(id.as_str()));
     update = match actor {

@@ -12,6 +12,8 @@ pub struct Model {
     /// HMAC key for the app's signed calls; never logged.
     pub secret: String,
     pub created_at: i64,
+    /// Shown for users without an avatar; unset: `KEFU_DEFAULT_AVATAR_URL`.
+    pub default_avatar_url: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -19,6 +19,8 @@ pub struct Model {
     pub last_mess_timestamp: Option<i64>,
     pub last_mess_sender: Option<String>,
     pub last_mess_sender_type: Option<i16>,
+    /// Message type of the last chat message (1 audio, 2 image, 3 text).
+    pub last_mess_type: Option<i16>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

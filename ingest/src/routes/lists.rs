@@ -1,20 +1,28 @@
 //! The read side: lists are answered straight from the database.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
-use kefu_common::domain::{Identify, Label, ServId, UserId};
+use kefu_common::domain::{Identify, Page, ServId, UserId};
+use kefu_common::entity::question;
+use kefu_common::ids::ObjectId;
 use kefu_common::outcome::ErrorCode;
-use kefu_common::store::{self, QuestionFilter, SessionInfo};
-use serde_json::{json, Value};
+use kefu_common::store::{self, QuestionFilter};
 
-use crate::auth::{bound_agent, caller, require_agent};
-use crate::params::{path_id, Params};
-use crate::views::{self, UserList};
+use crate::auth::Caller;
+use crate::input::{PathParam, Valid};
+use crate::requests::{MessagesQuery, QuestionsQuery, WaitingQuery};
+use crate::views::{self, AgentQuestions, Messages, UserQuestions, UserTasks, UserWaits};
 use crate::{ApiError, AppState};
 
+const OK: u16 = 200;
+
 /// Narrows `app_ids` to the app named by the optional `identify` filter.
-async fn filter_identify(state: &AppState, params: &Params, app_ids: Vec<i64>) -> Result<Vec<i64>, ApiError> {
-    let Some(identify) = params.opt("identify", Identify::parse)? else {
+async fn filter_identify(
+    state: &AppState,
+    identify: Option<&Identify>,
+    app_ids: Vec<i64>,
+) -> Result<Vec<i64>, ApiError> {
+    let Some(identify) = identify else {
         return Ok(app_ids);
     };
     Ok(match store::app_by_identify(&state.db, identify.as_str()).await? {
@@ -23,167 +31,236 @@ async fn filter_identify(state: &AppState, params: &Params, app_ids: Vec<i64>) -
     })
 }
 
-fn list(key: &str, items: Vec<Value>) -> Json<Value> {
-    Json(json!({ "status": 200, key: items }))
-}
-
 async fn agent_questions(
     state: &AppState,
-    params: &Params,
+    identify: Option<&Identify>,
+    page: &Page,
     serv_id: &str,
     mut filter: QuestionFilter,
-) -> Result<Json<Value>, ApiError> {
-    let page = params.page("question_id")?;
-    filter.app_ids = filter_identify(state, params, store::agent_app_ids(&state.db, serv_id).await?).await?;
-    let questions = store::questions(&state.db, &filter, &page).await?;
+) -> Result<Json<AgentQuestions>, ApiError> {
+    filter.app_ids = filter_identify(state, identify, store::agent_app_ids(&state.db, serv_id).await?).await?;
+    let questions = store::questions(&state.db, &filter, page).await?;
     let users = store::users_of(&state.db, &questions).await?;
-    Ok(list(
-        "questions",
-        questions.iter().map(|q| views::agent_question(q, &users)).collect(),
-    ))
+    let apps = store::apps_of(&state.db, &questions).await?;
+    let fallback = state.config.default_avatar();
+    Ok(Json(AgentQuestions {
+        status: OK,
+        questions: questions
+            .iter()
+            .map(|q| views::agent_question(q, &users, &apps, &fallback))
+            .collect(),
+    }))
 }
 
-/// GET /v1/question/list — waiting questions of the apps the bound agent serves.
+/// Waiting questions of the apps the bound agent serves (客服获取'待解决'用户问题列表).
+#[utoipa::path(get, path = "/v1/question/list", tag = "lists",
+    params(WaitingQuery, crate::openapi::SessionQuery),
+    responses((status = 200, description = "Waiting questions", body = AgentQuestions), crate::openapi::Errors),
+    security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all)]
-pub async fn waiting(State(state): State<AppState>, params: Params) -> Result<Json<Value>, ApiError> {
-    let info = caller(&state, &params).await?;
-    let serv_id = bound_agent(&info)?;
-    let label = params.opt("label", Label::parse)?.map(|l| l.to_string());
+pub async fn waiting(
+    State(state): State<AppState>,
+    caller: Caller,
+    Valid(query): Valid<WaitingQuery>,
+) -> Result<Json<AgentQuestions>, ApiError> {
+    let serv_id = caller.bound_agent()?;
     let filter = QuestionFilter {
         statuses: vec![1],
-        label,
+        labels: query
+            .label
+            .as_ref()
+            .map(|l| l.0.iter().map(|l| l.to_string()).collect())
+            .unwrap_or_default(),
         ..Default::default()
     };
-    agent_questions(&state, &params, &serv_id, filter).await
+    agent_questions(&state, query.identify.as_ref(), &query.page(), &serv_id, filter).await
 }
 
-/// GET /v1/serv/<serv_id>/tasks — questions this agent is serving.
-#[tracing::instrument(skip_all, fields(serv_id = %raw))]
+/// Questions this agent is serving (客服'解决中'问题列表).
+#[utoipa::path(get, path = "/v1/serv/{serv_id}/tasks", tag = "lists",
+    params(("serv_id" = ServId, Path, description = "客服账号: the agent the session is bound to"),
+        QuestionsQuery, crate::openapi::SessionQuery),
+    responses((status = 200, description = "Questions being served", body = AgentQuestions), crate::openapi::Errors),
+    security(("session" = []), ("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(serv_id = %serv_id))]
 pub async fn serv_tasks(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
-    params: Params,
-) -> Result<Json<Value>, ApiError> {
-    let serv_id =
-        ServId::parse(&raw).map_err(|e| ApiError::field(ErrorCode::InvalidField, "serv_id", format!("serv_id {e}")))?;
-    let info = caller(&state, &params).await?;
-    require_agent(&info, &serv_id, "serv_id")?;
+    PathParam(serv_id): PathParam<ServId>,
+    caller: Caller,
+    Valid(query): Valid<QuestionsQuery>,
+) -> Result<Json<AgentQuestions>, ApiError> {
+    caller.require_agent(&serv_id, "serv_id")?;
     let filter = QuestionFilter {
         statuses: vec![2],
         serv_id: Some(serv_id.to_string()),
         ..Default::default()
     };
-    agent_questions(&state, &params, serv_id.as_str(), filter).await
+    agent_questions(&state, query.identify.as_ref(), &query.page(), serv_id.as_str(), filter).await
 }
 
 /// The apps in which the caller may see `user_id`'s questions: the user's own app, or
-/// the apps of the bound agent.
-async fn user_scope(state: &AppState, info: &SessionInfo, user_id: &UserId) -> Result<Vec<i64>, ApiError> {
-    if info.session.user_id == user_id.as_str() {
-        return Ok(vec![info.session.app_id]);
+/// the apps of the bound agent in which that user exists.
+async fn user_scope(state: &AppState, caller: &Caller, user_id: &UserId) -> Result<Vec<i64>, ApiError> {
+    if caller.info.session.user_id == user_id.as_str() {
+        return Ok(vec![caller.info.session.app_id]);
     }
-    match &info.serv_id {
-        Some(serv_id) => Ok(store::agent_app_ids(&state.db, serv_id).await?),
-        None => Err(ApiError::field(
+    let Some(serv_id) = &caller.info.serv_id else {
+        return Err(ApiError::field(
             ErrorCode::Forbidden,
             "user_id",
             "a user may only list their own questions",
-        )),
+        ));
+    };
+    let apps = store::apps_with_user(&state.db, &store::agent_app_ids(&state.db, serv_id).await?, user_id.as_str()).await?;
+    if apps.is_empty() {
+        return Err(ApiError::field(
+            ErrorCode::UnknownUser,
+            "user_id",
+            "no such user in the apps this agent serves",
+        ));
     }
+    Ok(apps)
 }
 
-async fn user_list(state: AppState, raw: String, params: Params, kind: UserList) -> Result<Json<Value>, ApiError> {
-    let user_id =
-        UserId::parse(&raw).map_err(|e| ApiError::field(ErrorCode::InvalidField, "user_id", format!("user_id {e}")))?;
-    let info = caller(&state, &params).await?;
-    let page = params.page("question_id")?;
-    let statuses = match kind {
-        UserList::Waits => vec![1],
-        UserList::Tasks => vec![2],
-        UserList::Overs => vec![3],
-        UserList::Alls => vec![],
-    };
-    let app_ids = filter_identify(&state, &params, user_scope(&state, &info, &user_id).await?).await?;
+async fn user_list(
+    state: &AppState,
+    user_id: &UserId,
+    caller: &Caller,
+    query: &QuestionsQuery,
+    statuses: Vec<i16>,
+) -> Result<Vec<question::Model>, ApiError> {
+    let app_ids = filter_identify(state, query.identify.as_ref(), user_scope(state, caller, user_id).await?).await?;
     let filter = QuestionFilter {
         app_ids,
         statuses,
         user_id: Some(user_id.to_string()),
         ..Default::default()
     };
-    let questions = store::questions(&state.db, &filter, &page).await?;
-    Ok(list(
-        "questions",
-        questions.iter().map(|q| views::user_question(q, kind)).collect(),
-    ))
+    Ok(store::questions(&state.db, &filter, &query.page()).await?)
 }
 
+/// The user's questions no agent has started (用户'待解决'问题列表).
+#[utoipa::path(get, path = "/v1/user/{user_id}/waits", tag = "lists",
+    params(crate::openapi::UserIdPath, QuestionsQuery, crate::openapi::SessionQuery),
+    responses((status = 200, description = "Waiting questions", body = UserWaits), crate::openapi::Errors),
+    security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all)]
 pub async fn user_waits(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
-    params: Params,
-) -> Result<Json<Value>, ApiError> {
-    user_list(state, raw, params, UserList::Waits).await
+    PathParam(user_id): PathParam<UserId>,
+    caller: Caller,
+    Valid(query): Valid<QuestionsQuery>,
+) -> Result<Json<UserWaits>, ApiError> {
+    let questions = user_list(&state, &user_id, &caller, &query, vec![1]).await?;
+    Ok(Json(UserWaits {
+        status: OK,
+        questions: questions.iter().map(views::user_wait).collect(),
+    }))
 }
 
+/// The user's questions an agent is serving (用户'解决中'问题列表).
+#[utoipa::path(get, path = "/v1/user/{user_id}/tasks", tag = "lists",
+    params(crate::openapi::UserIdPath, QuestionsQuery, crate::openapi::SessionQuery),
+    responses((status = 200, description = "Questions being served", body = UserTasks), crate::openapi::Errors),
+    security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all)]
 pub async fn user_tasks(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
-    params: Params,
-) -> Result<Json<Value>, ApiError> {
-    user_list(state, raw, params, UserList::Tasks).await
+    PathParam(user_id): PathParam<UserId>,
+    caller: Caller,
+    Valid(query): Valid<QuestionsQuery>,
+) -> Result<Json<UserTasks>, ApiError> {
+    let questions = user_list(&state, &user_id, &caller, &query, vec![2]).await?;
+    Ok(Json(UserTasks {
+        status: OK,
+        questions: questions.iter().map(views::user_task).collect(),
+    }))
 }
 
+/// The user's finished questions (用户'已解决'问题列表).
+#[utoipa::path(get, path = "/v1/user/{user_id}/overs", tag = "lists",
+    params(crate::openapi::UserIdPath, QuestionsQuery, crate::openapi::SessionQuery),
+    responses((status = 200, description = "Finished questions", body = UserTasks), crate::openapi::Errors),
+    security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all)]
 pub async fn user_overs(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
-    params: Params,
-) -> Result<Json<Value>, ApiError> {
-    user_list(state, raw, params, UserList::Overs).await
+    PathParam(user_id): PathParam<UserId>,
+    caller: Caller,
+    Valid(query): Valid<QuestionsQuery>,
+) -> Result<Json<UserTasks>, ApiError> {
+    let questions = user_list(&state, &user_id, &caller, &query, vec![3]).await?;
+    Ok(Json(UserTasks {
+        status: OK,
+        questions: questions.iter().map(views::user_task).collect(),
+    }))
 }
 
+/// All of the user's questions (用户所有问题列表).
+#[utoipa::path(get, path = "/v1/user/{user_id}/alls", tag = "lists",
+    params(crate::openapi::UserIdPath, QuestionsQuery, crate::openapi::SessionQuery),
+    responses((status = 200, description = "All questions", body = UserQuestions), crate::openapi::Errors),
+    security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all)]
 pub async fn user_alls(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
-    params: Params,
-) -> Result<Json<Value>, ApiError> {
-    user_list(state, raw, params, UserList::Alls).await
+    PathParam(user_id): PathParam<UserId>,
+    caller: Caller,
+    Valid(query): Valid<QuestionsQuery>,
+) -> Result<Json<UserQuestions>, ApiError> {
+    let questions = user_list(&state, &user_id, &caller, &query, vec![]).await?;
+    Ok(Json(UserQuestions {
+        status: OK,
+        questions: questions.iter().map(views::user_question).collect(),
+    }))
 }
 
-/// GET /v1/question/<id>/message — for the user who asked or an agent of the app.
-#[tracing::instrument(skip_all, fields(question_id = %raw))]
+/// A question's messages (获取问题聊天消息), for the user who asked or an agent of the app.
+#[utoipa::path(get, path = "/v1/question/{question_id}/message", tag = "messages",
+    params(crate::openapi::QuestionIdPath, MessagesQuery, crate::openapi::SessionQuery),
+    responses((status = 200, description = "Messages", body = Messages), crate::openapi::Errors),
+    security(("session" = []), ("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(question_id = %question_id))]
 pub async fn messages(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
-    params: Params,
-) -> Result<Json<Value>, ApiError> {
-    let question_id = path_id("question_id", &raw)?;
-    let info = caller(&state, &params).await?;
-    let page = params.page("message_id")?;
+    PathParam(question_id): PathParam<ObjectId>,
+    caller: Caller,
+    Valid(query): Valid<MessagesQuery>,
+) -> Result<Json<Messages>, ApiError> {
     let question = store::question(&state.db, question_id.as_str())
         .await?
         .ok_or_else(|| ApiError::field(ErrorCode::UnknownQuestion, "question_id", "no such question"))?;
-    let owner = info.session.app_id == question.app_id && info.session.user_id == question.user_id;
-    let agent_apps = match &info.serv_id {
+    let session = &caller.info.session;
+    let owner = session.app_id == question.app_id && session.user_id == question.user_id;
+    let agent_apps = match &caller.info.serv_id {
         Some(serv_id) if !owner => store::agent_app_ids(&state.db, serv_id).await?,
         _ => Vec::new(),
     };
     if !owner && !agent_apps.contains(&question.app_id) {
-        return Err(ApiError::field(
-            ErrorCode::Forbidden,
-            "question_id",
-            "not a question of this user or of the agent's apps",
-        ));
+        return Err(if caller.info.serv_id.is_some() {
+            ApiError::field(
+                ErrorCode::Forbidden,
+                "question_id",
+                "not a question of the apps this agent serves",
+            )
+        } else {
+            ApiError::field(
+                ErrorCode::NotQuestionOwner,
+                "question_id",
+                "the question's user is not the session's user",
+            )
+        });
     }
-    if filter_identify(&state, &params, vec![question.app_id])
+    let messages = if filter_identify(&state, query.identify.as_ref(), vec![question.app_id])
         .await?
         .is_empty()
     {
-        return Ok(list("messages", Vec::new()));
-    }
-    let messages = store::messages(&state.db, question_id.as_str(), &page).await?;
-    Ok(list("messages", messages.iter().map(views::message).collect()))
+        Vec::new()
+    } else {
+        store::messages(&state.db, question_id.as_str(), &query.page()).await?
+    };
+    Ok(Json(Messages {
+        status: OK,
+        messages: messages.iter().map(views::message).collect(),
+    }))
 }

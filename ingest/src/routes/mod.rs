@@ -1,49 +1,73 @@
-//! The `/v1` API. Handlers stay thin: extract → validate → command → answer.
+//! The `/v1` API. Handlers stay thin: extract → authorize → command → answer.
 
-mod lists;
-mod question;
-mod serv;
-mod session;
+pub(crate) mod lists;
+pub(crate) mod question;
+pub(crate) mod serv;
+pub(crate) mod session;
 
-use axum::http::StatusCode;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use kefu_common::outcome::ErrorCode;
 use serde_json::json;
 
+use crate::input::{read_input, BodyLimit};
 use crate::{ApiError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/session/new", post(session::new))
-        .route("/v1/serv/bind", post(serv::bind))
-        .route("/v1/serv/unbind", post(serv::unbind))
-        .route("/v1/serv/{serv_id}/tasks", get(lists::serv_tasks))
-        .route("/v1/question/new", post(question::new))
-        .route("/v1/question/list", get(lists::waiting))
-        .route("/v1/question/{question_id}/serve", post(question::serve))
-        .route("/v1/question/{question_id}/quit", post(question::quit))
-        .route("/v1/question/{question_id}/finish", post(question::finish))
-        .route("/v1/question/{question_id}/reopen", post(question::reopen))
-        .route("/v1/question/{question_id}/message", get(lists::messages))
+/// A route whose handler reads its input (query and body, at most `limit` bytes).
+fn reads(route: MethodRouter<AppState>, limit: usize) -> MethodRouter<AppState> {
+    route.layer(from_fn_with_state(BodyLimit(limit), read_input))
+}
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let limit = state.config.body_limit_bytes;
+    let api = Router::new()
+        .route("/v1/session/new", reads(post(session::new), limit))
+        .route("/v1/serv/bind", reads(post(serv::bind), limit))
+        .route("/v1/serv/unbind", reads(post(serv::unbind), limit))
+        .route("/v1/serv/{serv_id}/tasks", reads(get(lists::serv_tasks), limit))
+        .route("/v1/question/new", reads(post(question::new), limit))
+        .route("/v1/question/list", reads(get(lists::waiting), limit))
+        .route("/v1/question/{question_id}/serve", reads(post(question::serve), limit))
+        .route("/v1/question/{question_id}/quit", reads(post(question::quit), limit))
+        .route("/v1/question/{question_id}/finish", reads(post(question::finish), limit))
+        .route("/v1/question/{question_id}/reopen", reads(post(question::reopen), limit))
+        .route("/v1/question/{question_id}/message", reads(get(lists::messages), limit))
         .route(
             "/v1/question/{question_id}/message/send_text",
-            post(question::send_text),
+            reads(post(question::send_text), limit),
         )
-        .route("/v1/user/{user_id}/waits", get(lists::user_waits))
-        .route("/v1/user/{user_id}/tasks", get(lists::user_tasks))
-        .route("/v1/user/{user_id}/overs", get(lists::user_overs))
-        .route("/v1/user/{user_id}/alls", get(lists::user_alls))
-        .route("/health", get(health))
+        .route("/v1/user/{user_id}/waits", reads(get(lists::user_waits), limit))
+        .route("/v1/user/{user_id}/tasks", reads(get(lists::user_tasks), limit))
+        .route("/v1/user/{user_id}/overs", reads(get(lists::user_overs), limit))
+        .route("/v1/user/{user_id}/alls", reads(get(lists::user_alls), limit))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(access_log))
+        .layer(from_fn_with_state(state.config.always_200(), status_mode));
+    Router::new()
+        .route("/health", get(health))
+        .route("/static/default-avatar.png", get(default_avatar))
+        .merge(crate::openapi::routes())
+        .merge(api)
+        .layer(from_fn(access_log))
+}
+
+/// `KEFU_ERROR_HTTP_STATUS=always-200`: every API answer is HTTP 200 with the outcome
+/// (`status` 200 / 202 / 300, `error`) in the body, as the original server answered.
+async fn status_mode(State(always_200): State<bool>, request: axum::extract::Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if always_200 && response.status() != StatusCode::OK && response.status().as_u16() != 499 {
+        *response.status_mut() = StatusCode::OK;
+    }
+    response
 }
 
 /// One line per request: method, path (never the query: it may hold a session), status
 /// and latency. Client errors at debug, server errors at warn.
-async fn access_log(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+async fn access_log(request: axum::extract::Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -51,6 +75,7 @@ async fn access_log(request: axum::extract::Request, next: axum::middleware::Nex
     let status = response.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     match status {
+        499 => tracing::debug!(%method, %path, status, ms, "client went away"),
         500.. => tracing::warn!(%method, %path, status, ms, "request failed"),
         400..=499 => tracing::debug!(%method, %path, status, ms, "request refused"),
         _ => tracing::info!(%method, %path, status, ms, "request"),
@@ -58,10 +83,22 @@ async fn access_log(request: axum::extract::Request, next: axum::middleware::Nex
     response
 }
 
-async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+async fn health(State(state): State<AppState>) -> Response {
     (
         StatusCode::OK,
         Json(json!({ "status": 200, "broker": state.broker.kind() })),
+    )
+        .into_response()
+}
+
+/// The built-in avatar of users without one (`KEFU_DEFAULT_AVATAR_URL` unset).
+async fn default_avatar() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+        ],
+        &include_bytes!("../../assets/default-avatar.png")[..],
     )
         .into_response()
 }

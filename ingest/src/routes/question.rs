@@ -1,77 +1,94 @@
-use axum::extract::{Path, State};
+//! The question lifecycle: new, serve, quit, finish, reopen, send_text.
+
+use axum::extract::State;
 use axum::response::Response;
 use kefu_common::command::{Actor, Command};
-use kefu_common::domain::{Labels, SenderType, ServId, Text, Title};
+use kefu_common::domain::{SenderType, ServId, Title};
+use kefu_common::ids::ObjectId;
 use kefu_common::outcome::ErrorCode;
 use serde_json::{json, Map, Value};
 
-use crate::auth::{caller, require_agent, user_actor};
+use crate::auth::Caller;
 use crate::dispatch::dispatch;
-use crate::params::{path_id, Params};
+use crate::input::{Input, PathParam, Valid};
+use crate::requests::{AgentAction, QuestionNew, Reopen, SendText};
 use crate::{ApiError, AppState};
 
 fn assigned(pairs: &[(&str, &str)]) -> Map<String, Value> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect()
 }
 
-/// POST /v1/question/new — a user asks.
+/// A user asks a question (客户提问问题).
+#[utoipa::path(post, path = "/v1/question/new", tag = "questions",
+    request_body(content(
+        (QuestionNew = "application/json"),
+        (QuestionNew = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "The question is waiting", body = crate::views::QuestionCreated),
+        (status = 202, description = "Queued (`Prefer: respond-async`)", body = crate::views::Accepted),
+        crate::openapi::Errors,
+    ),
+    params(crate::openapi::CommandHeaders),
+    security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all)]
-pub async fn new(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    let info = caller(&state, &params).await?;
-    let title = params
-        .opt("title", Title::parse)?
-        .unwrap_or(Title::parse("").expect("empty title is valid"));
-    let labels = match params.opt_str_list("label")? {
-        Some(raw) => {
-            Labels::parse(raw).map_err(|e| ApiError::field(ErrorCode::InvalidField, "label", format!("label {e}")))?
-        }
-        None => Labels::default(),
-    };
-    let Actor::User { app_id, user_id } = user_actor(&info)? else {
-        unreachable!("user_actor returns a user")
-    };
+pub async fn new(
+    State(state): State<AppState>,
+    caller: Caller,
+    input: Input,
+    Valid(req): Valid<QuestionNew>,
+) -> Result<Response, ApiError> {
+    let (app_id, user_id) = caller.user_actor()?;
     let question_id = state.ids.next_id();
     let out = assigned(&[("question_id", question_id.as_str())]);
     let command = Command::QuestionCreateV1 {
         question_id,
         app_id,
         user_id,
-        title,
-        labels,
+        title: req.title.unwrap_or(Title::parse("").expect("empty title is valid")),
+        labels: req.label.map(|l| l.0).unwrap_or_default(),
     };
-    dispatch(&state, &params, &info.session.session, command, out).await
+    dispatch(&state, &input, caller.token.as_str(), command, out).await
 }
 
 /// serve, quit and finish: the session must be bound to `serv_id`.
 async fn agent_transition(
     state: AppState,
-    raw_id: String,
-    params: Params,
-    make: fn(kefu_common::ids::ObjectId, ServId, kefu_common::ids::ObjectId) -> Command,
+    question_id: ObjectId,
+    caller: Caller,
+    input: Input,
+    req: AgentAction,
+    make: fn(ObjectId, ServId, ObjectId) -> Command,
 ) -> Result<Response, ApiError> {
-    let question_id = path_id("question_id", &raw_id)?;
-    let info = caller(&state, &params).await?;
-    let serv_id = params.req("serv_id", ServId::parse)?;
-    require_agent(&info, &serv_id, "serv_id")?;
+    caller.require_agent(&req.serv_id, "serv_id")?;
     let message_id = state.ids.next_id();
     let out = assigned(&[("message_id", message_id.as_str())]);
-    dispatch(
-        &state,
-        &params,
-        &info.session.session,
-        make(question_id, serv_id, message_id),
-        out,
-    )
-    .await
+    let command = make(question_id, req.serv_id, message_id);
+    dispatch(&state, &input, caller.token.as_str(), command, out).await
 }
 
+/// The agent starts serving a waiting question (开始回答用户问题): notification action 1.
+#[utoipa::path(post, path = "/v1/question/{question_id}/serve", tag = "questions",
+    params(crate::openapi::QuestionIdPath, crate::openapi::CommandHeaders),
+    request_body(content(
+        (AgentAction = "application/json"),
+        (AgentAction = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Serving; the notification's id", body = crate::views::MessageCreated),
+        (status = 202, description = "Queued (`Prefer: respond-async`)", body = crate::views::Accepted),
+        crate::openapi::Errors,
+    ),
+    security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(question_id = %id))]
 pub async fn serve(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    params: Params,
+    PathParam(id): PathParam<ObjectId>,
+    caller: Caller,
+    input: Input,
+    Valid(req): Valid<AgentAction>,
 ) -> Result<Response, ApiError> {
-    agent_transition(state, id, params, |question_id, serv_id, message_id| {
+    agent_transition(state, id, caller, input, req, |question_id, serv_id, message_id| {
         Command::QuestionServeV1 {
             question_id,
             serv_id,
@@ -81,9 +98,28 @@ pub async fn serve(
     .await
 }
 
+/// The serving agent hands the question back to the waiting list (退出回答): action 2.
+#[utoipa::path(post, path = "/v1/question/{question_id}/quit", tag = "questions",
+    params(crate::openapi::QuestionIdPath, crate::openapi::CommandHeaders),
+    request_body(content(
+        (AgentAction = "application/json"),
+        (AgentAction = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Waiting again; the notification's id", body = crate::views::MessageCreated),
+        (status = 202, description = "Queued (`Prefer: respond-async`)", body = crate::views::Accepted),
+        crate::openapi::Errors,
+    ),
+    security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(question_id = %id))]
-pub async fn quit(State(state): State<AppState>, Path(id): Path<String>, params: Params) -> Result<Response, ApiError> {
-    agent_transition(state, id, params, |question_id, serv_id, message_id| {
+pub async fn quit(
+    State(state): State<AppState>,
+    PathParam(id): PathParam<ObjectId>,
+    caller: Caller,
+    input: Input,
+    Valid(req): Valid<AgentAction>,
+) -> Result<Response, ApiError> {
+    agent_transition(state, id, caller, input, req, |question_id, serv_id, message_id| {
         Command::QuestionQuitV1 {
             question_id,
             serv_id,
@@ -93,13 +129,28 @@ pub async fn quit(State(state): State<AppState>, Path(id): Path<String>, params:
     .await
 }
 
+/// The serving agent finishes the question (完成用户问题): action 4.
+#[utoipa::path(post, path = "/v1/question/{question_id}/finish", tag = "questions",
+    params(crate::openapi::QuestionIdPath, crate::openapi::CommandHeaders),
+    request_body(content(
+        (AgentAction = "application/json"),
+        (AgentAction = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Finished; the notification's id", body = crate::views::MessageCreated),
+        (status = 202, description = "Queued (`Prefer: respond-async`)", body = crate::views::Accepted),
+        crate::openapi::Errors,
+    ),
+    security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(question_id = %id))]
 pub async fn finish(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    params: Params,
+    PathParam(id): PathParam<ObjectId>,
+    caller: Caller,
+    input: Input,
+    Valid(req): Valid<AgentAction>,
 ) -> Result<Response, ApiError> {
-    agent_transition(state, id, params, |question_id, serv_id, message_id| {
+    agent_transition(state, id, caller, input, req, |question_id, serv_id, message_id| {
         Command::QuestionFinishV1 {
             question_id,
             serv_id,
@@ -109,71 +160,94 @@ pub async fn finish(
     .await
 }
 
-/// POST /v1/question/<id>/reopen — the user who asked reopens a finished question.
+/// The user who asked reopens a finished question (客户重开问题): action 6; it goes back
+/// to the agent who finished it.
+#[utoipa::path(post, path = "/v1/question/{question_id}/reopen", tag = "questions",
+    params(crate::openapi::QuestionIdPath, crate::openapi::CommandHeaders),
+    request_body(content(
+        (Reopen = "application/json"),
+        (Reopen = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Reopened; the notification's id", body = crate::views::MessageCreated),
+        (status = 202, description = "Queued (`Prefer: respond-async`)", body = crate::views::Accepted),
+        crate::openapi::Errors,
+    ),
+    security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(question_id = %id))]
 pub async fn reopen(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    params: Params,
+    PathParam(id): PathParam<ObjectId>,
+    caller: Caller,
+    input: Input,
+    Valid(_req): Valid<Reopen>,
 ) -> Result<Response, ApiError> {
-    let question_id = path_id("question_id", &id)?;
-    let info = caller(&state, &params).await?;
-    let actor = user_actor(&info)?;
+    let actor = caller.user()?;
     let message_id = state.ids.next_id();
     let out = assigned(&[("message_id", message_id.as_str())]);
-    dispatch(
-        &state,
-        &params,
-        &info.session.session,
-        Command::QuestionReopenV1 {
-            question_id,
-            actor,
-            message_id,
-        },
-        out,
-    )
-    .await
+    let command = Command::QuestionReopenV1 {
+        question_id: id,
+        actor,
+        message_id,
+    };
+    dispatch(&state, &input, caller.token.as_str(), command, out).await
 }
 
-/// POST /v1/question/<id>/message/send_text — as the user (1) or as the bound agent (2).
+/// A text message, as the user (sender_type 1; also while the question waits) or as
+/// the serving agent (2) (发送问题聊天文字消息).
+#[utoipa::path(post, path = "/v1/question/{question_id}/message/send_text", tag = "messages",
+    params(crate::openapi::QuestionIdPath, crate::openapi::CommandHeaders),
+    request_body(content(
+        (SendText = "application/json"),
+        (SendText = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Sent", body = crate::views::MessageCreated),
+        (status = 202, description = "Queued (`Prefer: respond-async`)", body = crate::views::Accepted),
+        crate::openapi::Errors,
+    ),
+    security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(question_id = %id))]
 pub async fn send_text(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    params: Params,
+    PathParam(id): PathParam<ObjectId>,
+    caller: Caller,
+    input: Input,
+    Valid(req): Valid<SendText>,
 ) -> Result<Response, ApiError> {
-    let question_id = path_id("question_id", &id)?;
-    let info = caller(&state, &params).await?;
-    let sender = params.req_str("sender")?;
-    let sender_type = SenderType::try_from(params.req_int("sender_type", i16::MIN as i64, i16::MAX as i64)? as i16)
-        .map_err(|e| ApiError::field(ErrorCode::InvalidField, "sender_type", format!("sender_type {e}")))?;
-    let text = params.req("text", Text::parse)?;
-    let actor = match sender_type {
+    let sender_type = req.sender_type.0;
+    let actor = sender(&caller, sender_type, &req.sender)?;
+    let message_id = state.ids.next_id();
+    let out = assigned(&[("message_id", message_id.as_str())]);
+    let command = Command::MessageSendTextV1 {
+        question_id: id,
+        message_id,
+        actor,
+        sender_type,
+        text: req.text,
+    };
+    dispatch(&state, &input, caller.token.as_str(), command, out).await
+}
+
+/// The actor behind `sender` / `sender_type`: the session's own user, or the agent the
+/// session is bound to.
+fn sender(caller: &Caller, sender_type: SenderType, sender: &str) -> Result<Actor, ApiError> {
+    match sender_type {
         SenderType::User => {
-            if sender != info.session.user_id {
+            if sender != caller.info.session.user_id {
                 return Err(ApiError::field(
                     ErrorCode::Forbidden,
                     "sender",
                     "sender must be the session's user",
                 ));
             }
-            user_actor(&info)?
+            caller.user()
         }
         SenderType::Agent => {
-            let serv_id = ServId::parse(&sender)
+            let serv_id = ServId::parse(sender)
                 .map_err(|e| ApiError::field(ErrorCode::InvalidField, "sender", format!("sender {e}")))?;
-            require_agent(&info, &serv_id, "sender")?;
-            Actor::Agent { serv_id }
+            caller.require_agent(&serv_id, "sender")?;
+            Ok(Actor::Agent { serv_id })
         }
-    };
-    let message_id = state.ids.next_id();
-    let out = assigned(&[("message_id", message_id.as_str())]);
-    let command = Command::MessageSendTextV1 {
-        question_id,
-        message_id,
-        actor,
-        sender_type,
-        text,
-    };
-    dispatch(&state, &params, &info.session.session, command, out).await
+    }
 }

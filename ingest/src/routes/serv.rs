@@ -1,28 +1,66 @@
+//! Agents bind their device's session to their account, and unbind it.
+
 use axum::extract::State;
 use axum::response::Response;
 use kefu_common::command::Command;
-use kefu_common::domain::{Password, ServId, SessionToken};
+use kefu_common::domain::{ServId, SessionToken};
 use serde_json::Map;
 
-use crate::auth::{caller, verify_agent};
+use crate::auth::{verify_agent, Caller};
 use crate::dispatch::dispatch;
-use crate::params::Params;
+use crate::input::{Input, Valid};
+use crate::requests::ServCredentials;
 use crate::{ApiError, AppState};
 
-/// POST /v1/serv/bind — bind the device's session to an agent account.
+/// Binds the device's session to an agent account (客服登陆): from then on that session
+/// acts as the agent and receives its pushes.
+#[utoipa::path(post, path = "/v1/serv/bind", tag = "agents",
+    request_body(content(
+        (ServCredentials = "application/json"),
+        (ServCredentials = "application/x-www-form-urlencoded"),
+    )),
+    params(crate::openapi::CommandHeaders),
+    responses(
+        (status = 200, description = "Bound", body = crate::views::Done),
+        (status = 202, description = "Queued (`Prefer: respond-async`)", body = crate::views::Accepted),
+        crate::openapi::Errors,
+    ),
+    security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all)]
-pub async fn bind(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    with_credentials(state, params, |session, serv_id| Command::AgentBindV1 {
+pub async fn bind(
+    State(state): State<AppState>,
+    caller: Caller,
+    input: Input,
+    Valid(req): Valid<ServCredentials>,
+) -> Result<Response, ApiError> {
+    with_credentials(state, caller, input, req, |session, serv_id| Command::AgentBindV1 {
         session,
         serv_id,
     })
     .await
 }
 
-/// POST /v1/serv/unbind — the reverse.
+/// Ends the binding (客服注销).
+#[utoipa::path(post, path = "/v1/serv/unbind", tag = "agents",
+    request_body(content(
+        (ServCredentials = "application/json"),
+        (ServCredentials = "application/x-www-form-urlencoded"),
+    )),
+    params(crate::openapi::CommandHeaders),
+    responses(
+        (status = 200, description = "Unbound", body = crate::views::Done),
+        (status = 202, description = "Queued (`Prefer: respond-async`)", body = crate::views::Accepted),
+        crate::openapi::Errors,
+    ),
+    security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all)]
-pub async fn unbind(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    with_credentials(state, params, |session, serv_id| Command::AgentUnbindV1 {
+pub async fn unbind(
+    State(state): State<AppState>,
+    caller: Caller,
+    input: Input,
+    Valid(req): Valid<ServCredentials>,
+) -> Result<Response, ApiError> {
+    with_credentials(state, caller, input, req, |session, serv_id| Command::AgentUnbindV1 {
         session,
         serv_id,
     })
@@ -32,18 +70,12 @@ pub async fn unbind(State(state): State<AppState>, params: Params) -> Result<Res
 /// Both calls carry the device's session and the agent's credentials.
 async fn with_credentials(
     state: AppState,
-    params: Params,
+    caller: Caller,
+    input: Input,
+    req: ServCredentials,
     make: fn(SessionToken, ServId) -> Command,
 ) -> Result<Response, ApiError> {
-    let (session, serv_id) = credentials(&state, &params).await?;
-    let scope = session.as_str().to_owned();
-    dispatch(&state, &params, &scope, make(session, serv_id), Map::new()).await
-}
-
-async fn credentials(state: &AppState, params: &Params) -> Result<(SessionToken, ServId), ApiError> {
-    caller(state, params).await?;
-    let serv_id = params.req("serv_id", ServId::parse)?;
-    let password = params.req("password", Password::parse)?;
-    verify_agent(state, &serv_id, password).await?;
-    Ok((params.session()?, serv_id))
+    verify_agent(&state, &req.serv_id, req.password).await?;
+    let scope = caller.token.as_str().to_owned();
+    dispatch(&state, &input, &scope, make(caller.token, req.serv_id), Map::new()).await
 }

@@ -1,0 +1,400 @@
+//! One typed request per endpoint, built from Kefu's domain types. Deserializing one is
+//! validating it: a value that does not fit its type is a 10010 naming the field.
+//!
+//! `session` appears in the bodies for the documentation only; the [`crate::auth::Caller`]
+//! extractor reads it (body, query or `Authorization: Bearer`).
+
+use kefu_common::domain::{
+    DeviceId, Identify, Invalid, Label, Labels, Page, Password, SenderType, ServId, SessionToken, Sort, Text, Title,
+    Url, UserId, UserName,
+};
+use kefu_common::ids::ObjectId;
+use serde::de::{self, IgnoredAny, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
+
+/// An integer given as a JSON number or as a string of digits (forms, query strings).
+pub struct LenientInt(pub i64);
+
+impl<'de> Deserialize<'de> for LenientInt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = LenientInt;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an integer")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<LenientInt, E> {
+                Ok(LenientInt(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LenientInt, E> {
+                i64::try_from(v).map(LenientInt).map_err(|_| E::custom("must be a smaller integer"))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<LenientInt, E> {
+                if v.fract() == 0.0 && v.abs() < 1e15 {
+                    Ok(LenientInt(v as i64))
+                } else {
+                    Err(E::custom(format!("must be an integer, got {v}")))
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LenientInt, E> {
+                v.trim()
+                    .parse()
+                    .map(LenientInt)
+                    .map_err(|_| E::custom(format!("must be an integer, got {v:?}")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn bounded(v: i64, min: i64, max: i64) -> Result<i64, Invalid> {
+    if v < min || v > max {
+        return Err(Invalid(format!("must be between {min} and {max}, got {v}")));
+    }
+    Ok(v)
+}
+
+fn int_schema(min: i64, max: i64, default: Option<i64>, description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(min))
+        .maximum(Some(max))
+        .default(default.map(Value::from))
+        .description(Some(description))
+        .into()
+}
+
+/// `page`: 0–50 (default 0); ignored when a cursor is given.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "LenientInt")]
+pub struct PageNo(u64);
+
+impl TryFrom<LenientInt> for PageNo {
+    type Error = Invalid;
+    fn try_from(v: LenientInt) -> Result<Self, Invalid> {
+        bounded(v.0, 0, Page::MAX_PAGE as i64).map(|v| PageNo(v as u64))
+    }
+}
+
+impl PartialSchema for PageNo {
+    fn schema() -> RefOr<Schema> {
+        int_schema(0, Page::MAX_PAGE as i64, Some(0), "page number (页数)")
+    }
+}
+impl ToSchema for PageNo {}
+
+/// `num`: 1–50 (default 20).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "LenientInt")]
+pub struct PageSize(u64);
+
+impl TryFrom<LenientInt> for PageSize {
+    type Error = Invalid;
+    fn try_from(v: LenientInt) -> Result<Self, Invalid> {
+        bounded(v.0, 1, Page::MAX_NUM as i64).map(|v| PageSize(v as u64))
+    }
+}
+
+impl PartialSchema for PageSize {
+    fn schema() -> RefOr<Schema> {
+        int_schema(1, Page::MAX_NUM as i64, Some(Page::DEFAULT_NUM as i64), "items per page (每页数目)")
+    }
+}
+impl ToSchema for PageSize {}
+
+/// `sort`: 1 oldest first, -1 newest first (default).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "LenientInt")]
+pub struct SortOrder(Sort);
+
+impl TryFrom<LenientInt> for SortOrder {
+    type Error = Invalid;
+    fn try_from(v: LenientInt) -> Result<Self, Invalid> {
+        match v.0 {
+            1 => Ok(SortOrder(Sort::Asc)),
+            -1 => Ok(SortOrder(Sort::Desc)),
+            other => Err(Invalid(format!("must be 1 or -1, got {other}"))),
+        }
+    }
+}
+
+impl PartialSchema for SortOrder {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .enum_values(Some([1, -1]))
+            .default(Some(Value::from(-1)))
+            .description(Some("1 oldest first, -1 newest first"))
+            .into()
+    }
+}
+impl ToSchema for SortOrder {}
+
+/// `sender_type` from a form or JSON: 1 user, 2 agent.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "LenientInt")]
+pub struct SenderTypeField(pub SenderType);
+
+impl TryFrom<LenientInt> for SenderTypeField {
+    type Error = Invalid;
+    fn try_from(v: LenientInt) -> Result<Self, Invalid> {
+        let v = i16::try_from(v.0).map_err(|_| Invalid(format!("must be 1 (user) or 2 (agent), got {}", v.0)))?;
+        SenderType::try_from(v).map(SenderTypeField)
+    }
+}
+
+impl PartialSchema for SenderTypeField {
+    fn schema() -> RefOr<Schema> {
+        SenderType::schema()
+    }
+}
+impl ToSchema for SenderTypeField {}
+
+fn string_list(value: &Value) -> Result<Vec<String>, Invalid> {
+    let Value::Array(items) = value else {
+        return Err(Invalid("must be a JSON array of strings, e.g. [\"a\",\"b\"]".into()));
+    };
+    items
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| Invalid("must contain only strings".into()))
+        })
+        .collect()
+}
+
+fn labels_schema(description: &str, single: bool) -> RefOr<Schema> {
+    let array = ArrayBuilder::new().items(Label::schema()).max_items(Some(Labels::MAX));
+    let text = ObjectBuilder::new().schema_type(Type::String).description(Some(if single {
+        "one label, or a JSON array of labels as a string"
+    } else {
+        "a JSON array of labels as a string, e.g. '[\"激活\",\"安卓4.3\"]'"
+    }));
+    OneOfBuilder::new()
+        .item(array)
+        .item(text)
+        .description(Some(description))
+        .into()
+}
+
+/// question/new's `label`: a JSON array, or a string holding one (`'["激活","安卓4.3"]'`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "Value")]
+pub struct LabelsField(pub Labels);
+
+impl TryFrom<Value> for LabelsField {
+    type Error = Invalid;
+    fn try_from(value: Value) -> Result<Self, Invalid> {
+        let raw = match &value {
+            Value::String(s) if s.trim().is_empty() => Vec::new(),
+            Value::String(s) => string_list(
+                &serde_json::from_str(s)
+                    .map_err(|_| Invalid("must be a JSON array of strings, e.g. [\"a\",\"b\"]".into()))?,
+            )?,
+            other => string_list(other)?,
+        };
+        Labels::parse(raw).map(LabelsField)
+    }
+}
+
+impl PartialSchema for LabelsField {
+    fn schema() -> RefOr<Schema> {
+        labels_schema("question labels (问题标签列表), at most 10, each 1–32 characters", false)
+    }
+}
+impl ToSchema for LabelsField {}
+
+/// question/list's `label`: one label, or the JSON array form of question/new; a
+/// question matches when it carries every given label.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "Value")]
+pub struct LabelFilter(pub Labels);
+
+impl TryFrom<Value> for LabelFilter {
+    type Error = Invalid;
+    fn try_from(value: Value) -> Result<Self, Invalid> {
+        match &value {
+            Value::String(s) if s.trim_start().starts_with('[') => LabelsField::try_from(value).map(|l| LabelFilter(l.0)),
+            Value::String(s) => Labels::parse(vec![s.clone()]).map(LabelFilter),
+            other => Labels::parse(string_list(other)?).map(LabelFilter),
+        }
+    }
+}
+
+impl PartialSchema for LabelFilter {
+    fn schema() -> RefOr<Schema> {
+        labels_schema("only questions carrying all of these labels", true)
+    }
+}
+impl ToSchema for LabelFilter {}
+
+/// The spec's list parameters, turned into a [`Page`].
+fn page(page: Option<PageNo>, num: Option<PageSize>, cursor: Option<ObjectId>, sort: Option<SortOrder>) -> Page {
+    Page {
+        page: page.map_or(0, |p| p.0),
+        num: num.map_or(Page::DEFAULT_NUM, |n| n.0),
+        cursor,
+        sort: sort.map_or(Sort::Desc, |s| s.0),
+    }
+}
+
+/// POST /v1/session/new (signed by the app).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SessionNew {
+    /// The app's package name (APP包名).
+    #[allow(dead_code)] // read first, alone, by the `Signed` extractor
+    pub identify: Identify,
+    /// The app's id of its customer.
+    pub user_id: UserId,
+    pub user_name: UserName,
+    /// http(s) URL of the user's avatar.
+    pub user_image_url: Option<Url>,
+    pub device_id: Option<DeviceId>,
+}
+
+/// The part of a signed body needed to check its signature.
+#[derive(Debug, Deserialize)]
+pub struct SignedApp {
+    pub identify: Identify,
+}
+
+/// POST /v1/serv/bind and /v1/serv/unbind.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ServCredentials {
+    /// 用户session (also accepted in the query or as `Authorization: Bearer`).
+    #[schema(value_type = SessionToken)]
+    #[allow(dead_code)] // documented here, read by the `Caller` extractor
+    pub session: Option<IgnoredAny>,
+    /// 客服账号
+    pub serv_id: ServId,
+    /// 客服密码
+    #[schema(value_type = Password, format = Password)]
+    pub password: Password,
+}
+
+/// POST /v1/question/new.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct QuestionNew {
+    /// 用户session (also accepted in the query or as `Authorization: Bearer`).
+    #[schema(value_type = SessionToken)]
+    #[allow(dead_code)] // documented here, read by the `Caller` extractor
+    pub session: Option<IgnoredAny>,
+    /// 问题标题, 0–200 characters.
+    pub title: Option<Title>,
+    pub label: Option<LabelsField>,
+}
+
+/// POST /v1/question/<id>/serve, quit, finish.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AgentAction {
+    /// 用户session of the agent's bound device.
+    #[schema(value_type = SessionToken)]
+    #[allow(dead_code)] // documented here, read by the `Caller` extractor
+    pub session: Option<IgnoredAny>,
+    /// 客服账号: the agent the session is bound to.
+    pub serv_id: ServId,
+}
+
+/// POST /v1/question/<id>/reopen.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Reopen {
+    /// 用户session of the user who asked.
+    #[schema(value_type = SessionToken)]
+    #[allow(dead_code)] // documented here, read by the `Caller` extractor
+    pub session: Option<IgnoredAny>,
+}
+
+/// POST /v1/question/<id>/message/send_text.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SendText {
+    /// 用户session (the user's, or the bound agent's device).
+    #[schema(value_type = SessionToken)]
+    #[allow(dead_code)] // documented here, read by the `Caller` extractor
+    pub session: Option<IgnoredAny>,
+    /// The session's user id (sender_type 1) or the bound agent's serv_id (2).
+    #[schema(min_length = 1, max_length = 64)]
+    pub sender: String,
+    pub sender_type: SenderTypeField,
+    /// utf8 text, 1–4000 characters.
+    pub text: Text,
+}
+
+/// GET /v1/question/list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WaitingQuery {
+    #[param(inline)]
+    pub page: Option<PageNo>,
+    #[param(inline)]
+    pub num: Option<PageSize>,
+    /// The last question_id of the previous page (cursor; `page` is then ignored).
+    #[param(inline)]
+    pub question_id: Option<ObjectId>,
+    #[param(inline)]
+    pub sort: Option<SortOrder>,
+    /// Only this app (APP包名).
+    #[param(inline)]
+    pub identify: Option<Identify>,
+    /// 筛选问题标签: one label, or a JSON array (all must match).
+    #[param(inline)]
+    pub label: Option<LabelFilter>,
+}
+
+impl WaitingQuery {
+    pub fn page(&self) -> Page {
+        page(self.page, self.num, self.question_id.clone(), self.sort)
+    }
+}
+
+/// GET /v1/serv/<serv_id>/tasks and /v1/user/<user_id>/waits|tasks|overs|alls.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QuestionsQuery {
+    #[param(inline)]
+    pub page: Option<PageNo>,
+    #[param(inline)]
+    pub num: Option<PageSize>,
+    /// The last question_id of the previous page (cursor; `page` is then ignored).
+    #[param(inline)]
+    pub question_id: Option<ObjectId>,
+    #[param(inline)]
+    pub sort: Option<SortOrder>,
+    /// Only this app (APP包名).
+    #[param(inline)]
+    pub identify: Option<Identify>,
+}
+
+impl QuestionsQuery {
+    pub fn page(&self) -> Page {
+        page(self.page, self.num, self.question_id.clone(), self.sort)
+    }
+}
+
+/// GET /v1/question/<id>/message.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MessagesQuery {
+    #[param(inline)]
+    pub page: Option<PageNo>,
+    #[param(inline)]
+    pub num: Option<PageSize>,
+    /// The last message_id of the previous page (cursor; `page` is then ignored).
+    #[param(inline)]
+    pub message_id: Option<ObjectId>,
+    #[param(inline)]
+    pub sort: Option<SortOrder>,
+    /// Only if the question belongs to this app (APP包名).
+    #[param(inline)]
+    pub identify: Option<Identify>,
+}
+
+impl MessagesQuery {
+    pub fn page(&self) -> Page {
+        page(self.page, self.num, self.message_id.clone(), self.sort)
+    }
+}
