@@ -118,7 +118,7 @@ async fn main() -> ExitCode {
 /// Connects; `migrate`: apply pending migrations, else refuse to run on an old schema
 /// (separately started ingests and workers must not race to migrate).
 async fn database(config: &Config, migrate: bool) -> Result<DatabaseConnection, RunError> {
-    let db = kefu_common::db::connect(&config.database_url).await?;
+    let db = kefu_common::db::connect_with(&config.database_url, config.db_acquire_timeout()).await?;
     if migrate {
         Migrator::up(&db, None).await?;
     } else {

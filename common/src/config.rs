@@ -50,6 +50,9 @@ pub struct Config {
     pub worker_pause_before_ack_ms: u64,
     /// `KEFU_LOG_FORMAT`: `text` or `json`.
     pub log_format: String,
+    /// `KEFU_DB_ACQUIRE_TIMEOUT_MS`: how long a request waits for a database connection
+    /// before it is answered 503 (the database is unreachable or every connection busy).
+    pub db_acquire_timeout_ms: u64,
     /// `KEFU_ERROR_HTTP_STATUS`: `fitting` (4xx/5xx, the default) or `always-200` (every
     /// API answer is HTTP 200 with the outcome in the body, as the original server did).
     pub error_http_status: String,
@@ -82,6 +85,7 @@ impl Default for Config {
             embedded_visibility_secs: 30,
             worker_pause_before_ack_ms: 0,
             log_format: "text".into(),
+            db_acquire_timeout_ms: 5_000,
             error_http_status: "fitting".into(),
             public_url: String::new(),
             default_avatar_url: String::new(),
@@ -148,6 +152,9 @@ impl Config {
         if self.broker_timeout_ms == 0 {
             return invalid("broker_timeout_ms", "must be above 0");
         }
+        if self.db_acquire_timeout_ms == 0 {
+            return invalid("db_acquire_timeout_ms", "must be above 0");
+        }
         if self.reply_timeout_ms == 0 {
             return invalid("reply_timeout_ms", "must be above 0");
         }
@@ -186,6 +193,10 @@ impl Config {
         } else {
             self.default_avatar_url.clone()
         }
+    }
+
+    pub fn db_acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.db_acquire_timeout_ms)
     }
 
     pub fn broker_timeout(&self) -> Duration {

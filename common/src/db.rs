@@ -8,14 +8,20 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbE
 /// writer at a time is what SQLite allows, and one connection avoids `SQLITE_BUSY` on
 /// read-to-write upgrades inside transactions.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, Duration::from_secs(5)).await
+}
+
+/// [`connect`] with the time a caller waits for a pooled connection before the database
+/// counts as unavailable (`KEFU_DB_ACQUIRE_TIMEOUT_MS`).
+pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<DatabaseConnection, DbErr> {
     let sqlite = url.starts_with("sqlite:");
     let url = url.replacen("mariadb:", "mysql:", 1);
     let mut options = ConnectOptions::new(url);
     options
         .max_connections(if sqlite { 1 } else { 16 })
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30))
+        .connect_timeout(acquire_timeout.min(Duration::from_secs(10)))
+        .acquire_timeout(acquire_timeout)
         .sqlx_logging(false);
     let db = Database::connect(options).await?;
     if sqlite {

@@ -71,12 +71,12 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %err, "database error");
                 Failure::new(ErrorCode::Internal, "internal error")
             }
-            ApiError::ClientGone => {
-                // Nobody reads this; the access log shows it as 499 (nginx's convention).
-                return StatusCode::from_u16(499)
-                    .map(IntoResponse::into_response)
-                    .unwrap_or_else(|_| StatusCode::BAD_REQUEST.into_response());
-            }
+            // Usually nobody is left to read this; a client that only half-closed is
+            // told its body was cut short (never 413: the limit was not the problem).
+            ApiError::ClientGone => Failure::new(
+                ErrorCode::MalformedBody,
+                "the request body ended before it was complete",
+            ),
             ApiError::Internal(err) => {
                 tracing::error!(error = %err, "internal error");
                 Failure::new(ErrorCode::Internal, "internal error")

@@ -2,6 +2,9 @@
 //! services of the machine (RabbitMQ, PostgreSQL, MariaDB) or the embedded default.
 #![allow(dead_code)]
 
+pub mod contract;
+pub mod proxy;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -224,7 +227,7 @@ pub fn init_tracing() {
 
 pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config, workers: bool) -> TestApp {
     init_tracing();
-    let db = kefu_common::db::connect(&test_db.url)
+    let db = kefu_common::db::connect_with(&config.database_url, config.db_acquire_timeout())
         .await
         .expect("connect test database");
     Migrator::up(&db, None).await.expect("migrate");
@@ -295,10 +298,15 @@ pub fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
+/// Reads a JSON answer and checks it against the OpenAPI document.
 pub async fn read(resp: reqwest::Response) -> (StatusCode, Value) {
     let status = resp.status();
+    let path = resp.url().path().to_owned();
     let text = resp.text().await.unwrap();
     let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body ({status}): {text}"));
+    if let Some(method) = contract::method_of(&path) {
+        contract::check(&method, &path, status.as_u16(), &body);
+    }
     (status, body)
 }
 

@@ -53,7 +53,7 @@ async fn agent_questions(
 }
 
 /// Waiting questions of the apps the bound agent serves (客服获取'待解决'用户问题列表).
-#[utoipa::path(get, path = "/v1/question/list", tag = "lists",
+#[utoipa::path(get, path = "/v1/question/list", operation_id = "question_list", tag = "lists",
     params(WaitingQuery, crate::openapi::SessionQuery),
     responses((status = 200, description = "Waiting questions", body = AgentQuestions), crate::openapi::Errors),
     security(("session" = []), ("bearer" = [])))]
@@ -77,7 +77,7 @@ pub async fn waiting(
 }
 
 /// Questions this agent is serving (客服'解决中'问题列表).
-#[utoipa::path(get, path = "/v1/serv/{serv_id}/tasks", tag = "lists",
+#[utoipa::path(get, path = "/v1/serv/{serv_id}/tasks", operation_id = "serv_tasks", tag = "lists",
     params(("serv_id" = ServId, Path, description = "客服账号: the agent the session is bound to"),
         QuestionsQuery, crate::openapi::SessionQuery),
     responses((status = 200, description = "Questions being served", body = AgentQuestions), crate::openapi::Errors),
@@ -140,7 +140,7 @@ async fn user_list(
 }
 
 /// The user's questions no agent has started (用户'待解决'问题列表).
-#[utoipa::path(get, path = "/v1/user/{user_id}/waits", tag = "lists",
+#[utoipa::path(get, path = "/v1/user/{user_id}/waits", operation_id = "user_waits", tag = "lists",
     params(crate::openapi::UserIdPath, QuestionsQuery, crate::openapi::SessionQuery),
     responses((status = 200, description = "Waiting questions", body = UserWaits), crate::openapi::Errors),
     security(("session" = []), ("bearer" = [])))]
@@ -159,7 +159,7 @@ pub async fn user_waits(
 }
 
 /// The user's questions an agent is serving (用户'解决中'问题列表).
-#[utoipa::path(get, path = "/v1/user/{user_id}/tasks", tag = "lists",
+#[utoipa::path(get, path = "/v1/user/{user_id}/tasks", operation_id = "user_tasks", tag = "lists",
     params(crate::openapi::UserIdPath, QuestionsQuery, crate::openapi::SessionQuery),
     responses((status = 200, description = "Questions being served", body = UserTasks), crate::openapi::Errors),
     security(("session" = []), ("bearer" = [])))]
@@ -178,7 +178,7 @@ pub async fn user_tasks(
 }
 
 /// The user's finished questions (用户'已解决'问题列表).
-#[utoipa::path(get, path = "/v1/user/{user_id}/overs", tag = "lists",
+#[utoipa::path(get, path = "/v1/user/{user_id}/overs", operation_id = "user_overs", tag = "lists",
     params(crate::openapi::UserIdPath, QuestionsQuery, crate::openapi::SessionQuery),
     responses((status = 200, description = "Finished questions", body = UserTasks), crate::openapi::Errors),
     security(("session" = []), ("bearer" = [])))]
@@ -197,7 +197,7 @@ pub async fn user_overs(
 }
 
 /// All of the user's questions (用户所有问题列表).
-#[utoipa::path(get, path = "/v1/user/{user_id}/alls", tag = "lists",
+#[utoipa::path(get, path = "/v1/user/{user_id}/alls", operation_id = "user_alls", tag = "lists",
     params(crate::openapi::UserIdPath, QuestionsQuery, crate::openapi::SessionQuery),
     responses((status = 200, description = "All questions", body = UserQuestions), crate::openapi::Errors),
     security(("session" = []), ("bearer" = [])))]
@@ -216,7 +216,7 @@ pub async fn user_alls(
 }
 
 /// A question's messages (获取问题聊天消息), for the user who asked or an agent of the app.
-#[utoipa::path(get, path = "/v1/question/{question_id}/message", tag = "messages",
+#[utoipa::path(get, path = "/v1/question/{question_id}/message", operation_id = "question_messages", tag = "messages",
     params(crate::openapi::QuestionIdPath, MessagesQuery, crate::openapi::SessionQuery),
     responses((status = 200, description = "Messages", body = Messages), crate::openapi::Errors),
     security(("session" = []), ("bearer" = [])))]

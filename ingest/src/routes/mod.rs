@@ -59,7 +59,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
 /// (`status` 200 / 202 / 300, `error`) in the body, as the original server answered.
 async fn status_mode(State(always_200): State<bool>, request: axum::extract::Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    if always_200 && response.status() != StatusCode::OK && response.status().as_u16() != 499 {
+    if always_200 && response.status() != StatusCode::OK {
         *response.status_mut() = StatusCode::OK;
     }
     response
@@ -75,7 +75,6 @@ async fn access_log(request: axum::extract::Request, next: Next) -> Response {
     let status = response.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     match status {
-        499 => tracing::debug!(%method, %path, status, ms, "client went away"),
         500.. => tracing::warn!(%method, %path, status, ms, "request failed"),
         400..=499 => tracing::debug!(%method, %path, status, ms, "request refused"),
         _ => tracing::info!(%method, %path, status, ms, "request"),

@@ -19,7 +19,7 @@ fn assigned(pairs: &[(&str, &str)]) -> Map<String, Value> {
 }
 
 /// A user asks a question (客户提问问题).
-#[utoipa::path(post, path = "/v1/question/new", tag = "questions",
+#[utoipa::path(post, path = "/v1/question/new", operation_id = "question_new", tag = "questions",
     request_body(content(
         (QuestionNew = "application/json"),
         (QuestionNew = "application/x-www-form-urlencoded"),
@@ -68,7 +68,7 @@ async fn agent_transition(
 }
 
 /// The agent starts serving a waiting question (开始回答用户问题): notification action 1.
-#[utoipa::path(post, path = "/v1/question/{question_id}/serve", tag = "questions",
+#[utoipa::path(post, path = "/v1/question/{question_id}/serve", operation_id = "question_serve", tag = "questions",
     params(crate::openapi::QuestionIdPath, crate::openapi::CommandHeaders),
     request_body(content(
         (AgentAction = "application/json"),
@@ -99,7 +99,7 @@ pub async fn serve(
 }
 
 /// The serving agent hands the question back to the waiting list (退出回答): action 2.
-#[utoipa::path(post, path = "/v1/question/{question_id}/quit", tag = "questions",
+#[utoipa::path(post, path = "/v1/question/{question_id}/quit", operation_id = "question_quit", tag = "questions",
     params(crate::openapi::QuestionIdPath, crate::openapi::CommandHeaders),
     request_body(content(
         (AgentAction = "application/json"),
@@ -130,7 +130,7 @@ pub async fn quit(
 }
 
 /// The serving agent finishes the question (完成用户问题): action 4.
-#[utoipa::path(post, path = "/v1/question/{question_id}/finish", tag = "questions",
+#[utoipa::path(post, path = "/v1/question/{question_id}/finish", operation_id = "question_finish", tag = "questions",
     params(crate::openapi::QuestionIdPath, crate::openapi::CommandHeaders),
     request_body(content(
         (AgentAction = "application/json"),
@@ -162,7 +162,7 @@ pub async fn finish(
 
 /// The user who asked reopens a finished question (客户重开问题): action 6; it goes back
 /// to the agent who finished it.
-#[utoipa::path(post, path = "/v1/question/{question_id}/reopen", tag = "questions",
+#[utoipa::path(post, path = "/v1/question/{question_id}/reopen", operation_id = "question_reopen", tag = "questions",
     params(crate::openapi::QuestionIdPath, crate::openapi::CommandHeaders),
     request_body(content(
         (Reopen = "application/json"),
@@ -195,7 +195,7 @@ pub async fn reopen(
 
 /// A text message, as the user (sender_type 1; also while the question waits) or as
 /// the serving agent (2) (发送问题聊天文字消息).
-#[utoipa::path(post, path = "/v1/question/{question_id}/message/send_text", tag = "messages",
+#[utoipa::path(post, path = "/v1/question/{question_id}/message/send_text", operation_id = "send_text", tag = "messages",
     params(crate::openapi::QuestionIdPath, crate::openapi::CommandHeaders),
     request_body(content(
         (SendText = "application/json"),

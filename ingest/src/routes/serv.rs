@@ -14,7 +14,7 @@ use crate::{ApiError, AppState};
 
 /// Binds the device's session to an agent account (客服登陆): from then on that session
 /// acts as the agent and receives its pushes.
-#[utoipa::path(post, path = "/v1/serv/bind", tag = "agents",
+#[utoipa::path(post, path = "/v1/serv/bind", operation_id = "serv_bind", tag = "agents",
     request_body(content(
         (ServCredentials = "application/json"),
         (ServCredentials = "application/x-www-form-urlencoded"),
@@ -41,7 +41,7 @@ pub async fn bind(
 }
 
 /// Ends the binding (客服注销).
-#[utoipa::path(post, path = "/v1/serv/unbind", tag = "agents",
+#[utoipa::path(post, path = "/v1/serv/unbind", operation_id = "serv_unbind", tag = "agents",
     request_body(content(
         (ServCredentials = "application/json"),
         (ServCredentials = "application/x-www-form-urlencoded"),

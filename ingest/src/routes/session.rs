@@ -15,7 +15,7 @@ use crate::{ApiError, AppState};
 /// An app, signing with its secret, opens a 12-character session for its user. The
 /// signature is the request's idempotency key: the same signed request again answers
 /// the first session.
-#[utoipa::path(post, path = "/v1/session/new", tag = "sessions",
+#[utoipa::path(post, path = "/v1/session/new", operation_id = "session_new", tag = "sessions",
     params(crate::openapi::SignatureQuery, crate::openapi::PreferHeader),
     request_body(content((SessionNew = "application/json"))),
     responses(
