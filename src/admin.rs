@@ -22,6 +22,11 @@ pub enum AdminCmd {
         #[command(subcommand)]
         command: AgentCmd,
     },
+    /// Quick-answer templates (快速回答).
+    Template {
+        #[command(subcommand)]
+        command: crate::admin_templates::TemplateCmd,
+    },
 }
 
 #[derive(Subcommand)]
@@ -74,6 +79,8 @@ pub enum AdminError {
     Invalid(&'static str, Invalid),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error("password hashing: {0}")]
@@ -92,12 +99,13 @@ fn avatar_url(raw: &str) -> Result<Option<String>, Invalid> {
     Ok(Some(url.to_string()))
 }
 
-fn arg<T>(name: &'static str, parse: impl FnOnce(&str) -> Result<T, Invalid>, raw: &str) -> Result<T, AdminError> {
+pub(crate) fn arg<T>(name: &'static str, parse: impl FnOnce(&str) -> Result<T, Invalid>, raw: &str) -> Result<T, AdminError> {
     parse(raw).map_err(|e| AdminError::Invalid(name, e))
 }
 
 pub async fn run(db: &DatabaseConnection, command: AdminCmd) -> Result<(), AdminError> {
     let printed = match command {
+        AdminCmd::Template { command } => crate::admin_templates::run(db, command).await?,
         AdminCmd::App {
             command:
                 AppCmd::Create {

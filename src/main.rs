@@ -8,6 +8,7 @@
 //! - `kefu openapi` — print the OpenAPI document
 
 mod admin;
+mod admin_templates;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -73,6 +74,8 @@ enum RunError {
     Db(#[from] sea_orm::DbErr),
     #[error("broker: {0}")]
     Broker(#[from] kefu_common::broker::BrokerError),
+    #[error(transparent)]
+    Media(#[from] kefu_common::media::MediaError),
     #[error("http: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -187,7 +190,7 @@ async fn run(command: Cmd, config: Arc<Config>) -> Result<(), RunError> {
             });
             if with_ingest {
                 let listener = tokio::net::TcpListener::bind(&config.http_addr).await?;
-                let state = kefu_ingest::AppState::new(db.clone(), broker.clone(), Arc::clone(&config));
+                let state = kefu_ingest::AppState::new(db.clone(), broker.clone(), Arc::clone(&config))?;
                 kefu_ingest::serve(listener, state, cancel.clone()).await?;
                 cancel.cancel();
             }

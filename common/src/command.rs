@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::{DeviceId, Labels, SenderType, ServId, SessionToken, Text, Title, Url, UserId, UserName};
+use crate::domain::{DeviceId, Groups, Labels, SenderType, ServId, SessionToken, Text, Title, Url, UserId, UserName};
 use crate::ids::ObjectId;
 
 /// Who asks for a change, as authenticated by the ingest.
@@ -28,6 +28,10 @@ pub enum Command {
         user_image_url: Option<Url>,
         device_id: Option<DeviceId>,
         expires_at: i64,
+        /// The groups the user belongs to (the user page's group count); absent in
+        /// commands of older releases.
+        #[serde(default)]
+        groups: Option<Groups>,
     },
     AgentBindV1 {
         session: SessionToken,
@@ -71,6 +75,23 @@ pub enum Command {
         sender_type: SenderType,
         text: Text,
     },
+    MessageSendImageV1 {
+        question_id: ObjectId,
+        message_id: ObjectId,
+        actor: Actor,
+        sender_type: SenderType,
+        /// The JPEG's media store key; the blob is stored before the command is published.
+        media_key: String,
+    },
+    MessageSendAudioV1 {
+        question_id: ObjectId,
+        message_id: ObjectId,
+        actor: Actor,
+        sender_type: SenderType,
+        media_key: String,
+        /// Seconds, 1–300.
+        audio_len: i32,
+    },
 }
 
 impl Command {
@@ -85,6 +106,8 @@ impl Command {
             Command::QuestionFinishV1 { .. } => "QuestionFinishV1",
             Command::QuestionReopenV1 { .. } => "QuestionReopenV1",
             Command::MessageSendTextV1 { .. } => "MessageSendTextV1",
+            Command::MessageSendImageV1 { .. } => "MessageSendImageV1",
+            Command::MessageSendAudioV1 { .. } => "MessageSendAudioV1",
         }
     }
 }

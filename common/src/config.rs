@@ -59,6 +59,18 @@ pub struct Config {
     /// `KEFU_PUBLIC_URL`: how clients reach this service (links to served files);
     /// empty: `http://` + `KEFU_HTTP_ADDR`.
     pub public_url: String,
+    /// `KEFU_MEDIA_DIR`: where images and audio are kept (the default media store).
+    pub media_dir: String,
+    /// `KEFU_MEDIA_STORE_URL`: empty for `KEFU_MEDIA_DIR`, or `s3://bucket[/prefix]`
+    /// (needs a build with the `s3` feature).
+    pub media_store_url: String,
+    /// `KEFU_MEDIA_BASE_URL`: the prefix of `image_url` / `audio_url`; empty:
+    /// `<public url>/media` (served by the ingest). Point it at a CDN in front of it.
+    pub media_base_url: String,
+    /// `KEFU_MEDIA_MAX_BYTES`: largest image or audio file, decoded.
+    pub media_max_bytes: usize,
+    /// `KEFU_MEDIA_GC_GRACE_SECS`: a stored file no message refers to is deleted after this.
+    pub media_gc_grace_secs: u64,
     /// `KEFU_DEFAULT_AVATAR_URL`: the avatar listed for users without one, unless their
     /// app sets its own; empty: the built-in `<public url>/static/default-avatar.png`.
     pub default_avatar_url: String,
@@ -88,6 +100,11 @@ impl Default for Config {
             db_acquire_timeout_ms: 5_000,
             error_http_status: "fitting".into(),
             public_url: String::new(),
+            media_dir: "media".into(),
+            media_store_url: String::new(),
+            media_base_url: String::new(),
+            media_max_bytes: 5 * 1024 * 1024,
+            media_gc_grace_secs: 24 * 3600,
             default_avatar_url: String::new(),
         }
     }
@@ -164,7 +181,14 @@ impl Config {
         if !["fitting", "always-200"].contains(&self.error_http_status.as_str()) {
             return invalid("error_http_status", "must be fitting or always-200");
         }
-        for (field, url) in [("public_url", &self.public_url), ("default_avatar_url", &self.default_avatar_url)] {
+        if self.media_max_bytes == 0 {
+            return invalid("media_max_bytes", "must be above 0");
+        }
+        for (field, url) in [
+            ("public_url", &self.public_url),
+            ("default_avatar_url", &self.default_avatar_url),
+            ("media_base_url", &self.media_base_url),
+        ] {
             if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
                 return invalid(field, "must be an http:// or https:// URL");
             }
@@ -184,6 +208,20 @@ impl Config {
         } else {
             self.public_url.trim_end_matches('/').to_owned()
         }
+    }
+
+    /// The prefix of media URLs, without a trailing slash.
+    pub fn media_base(&self) -> String {
+        if self.media_base_url.is_empty() {
+            format!("{}/media", self.public_base())
+        } else {
+            self.media_base_url.trim_end_matches('/').to_owned()
+        }
+    }
+
+    /// The body limit of the media routes: the largest file in base64 plus the other fields.
+    pub fn media_body_limit(&self) -> usize {
+        self.media_max_bytes.div_ceil(3) * 4 + 64 * 1024
     }
 
     /// The avatar of users without one, in apps without their own default.

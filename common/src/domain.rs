@@ -138,6 +138,23 @@ string_type!(
     AppName, 1, 64
 );
 
+string_type!(
+    /// A quick-answer template's title, 1–100 characters.
+    TemplateTitle, 1, 100
+);
+string_type!(
+    /// The question of a quick answer, 1–500 characters.
+    AnswerQuestion, 1, 500
+);
+string_type!(
+    /// The answer of a quick answer, 1–4000 characters.
+    AnswerContent, 1, 4000
+);
+string_type!(
+    /// A search keyword, 1–100 characters.
+    Keyword, 1, 100
+);
+
 /// A 12-character session token: `[A-Za-z0-9]{12}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -211,6 +228,45 @@ impl Labels {
 
     pub fn to_json(&self) -> String {
         serde_json::to_string(&self.0).expect("labels serialize")
+    }
+}
+
+string_type!(
+    /// A user group the app names in session/new, 1–64 characters.
+    Group, 1, 64
+);
+
+/// Up to 100 distinct groups of a user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Groups(Vec<Group>);
+
+impl Groups {
+    pub const MAX: usize = 100;
+
+    pub fn parse(raw: Vec<String>) -> Result<Self, Invalid> {
+        if raw.len() > Self::MAX {
+            return Err(Invalid(format!("at most {} groups, got {}", Self::MAX, raw.len())));
+        }
+        let mut groups: Vec<Group> = Vec::with_capacity(raw.len());
+        for (i, s) in raw.iter().enumerate() {
+            let group = Group::parse(s).map_err(|e| Invalid(format!("group {i}: {e}")))?;
+            if !groups.contains(&group) {
+                groups.push(group);
+            }
+        }
+        Ok(Self(groups))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.0).expect("groups serialize")
     }
 }
 

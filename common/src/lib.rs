@@ -8,6 +8,7 @@ pub mod db;
 pub mod domain;
 pub mod entity;
 pub mod ids;
+pub mod media;
 pub mod outcome;
 pub mod retry;
 pub mod store;

@@ -69,10 +69,12 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 30014: reopen of a question that is not finished.
     QuestionNotFinished,
+    /// 30015: no quick-answer template with this id (in the apps the agent serves).
+    UnknownTemplate,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 29] = {
+    pub const ALL: [ErrorCode; 30] = {
         use ErrorCode::*;
         [
             Internal,
@@ -104,6 +106,7 @@ impl ErrorCode {
             NotFound,
             MethodNotAllowed,
             QuestionNotFinished,
+            UnknownTemplate,
         ]
     };
 
@@ -139,6 +142,7 @@ impl ErrorCode {
             NotFound => 30012,
             MethodNotAllowed => 30013,
             QuestionNotFinished => 30014,
+            UnknownTemplate => 30015,
         }
     }
 
@@ -175,6 +179,7 @@ impl ErrorCode {
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
             QuestionNotFinished => "question_not_finished",
+            UnknownTemplate => "unknown_template",
         }
     }
 
@@ -185,7 +190,7 @@ impl ErrorCode {
             MissingField | InvalidField | MalformedBody | BadBase64 => 400,
             InvalidSession | BadSignature | ExpiredTimestamp | UnknownAgent | WrongPassword => 401,
             Forbidden | NotBound | NotQuestionOwner => 403,
-            UnknownQuestion | UnknownApp | UnknownUser | NotFound => 404,
+            UnknownQuestion | UnknownApp | UnknownUser | UnknownTemplate | NotFound => 404,
             MethodNotAllowed => 405,
             UnsupportedMediaType => 415,
             QuestionAlreadyServed

@@ -7,7 +7,8 @@ use sea_orm::{
 
 use crate::domain::{Page, Sort};
 use crate::entity::{
-    agent, agent_app, agent_binding, app, message, processed_command, question, question_label, session, user,
+    agent, agent_app, agent_binding, answer_item, answer_template, app, message, processed_command, question,
+    question_label, session, user,
 };
 
 /// An authenticated session: the app user behind it and, once bound, its agent.
@@ -160,4 +161,82 @@ pub async fn apps_with_user(db: &impl ConnectionTrait, app_ids: &[i64], user_id:
         .into_iter()
         .map(|u| u.app_id)
         .collect())
+}
+
+/// Quick-answer templates of these apps, oldest first (at most 200).
+pub async fn templates(db: &impl ConnectionTrait, app_ids: &[i64]) -> Result<Vec<answer_template::Model>, DbErr> {
+    if app_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    answer_template::Entity::find()
+        .filter(answer_template::Column::AppId.is_in(app_ids.to_vec()))
+        .order_by_asc(answer_template::Column::Id)
+        .limit(200)
+        .all(db)
+        .await
+}
+
+pub async fn template(db: &impl ConnectionTrait, id: &str) -> Result<Option<answer_template::Model>, DbErr> {
+    answer_template::Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+/// A page of a template's quick answers; `keyword` matches question or content.
+pub async fn answer_items(
+    db: &impl ConnectionTrait,
+    template_id: &str,
+    keyword: Option<&str>,
+    page: &Page,
+) -> Result<Vec<answer_item::Model>, DbErr> {
+    let mut select = answer_item::Entity::find().filter(answer_item::Column::TemplateId.eq(template_id));
+    if let Some(keyword) = keyword {
+        select = select.filter(
+            Condition::any()
+                .add(answer_item::Column::Question.contains(keyword))
+                .add(answer_item::Column::Content.contains(keyword)),
+        );
+    }
+    paged(select, answer_item::Column::Id, page).all(db).await
+}
+
+pub async fn user(db: &impl ConnectionTrait, app_id: i64, user_id: &str) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find_by_id((app_id, user_id.to_owned())).one(db).await
+}
+
+/// Distinct devices the user opened sessions from.
+pub async fn device_count(db: &impl ConnectionTrait, app_id: i64, user_id: &str) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    session::Entity::find()
+        .select_only()
+        .column(session::Column::DeviceId)
+        .distinct()
+        .filter(session::Column::AppId.eq(app_id))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::DeviceId.is_not_null())
+        .count(db)
+        .await
+}
+
+/// A waiting question's place: questions of its app waiting since no later than it
+/// (itself included), and all waiting ones. Range counts on the
+/// (status, app_id, id) index, never a table scan.
+pub async fn queue_position(db: &impl ConnectionTrait, q: &question::Model) -> Result<(u64, u64), DbErr> {
+    use sea_orm::PaginatorTrait;
+    let waiting = || {
+        question::Entity::find()
+            .filter(question::Column::Status.eq(1))
+            .filter(question::Column::AppId.eq(q.app_id))
+    };
+    let position = waiting().filter(question::Column::Id.lte(q.id.as_str())).count(db).await?;
+    let total = waiting().count(db).await?;
+    Ok((position, total))
+}
+
+/// Questions of an app an agent started serving since `since_ms`.
+pub async fn served_since(db: &impl ConnectionTrait, app_id: i64, since_ms: i64) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    question::Entity::find()
+        .filter(question::Column::AppId.eq(app_id))
+        .filter(question::Column::ServedAt.gte(since_ms))
+        .count(db)
+        .await
 }

@@ -4,6 +4,7 @@ mod auth;
 mod dispatch;
 mod error;
 mod input;
+mod media;
 pub mod openapi;
 mod requests;
 mod routes;
@@ -15,6 +16,7 @@ use axum::Router;
 use kefu_common::broker::Broker;
 use kefu_common::config::Config;
 use kefu_common::ids::IdGen;
+use kefu_common::media::{MediaError, MediaStore};
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -25,20 +27,33 @@ pub use error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    pub media: MediaStore,
     pub broker: Broker,
     pub config: Arc<Config>,
     pub ids: Arc<IdGen>,
+    /// HTML templates, auto-escaping (`.html`).
+    pub templates: Arc<minijinja::Environment<'static>>,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, broker: Broker, config: Arc<Config>) -> Self {
-        Self {
+    pub fn new(db: DatabaseConnection, broker: Broker, config: Arc<Config>) -> Result<Self, MediaError> {
+        Ok(Self {
+            media: MediaStore::from_config(&config)?,
             db,
             broker,
             config,
             ids: Arc::new(IdGen::default()),
-        }
+            templates: Arc::new(templates()),
+        })
     }
+}
+
+/// The HTML templates, compiled into the binary.
+fn templates() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    env.add_template("user.html", include_str!("../templates/user.html"))
+        .expect("user.html is a valid template");
+    env
 }
 
 pub fn router(state: AppState) -> Router {

@@ -14,7 +14,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{lists, question, serv, session};
+use crate::routes::{answers, lists, media, question, serv, session, user};
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -40,6 +40,13 @@ is HTTP 200 and only the body's `status` tells success (200), queued (202) and f
         question::reopen,
         lists::messages,
         question::send_text,
+        media::send_image,
+        media::send_audio,
+        media::get_media,
+        user::position,
+        user::page,
+        answers::templates,
+        answers::items,
         lists::user_waits,
         lists::user_tasks,
         lists::user_overs,
@@ -53,6 +60,8 @@ is HTTP 200 and only the body's `status` tells success (200), queued (202) and f
         (name = "questions", description = "The question lifecycle"),
         (name = "messages", description = "Chat messages"),
         (name = "lists", description = "Question lists"),
+        (name = "answers", description = "Quick answers for agents"),
+        (name = "users", description = "Who the agent is talking to"),
     )
 )]
 pub struct ApiDoc;

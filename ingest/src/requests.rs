@@ -5,7 +5,7 @@
 //! extractor reads it (body, query or `Authorization: Bearer`).
 
 use kefu_common::domain::{
-    DeviceId, Identify, Invalid, Label, Labels, Page, Password, SenderType, ServId, SessionToken, Sort, Text, Title,
+    DeviceId, Group, Groups, Identify, Invalid, Keyword, Label, Labels, Page, Password, SenderType, ServId, SessionToken, Sort, Text, Title,
     Url, UserId, UserName,
 };
 use kefu_common::ids::ObjectId;
@@ -209,6 +209,60 @@ impl PartialSchema for LabelsField {
 }
 impl ToSchema for LabelsField {}
 
+/// session/new's `groups`: a JSON array, or a string holding one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "Value")]
+pub struct GroupsField(pub Groups);
+
+impl TryFrom<Value> for GroupsField {
+    type Error = Invalid;
+    fn try_from(value: Value) -> Result<Self, Invalid> {
+        let raw = match &value {
+            Value::String(s) if s.trim().is_empty() => Vec::new(),
+            Value::String(s) => string_list(
+                &serde_json::from_str(s)
+                    .map_err(|_| Invalid("must be a JSON array of strings, e.g. [\"vip\"]".into()))?,
+            )?,
+            other => string_list(other)?,
+        };
+        Groups::parse(raw).map(GroupsField)
+    }
+}
+
+impl PartialSchema for GroupsField {
+    fn schema() -> RefOr<Schema> {
+        ArrayBuilder::new()
+            .items(Group::schema())
+            .max_items(Some(Groups::MAX))
+            .description(Some("the groups the user belongs to (the user page's group count), at most 100"))
+            .into()
+    }
+}
+impl ToSchema for GroupsField {}
+
+/// send_audio's `audio_len`: seconds, 1–300.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "LenientInt")]
+pub struct AudioLen(pub i32);
+
+impl AudioLen {
+    pub const MAX: i64 = 300;
+}
+
+impl TryFrom<LenientInt> for AudioLen {
+    type Error = Invalid;
+    fn try_from(v: LenientInt) -> Result<Self, Invalid> {
+        bounded(v.0, 1, Self::MAX).map(|v| AudioLen(v as i32))
+    }
+}
+
+impl PartialSchema for AudioLen {
+    fn schema() -> RefOr<Schema> {
+        int_schema(1, Self::MAX, None, "length in seconds (语音长度)")
+    }
+}
+impl ToSchema for AudioLen {}
+
 /// question/list's `label`: one label, or the JSON array form of question/new; a
 /// question matches when it carries every given label.
 #[derive(Debug, Clone, Deserialize)]
@@ -255,6 +309,7 @@ pub struct SessionNew {
     /// http(s) URL of the user's avatar.
     pub user_image_url: Option<Url>,
     pub device_id: Option<DeviceId>,
+    pub groups: Option<GroupsField>,
 }
 
 /// The part of a signed body needed to check its signature.
@@ -322,6 +377,41 @@ pub struct SendText {
     pub sender_type: SenderTypeField,
     /// utf8 text, 1–4000 characters.
     pub text: Text,
+}
+
+/// POST /v1/question/<id>/message/send_image.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SendImage {
+    /// 用户session (the user's, or the bound agent's device).
+    #[schema(value_type = SessionToken)]
+    #[allow(dead_code)] // documented here, read by the `Caller` extractor
+    pub session: Option<IgnoredAny>,
+    /// The session's user id (sender_type 1) or the bound agent's serv_id (2).
+    #[schema(min_length = 1, max_length = 64)]
+    pub sender: String,
+    pub sender_type: SenderTypeField,
+    /// jpg格式图片base64字符串: a JPEG, base64 (standard or URL-safe; a `data:` prefix and
+    /// line breaks are ignored), at most KEFU_MEDIA_MAX_BYTES (5 MiB) decoded.
+    #[schema(content_encoding = "base64", content_media_type = "image/jpeg")]
+    pub image: String,
+}
+
+/// POST /v1/question/<id>/message/send_audio.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SendAudio {
+    /// 用户session (the user's, or the bound agent's device).
+    #[schema(value_type = SessionToken)]
+    #[allow(dead_code)] // documented here, read by the `Caller` extractor
+    pub session: Option<IgnoredAny>,
+    /// The session's user id (sender_type 1) or the bound agent's serv_id (2).
+    #[schema(min_length = 1, max_length = 64)]
+    pub sender: String,
+    pub sender_type: SenderTypeField,
+    /// AMR, AAC, M4A, MP3 or Ogg/Opus audio, base64, at most KEFU_MEDIA_MAX_BYTES decoded;
+    /// the format is told from the bytes.
+    #[schema(content_encoding = "base64")]
+    pub audio: String,
+    pub audio_len: AudioLen,
 }
 
 /// GET /v1/question/list.
@@ -397,4 +487,49 @@ impl MessagesQuery {
     pub fn page(&self) -> Page {
         page(self.page, self.num, self.message_id.clone(), self.sort)
     }
+}
+
+/// GET /v1/answer/templates.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TemplatesQuery {
+    /// Only this app's templates (APP包名).
+    #[param(inline)]
+    pub identify: Option<Identify>,
+}
+
+/// GET /v1/answer/template/<template_id>.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AnswerItemsQuery {
+    #[param(inline)]
+    pub page: Option<PageNo>,
+    #[param(inline)]
+    pub num: Option<PageSize>,
+    /// The last item_id of the previous page (cursor; `page` is then ignored).
+    #[param(inline)]
+    pub item_id: Option<ObjectId>,
+    #[param(inline)]
+    pub sort: Option<SortOrder>,
+    /// Only if the template belongs to this app (APP包名).
+    #[param(inline)]
+    pub identify: Option<Identify>,
+    /// Only quick answers whose question or content contains this text.
+    #[param(inline)]
+    pub q: Option<Keyword>,
+}
+
+impl AnswerItemsQuery {
+    pub fn page(&self) -> Page {
+        page(self.page, self.num, self.item_id.clone(), self.sort)
+    }
+}
+
+/// GET /v1/user.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserPageQuery {
+    /// 问题ID: the question whose user to show.
+    #[param(inline)]
+    pub question_id: ObjectId,
 }

@@ -55,6 +55,26 @@ pub struct MessageCreated {
     pub message_id: String,
 }
 
+/// send_image's answer.
+#[derive(Serialize, ToSchema)]
+pub struct ImageSent {
+    #[schema(minimum = 200, maximum = 200)]
+    pub status: u16,
+    pub message_id: String,
+    /// Serves the same bytes, `image/jpeg`.
+    pub image_url: String,
+}
+
+/// send_audio's answer.
+#[derive(Serialize, ToSchema)]
+pub struct AudioSent {
+    #[schema(minimum = 200, maximum = 200)]
+    pub status: u16,
+    pub message_id: String,
+    /// Serves the same bytes with the audio's content type.
+    pub audio_url: String,
+}
+
 /// `Prefer: respond-async` (or an outcome slower than the reply timeout): the command is
 /// durably queued; the ids it will create are already known.
 #[derive(Serialize, ToSchema)]
@@ -283,7 +303,12 @@ pub fn user_question(q: &question::Model) -> UserQuestion {
     }
 }
 
-pub fn message(m: &message::Model) -> Message {
+/// `media_base`: where stored files are served (`KEFU_MEDIA_BASE_URL`).
+pub fn message(m: &message::Model, media_base: &str) -> Message {
+    let media_url = |legacy: &Option<String>| match &m.media_key {
+        Some(key) => format!("{media_base}/{key}"),
+        None => legacy.clone().unwrap_or_default(),
+    };
     let (message_id, sender, sender_type, timestamp) = (m.id.clone(), m.sender.clone(), m.sender_type, secs(m.created_at));
     match m.msg_type {
         1 => Message::Audio {
@@ -292,7 +317,7 @@ pub fn message(m: &message::Model) -> Message {
             sender_type,
             timestamp,
             kind: 1,
-            audio_url: m.audio_url.clone().unwrap_or_default(),
+            audio_url: media_url(&m.audio_url),
             audio_len: m.audio_len.unwrap_or(0),
         },
         2 => Message::Image {
@@ -301,7 +326,7 @@ pub fn message(m: &message::Model) -> Message {
             sender_type,
             timestamp,
             kind: 2,
-            image_url: m.image_url.clone().unwrap_or_default(),
+            image_url: media_url(&m.image_url),
         },
         3 => Message::Text {
             message_id,

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_core;
 mod m20261125_000001_contract;
+mod m20261125_000002_toolkit;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_core::Migration),
             Box::new(m20261125_000001_contract::Migration),
+            Box::new(m20261125_000002_toolkit::Migration),
         ]
     }
 }

@@ -131,19 +131,19 @@ enum QueueJobs {
     LastError,
 }
 
-fn s(col: impl IntoIden, len: u32) -> ColumnDef {
+pub(crate) fn s(col: impl IntoIden, len: u32) -> ColumnDef {
     ColumnDef::new(col).string_len(len).not_null().to_owned()
 }
 
-fn s_null(col: impl IntoIden, len: u32) -> ColumnDef {
+pub(crate) fn s_null(col: impl IntoIden, len: u32) -> ColumnDef {
     ColumnDef::new(col).string_len(len).null().to_owned()
 }
 
-fn big(col: impl IntoIden) -> ColumnDef {
+pub(crate) fn big(col: impl IntoIden) -> ColumnDef {
     ColumnDef::new(col).big_integer().not_null().to_owned()
 }
 
-fn index(name: &str, table: impl IntoIden + 'static, cols: Vec<DynIden>) -> IndexCreateStatement {
+pub(crate) fn index(name: &str, table: impl IntoIden + 'static, cols: Vec<DynIden>) -> IndexCreateStatement {
     let mut idx = Index::create().name(name).table(table).to_owned();
     for col in cols {
         idx.col(col);
@@ -153,7 +153,7 @@ fn index(name: &str, table: impl IntoIden + 'static, cols: Vec<DynIden>) -> Inde
 
 /// Creates a table; on MySQL/MariaDB as InnoDB utf8mb4 with a binary collation, so ids
 /// compare exactly as on PostgreSQL and SQLite (`Alice` is not `alice`).
-async fn create(m: &SchemaManager<'_>, mut table: TableCreateStatement) -> Result<(), DbErr> {
+pub(crate) async fn create(m: &SchemaManager<'_>, mut table: TableCreateStatement) -> Result<(), DbErr> {
     if m.get_database_backend() == sea_orm::DbBackend::MySql {
         table.engine("InnoDB").character_set("utf8mb4").collate("utf8mb4_bin");
     }

@@ -142,6 +142,10 @@ pub fn test_config(backend: Backend, db_url: &str, prefix: &str) -> Config {
         amqp_prefix: prefix.into(),
         retry_schedule_ms: vec![200, 1_000],
         embedded_poll_ms: 50,
+        media_dir: std::env::temp_dir()
+            .join(format!("kefu-media-{prefix}"))
+            .display()
+            .to_string(),
         ..Config::default()
     }
 }
@@ -264,7 +268,7 @@ pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config, worke
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = kefu_ingest::AppState::new(db.clone(), broker.clone(), Arc::clone(&config));
+    let state = kefu_ingest::AppState::new(db.clone(), broker.clone(), Arc::clone(&config)).expect("media store");
     let c = cancel.clone();
     tasks.push(tokio::spawn(async move {
         kefu_ingest::serve(listener, state, c).await.unwrap();

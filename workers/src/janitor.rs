@@ -1,9 +1,10 @@
 //! Periodic clean-up: forgets processed command ids and idempotency keys after their
-//! retention, and expired sessions.
+//! retention, expired sessions, and media files no message refers to.
 
 use std::time::Duration;
 
 use kefu_common::entity::{idempotency_key, processed_command, session};
+use kefu_common::media::MediaStore;
 use kefu_common::now_ms;
 use sea_orm::{ColumnTrait, DeleteResult, EntityTrait, QueryFilter};
 use tokio_util::sync::CancellationToken;
@@ -12,6 +13,13 @@ use crate::Worker;
 
 pub async fn run_janitor(worker: Worker, cancel: CancellationToken) {
     let retention_ms = (worker.config.idempotency_ttl_secs * 1000) as i64;
+    let media = match MediaStore::from_config(&worker.config) {
+        Ok(media) => Some(media),
+        Err(err) => {
+            tracing::error!(error = %err, "media store unusable; unreferenced files are not collected");
+            None
+        }
+    };
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -46,6 +54,12 @@ pub async fn run_janitor(worker: Worker, cancel: CancellationToken) {
             match result {
                 Ok(r) => tracing::debug!(rows = r.rows_affected, what, "janitor pruned"),
                 Err(err) => tracing::warn!(error = %err, what, "janitor failed; will try again"),
+            }
+        }
+        if let Some(media) = &media {
+            let grace = Duration::from_secs(worker.config.media_gc_grace_secs);
+            if let Err(err) = crate::collect_unreferenced_media(db, media, grace).await {
+                tracing::warn!(error = %err, "media collection failed; will try again");
             }
         }
     }

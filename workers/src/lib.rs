@@ -2,10 +2,12 @@
 
 mod consumer;
 mod janitor;
+mod media_gc;
 pub mod service;
 
 use consumer::run_consumer;
 use janitor::run_janitor;
+pub use media_gc::collect_unreferenced_media;
 
 use std::sync::Arc;
 

@@ -25,6 +25,7 @@ pub async fn apply(txn: &DatabaseTransaction, command: &Command) -> Result<Outco
             user_image_url,
             device_id,
             expires_at,
+            groups,
         } => {
             let now = now_ms();
             let existing = user::Entity::find_by_id((*app_id, user_id.to_string()))
@@ -38,6 +39,9 @@ pub async fn apply(txn: &DatabaseTransaction, command: &Command) -> Result<Outco
                     if image.is_some() {
                         row.user_image_url = Set(image);
                     }
+                    if let Some(groups) = groups {
+                        row.groups = Set(Some(groups.to_json()));
+                    }
                     row.updated_at = Set(now);
                     row.update(txn).await?;
                 }
@@ -49,6 +53,7 @@ pub async fn apply(txn: &DatabaseTransaction, command: &Command) -> Result<Outco
                         user_image_url: Set(image),
                         created_at: Set(now),
                         updated_at: Set(now),
+                        groups: Set(groups.as_ref().map(|g| g.to_json())),
                     }
                     .insert(txn)
                     .await?;
@@ -128,7 +133,25 @@ pub async fn apply(txn: &DatabaseTransaction, command: &Command) -> Result<Outco
             actor,
             sender_type,
             text,
-        } => send_text(txn, question_id, message_id, actor, *sender_type, text).await?,
+        } => send_message(txn, question_id, message_id, actor, *sender_type, Content::Text(text)).await?,
+        MessageSendImageV1 {
+            question_id,
+            message_id,
+            actor,
+            sender_type,
+            media_key,
+        } => send_message(txn, question_id, message_id, actor, *sender_type, Content::Image(media_key)).await?,
+        MessageSendAudioV1 {
+            question_id,
+            message_id,
+            actor,
+            sender_type,
+            media_key,
+            audio_len,
+        } => {
+            let content = Content::Audio(media_key, *audio_len);
+            send_message(txn, question_id, message_id, actor, *sender_type, content).await?
+        }
     };
     Ok(match result {
         Ok(body) => Outcome::ok(body),
@@ -191,6 +214,7 @@ async fn create_question(
         last_mess_sender: Set(None),
         last_mess_sender_type: Set(None),
         last_mess_type: Set(None),
+        served_at: Set(None),
     }
     .insert(txn)
     .await?;
@@ -250,6 +274,7 @@ async fn notify(
         audio_len: Set(None),
         image_url: Set(None),
         created_at: Set(now_ms()),
+        media_key: Set(None),
     }
     .insert(txn)
     .await?;
@@ -272,6 +297,7 @@ async fn serve(txn: &DatabaseTransaction, id: &ObjectId, serv_id: &str, message_
         .col_expr(question::Column::Status, Expr::value(QuestionStatus::Serving as i16))
         .col_expr(question::Column::ServId, Expr::value(serv_id))
         .col_expr(question::Column::UpdatedAt, Expr::value(now_ms()))
+        .col_expr(question::Column::ServedAt, Expr::value(now_ms()))
         .filter(question::Column::Id.eq(id.as_str()))
         .filter(question::Column::Status.eq(QuestionStatus::Waiting as i16))
         .exec(txn)
@@ -359,13 +385,33 @@ async fn reopen(txn: &DatabaseTransaction, id: &ObjectId, actor: &Actor, message
     Ok(Ok(json!({ "message_id": message_id.as_str() })))
 }
 
-async fn send_text(
+/// What a chat message carries.
+enum Content<'a> {
+    Text(&'a Text),
+    /// A JPEG's media key.
+    Image(&'a str),
+    /// An audio file's media key and its length in seconds.
+    Audio(&'a str, i32),
+}
+
+impl Content<'_> {
+    fn kind(&self) -> MessageType {
+        match self {
+            Content::Text(_) => MessageType::Text,
+            Content::Image(_) => MessageType::Image,
+            Content::Audio(..) => MessageType::Audio,
+        }
+    }
+}
+
+/// send_text / send_image / send_audio: the same state rules for every kind.
+async fn send_message(
     txn: &DatabaseTransaction,
     id: &ObjectId,
     message_id: &ObjectId,
     actor: &Actor,
     sender_type: SenderType,
-    text: &Text,
+    content: Content<'_>,
 ) -> Applied {
     let Some(q) = load(txn, id).await? else {
         return refuse(ErrorCode::UnknownQuestion, "no such question");
@@ -392,29 +438,35 @@ async fn send_text(
         _ => return refuse(ErrorCode::Forbidden, "sender_type does not match the session"),
     };
     let now = now_ms();
+    let (text, media_key, audio_len) = match &content {
+        Content::Text(text) => (Some(text.to_string()), None, None),
+        Content::Image(key) => (None, Some(key.to_string()), None),
+        Content::Audio(key, len) => (None, Some(key.to_string()), Some(*len)),
+    };
     message::ActiveModel {
         id: Set(message_id.to_string()),
         question_id: Set(id.to_string()),
         sender: Set(sender.clone()),
         sender_type: Set(sender_type as i16),
-        msg_type: Set(MessageType::Text as i16),
-        text: Set(Some(text.to_string())),
+        msg_type: Set(content.kind() as i16),
+        text: Set(text.clone()),
         action: Set(None),
         audio_url: Set(None),
-        audio_len: Set(None),
+        audio_len: Set(audio_len),
         image_url: Set(None),
         created_at: Set(now),
+        media_key: Set(media_key),
     }
     .insert(txn)
     .await?;
     // Re-check the state in the UPDATE itself: a quit or finish committed since the read
     // above makes it match nothing, and the whole send is refused (and rolled back).
     let mut update = question::Entity::update_many()
-        .col_expr(question::Column::LastMessText, Expr::value(text.to_string()))
+        .col_expr(question::Column::LastMessText, Expr::value(text))
         .col_expr(question::Column::LastMessTimestamp, Expr::value(now))
         .col_expr(question::Column::LastMessSender, Expr::value(sender))
         .col_expr(question::Column::LastMessSenderType, Expr::value(sender_type as i16))
-        .col_expr(question::Column::LastMessType, Expr::value(MessageType::Text as i16))
+        .col_expr(question::Column::LastMessType, Expr::value(content.kind() as i16))
         .col_expr(question::Column::UpdatedAt, Expr::value(now))
         .filter(question::Column::Id.eq(id.as_str()));
     update = match actor {

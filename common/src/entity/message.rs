@@ -17,6 +17,8 @@ pub struct Model {
     pub audio_len: Option<i32>,
     pub image_url: Option<String>,
     pub created_at: i64,
+    /// The media store key of an image or audio message.
+    pub media_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,8 +3,11 @@
 pub mod agent;
 pub mod agent_app;
 pub mod agent_binding;
+pub mod answer_item;
+pub mod answer_template;
 pub mod app;
 pub mod idempotency_key;
+pub mod media_blob;
 pub mod message;
 pub mod processed_command;
 pub mod question;

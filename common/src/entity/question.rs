@@ -21,6 +21,8 @@ pub struct Model {
     pub last_mess_sender_type: Option<i16>,
     /// Message type of the last chat message (1 audio, 2 image, 3 text).
     pub last_mess_type: Option<i16>,
+    /// When an agent last started serving it (queue-position estimates).
+    pub served_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

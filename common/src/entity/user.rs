@@ -11,6 +11,8 @@ pub struct Model {
     pub user_image_url: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// JSON array of the groups the app sent with session/new.
+    pub groups: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,7 +17,7 @@ use crate::{ApiError, AppState};
 const OK: u16 = 200;
 
 /// Narrows `app_ids` to the app named by the optional `identify` filter.
-async fn filter_identify(
+pub(crate) async fn filter_identify(
     state: &AppState,
     identify: Option<&Identify>,
     app_ids: Vec<i64>,
@@ -259,8 +259,9 @@ pub async fn messages(
     } else {
         store::messages(&state.db, question_id.as_str(), &query.page()).await?
     };
+    let media_base = state.config.media_base();
     Ok(Json(Messages {
         status: OK,
-        messages: messages.iter().map(views::message).collect(),
+        messages: messages.iter().map(|m| views::message(m, &media_base)).collect(),
     }))
 }

@@ -1,9 +1,12 @@
 //! The `/v1` API. Handlers stay thin: extract → authorize → command → answer.
 
+pub(crate) mod answers;
 pub(crate) mod lists;
+pub(crate) mod media;
 pub(crate) mod question;
 pub(crate) mod serv;
 pub(crate) mod session;
+pub(crate) mod user;
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -24,6 +27,7 @@ fn reads(route: MethodRouter<AppState>, limit: usize) -> MethodRouter<AppState> 
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let limit = state.config.body_limit_bytes;
+    let media_limit = state.config.media_body_limit();
     let api = Router::new()
         .route("/v1/session/new", reads(post(session::new), limit))
         .route("/v1/serv/bind", reads(post(serv::bind), limit))
@@ -40,6 +44,19 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/v1/question/{question_id}/message/send_text",
             reads(post(question::send_text), limit),
         )
+        .route(
+            "/v1/question/{question_id}/message/send_image",
+            reads(post(media::send_image), media_limit),
+        )
+        .route(
+            "/v1/question/{question_id}/message/send_audio",
+            reads(post(media::send_audio), media_limit),
+        )
+        .route("/media/{key}", get(media::get_media))
+        .route("/v1/question/{question_id}/position", reads(get(user::position), limit))
+        .route("/v1/user", reads(get(user::page), limit))
+        .route("/v1/answer/templates", reads(get(answers::templates), limit))
+        .route("/v1/answer/template/{template_id}", reads(get(answers::items), limit))
         .route("/v1/user/{user_id}/waits", reads(get(lists::user_waits), limit))
         .route("/v1/user/{user_id}/tasks", reads(get(lists::user_tasks), limit))
         .route("/v1/user/{user_id}/overs", reads(get(lists::user_overs), limit))

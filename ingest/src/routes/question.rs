@@ -14,7 +14,7 @@ use crate::input::{Input, PathParam, Valid};
 use crate::requests::{AgentAction, QuestionNew, Reopen, SendText};
 use crate::{ApiError, AppState};
 
-fn assigned(pairs: &[(&str, &str)]) -> Map<String, Value> {
+pub(crate) fn assigned(pairs: &[(&str, &str)]) -> Map<String, Value> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect()
 }
 
@@ -231,7 +231,7 @@ pub async fn send_text(
 
 /// The actor behind `sender` / `sender_type`: the session's own user, or the agent the
 /// session is bound to.
-fn sender(caller: &Caller, sender_type: SenderType, sender: &str) -> Result<Actor, ApiError> {
+pub(crate) fn sender(caller: &Caller, sender_type: SenderType, sender: &str) -> Result<Actor, ApiError> {
     match sender_type {
         SenderType::User => {
             if sender != caller.info.session.user_id {

@@ -45,6 +45,7 @@ pub async fn new(
         user_image_url: body.user_image_url,
         device_id: body.device_id,
         expires_at,
+        groups: body.groups.map(|g| g.0),
     };
     // A replay of this very signed request (within the timestamp window) gets the first
     // answer: it cannot mint further sessions.
