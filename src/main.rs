@@ -190,6 +190,12 @@ async fn run(command: Cmd, config: Arc<Config>) -> Result<(), RunError> {
             });
             if with_ingest {
                 let listener = tokio::net::TcpListener::bind(&config.http_addr).await?;
+                if config.public_url.is_empty() && config.http_addr.starts_with("0.0.0.0") {
+                    tracing::warn!(
+                        public_url = %config.public_base(),
+                        "KEFU_PUBLIC_URL is unset: image, audio and avatar links name the listen address; set it to the address clients use"
+                    );
+                }
                 let state = kefu_ingest::AppState::new(db.clone(), broker.clone(), Arc::clone(&config))?;
                 kefu_ingest::serve(listener, state, cancel.clone()).await?;
                 cancel.cancel();

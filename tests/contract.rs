@@ -219,6 +219,22 @@ async fn every_error_code_rabbitmq_postgres() {
     seen.check(keyed("second").await, 409, "idempotency_key_reused", Some("Idempotency-Key"));
     seen.check(app.get("/v1/nothing/here", &[]).await, 404, "not_found", None);
     seen.check(
+        app.post_json(
+            &format!("/v1/question/{q}/message/send_image"),
+            json!({ "session": user, "sender": "u1", "sender_type": 1, "image": "*** not base64 ***" }),
+        )
+        .await,
+        400,
+        "bad_base64",
+        Some("image"),
+    );
+    seen.check(
+        app.get("/v1/answer/template/0123456789abcdef01234567", &[("session", &alice)]).await,
+        404,
+        "unknown_template",
+        Some("template_id"),
+    );
+    seen.check(
         read(app.http.get(app.url("/v1/question/new")).send().await.unwrap()).await,
         405,
         "method_not_allowed",
@@ -235,7 +251,7 @@ async fn every_error_code_rabbitmq_postgres() {
 
     // Provoked by their own tests: the full queue (tests/broker.rs,
     // full_queue_answers_429_rabbitmq) and the outage (database_outage_* below).
-    let elsewhere: BTreeSet<String> = ["overloaded", "unavailable", "bad_base64", "too_frequent"]
+    let elsewhere: BTreeSet<String> = ["overloaded", "unavailable", "too_frequent"]
         .map(String::from)
         .into();
     let missing: Vec<_> = documented_codes()

@@ -52,7 +52,7 @@ is HTTP 200 and only the body's `status` tells success (200), queued (202) and f
         lists::user_overs,
         lists::user_alls,
     ),
-    components(schemas(crate::views::ErrorBody)),
+    components(schemas(crate::views::ErrorBody, kefu_common::ids::ObjectId)),
     modifiers(&Security),
     tags(
         (name = "sessions", description = "Apps open sessions for their users"),

@@ -322,7 +322,7 @@ pub struct SignedApp {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ServCredentials {
     /// 用户session (also accepted in the query or as `Authorization: Bearer`).
-    #[schema(value_type = SessionToken)]
+    #[schema(value_type = SessionToken, required = false)]
     #[allow(dead_code)] // documented here, read by the `Caller` extractor
     pub session: Option<IgnoredAny>,
     /// 客服账号
@@ -336,7 +336,7 @@ pub struct ServCredentials {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct QuestionNew {
     /// 用户session (also accepted in the query or as `Authorization: Bearer`).
-    #[schema(value_type = SessionToken)]
+    #[schema(value_type = SessionToken, required = false)]
     #[allow(dead_code)] // documented here, read by the `Caller` extractor
     pub session: Option<IgnoredAny>,
     /// 问题标题, 0–200 characters.
@@ -348,7 +348,7 @@ pub struct QuestionNew {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AgentAction {
     /// 用户session of the agent's bound device.
-    #[schema(value_type = SessionToken)]
+    #[schema(value_type = SessionToken, required = false)]
     #[allow(dead_code)] // documented here, read by the `Caller` extractor
     pub session: Option<IgnoredAny>,
     /// 客服账号: the agent the session is bound to.
@@ -359,7 +359,7 @@ pub struct AgentAction {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Reopen {
     /// 用户session of the user who asked.
-    #[schema(value_type = SessionToken)]
+    #[schema(value_type = SessionToken, required = false)]
     #[allow(dead_code)] // documented here, read by the `Caller` extractor
     pub session: Option<IgnoredAny>,
 }
@@ -368,7 +368,7 @@ pub struct Reopen {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendText {
     /// 用户session (the user's, or the bound agent's device).
-    #[schema(value_type = SessionToken)]
+    #[schema(value_type = SessionToken, required = false)]
     #[allow(dead_code)] // documented here, read by the `Caller` extractor
     pub session: Option<IgnoredAny>,
     /// The session's user id (sender_type 1) or the bound agent's serv_id (2).
@@ -383,7 +383,7 @@ pub struct SendText {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendImage {
     /// 用户session (the user's, or the bound agent's device).
-    #[schema(value_type = SessionToken)]
+    #[schema(value_type = SessionToken, required = false)]
     #[allow(dead_code)] // documented here, read by the `Caller` extractor
     pub session: Option<IgnoredAny>,
     /// The session's user id (sender_type 1) or the bound agent's serv_id (2).
@@ -400,7 +400,7 @@ pub struct SendImage {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendAudio {
     /// 用户session (the user's, or the bound agent's device).
-    #[schema(value_type = SessionToken)]
+    #[schema(value_type = SessionToken, required = false)]
     #[allow(dead_code)] // documented here, read by the `Caller` extractor
     pub session: Option<IgnoredAny>,
     /// The session's user id (sender_type 1) or the bound agent's serv_id (2).

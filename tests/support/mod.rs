@@ -254,6 +254,12 @@ pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config, worke
             ],
         );
     }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = config;
+    if config.public_url.is_empty() {
+        config.public_url = base.clone();
+    }
     let config = Arc::new(config);
     let broker = Broker::connect(&config, db.clone()).await.expect("connect broker");
     let cancel = CancellationToken::new();
@@ -266,8 +272,6 @@ pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config, worke
     if workers {
         tasks.push(tokio::spawn(kefu_workers::run(worker, cancel.clone())));
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let state = kefu_ingest::AppState::new(db.clone(), broker.clone(), Arc::clone(&config)).expect("media store");
     let c = cancel.clone();
     tasks.push(tokio::spawn(async move {
@@ -456,6 +460,7 @@ impl TestApp {
         if let Some(test_db) = self.test_db.take() {
             test_db.drop_db().await;
         }
+        let _ = std::fs::remove_dir_all(&self.config.media_dir);
         self.shut_down = true;
     }
 }
