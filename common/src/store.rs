@@ -217,18 +217,24 @@ pub async fn device_count(db: &impl ConnectionTrait, app_id: i64, user_id: &str)
 }
 
 /// A waiting question's place: questions of its app waiting since no later than it
-/// (itself included), and all waiting ones. Range counts on the
+/// (itself included), and all waiting ones — both from one range read of the
 /// (status, app_id, id) index, never a table scan.
 pub async fn queue_position(db: &impl ConnectionTrait, q: &question::Model) -> Result<(u64, u64), DbErr> {
-    use sea_orm::PaginatorTrait;
-    let waiting = || {
-        question::Entity::find()
-            .filter(question::Column::Status.eq(1))
-            .filter(question::Column::AppId.eq(q.app_id))
-    };
-    let position = waiting().filter(question::Column::Id.lte(q.id.as_str())).count(db).await?;
-    let total = waiting().count(db).await?;
-    Ok((position, total))
+    use sea_orm::sea_query::{CaseStatement, Expr, Func, SimpleExpr};
+    let ahead: SimpleExpr = CaseStatement::new()
+        .case(Expr::col(question::Column::Id).lte(q.id.as_str()), Expr::val(1))
+        .into();
+    let (position, waiting): (i64, i64) = question::Entity::find()
+        .select_only()
+        .column_as(SimpleExpr::from(Func::count(ahead)), "position")
+        .column_as(SimpleExpr::from(Func::count(Expr::col(question::Column::Id))), "waiting")
+        .filter(question::Column::Status.eq(1))
+        .filter(question::Column::AppId.eq(q.app_id))
+        .into_tuple()
+        .one(db)
+        .await?
+        .unwrap_or((0, 0));
+    Ok((position as u64, waiting as u64))
 }
 
 /// Questions of an app an agent started serving since `since_ms`.
