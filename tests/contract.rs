@@ -229,6 +229,12 @@ async fn every_error_code_rabbitmq_postgres() {
         Some("image"),
     );
     seen.check(
+        app.get("/v1/leavemessage/6f1c1d7e-1b7a-4a8e-9a39-0f4c2b8e9d11", &[("session", &alice)]).await,
+        404,
+        "unknown_leave_message",
+        Some("id"),
+    );
+    seen.check(
         app.get("/v1/answer/template/0123456789abcdef01234567", &[("session", &alice)]).await,
         404,
         "unknown_template",

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::domain::{DeviceId, Groups, Labels, SenderType, ServId, SessionToken, Text, Title, Url, UserId, UserName};
 use crate::ids::ObjectId;
+use crate::leave::{Callback, Contact, Email, LeaveUserId, MessageContent, Subject, Tag, Tel};
 
 /// Who asks for a change, as authenticated by the ingest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +76,29 @@ pub enum Command {
         sender_type: SenderType,
         text: Text,
     },
+    /// A customer's leave message (留言), into `cc_misc_lvmsg`.
+    LeaveMessageCreateV1 {
+        /// The row's UUID, chosen at the ingest (so a replay answers the same one).
+        id: Uuid,
+        app_id: i64,
+        /// The app's name (`acc_name`).
+        acc_name: String,
+        user_id: Option<LeaveUserId>,
+        contact: Contact,
+        callback: Callback,
+        tel: Option<Tel>,
+        email: Option<Email>,
+        subject: Subject,
+        content: Option<MessageContent>,
+        /// Serialized JSON, at most 2000 characters.
+        user_data: Option<String>,
+    },
+    /// An agent sets (or, with `None`, clears) a leave message's tag.
+    LeaveMessageTagV1 {
+        id: Uuid,
+        serv_id: ServId,
+        tag: Option<Tag>,
+    },
     MessageSendImageV1 {
         question_id: ObjectId,
         message_id: ObjectId,
@@ -107,6 +131,8 @@ impl Command {
             Command::QuestionReopenV1 { .. } => "QuestionReopenV1",
             Command::MessageSendTextV1 { .. } => "MessageSendTextV1",
             Command::MessageSendImageV1 { .. } => "MessageSendImageV1",
+            Command::LeaveMessageCreateV1 { .. } => "LeaveMessageCreateV1",
+            Command::LeaveMessageTagV1 { .. } => "LeaveMessageTagV1",
             Command::MessageSendAudioV1 { .. } => "MessageSendAudioV1",
         }
     }

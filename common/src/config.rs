@@ -48,6 +48,9 @@ pub struct Config {
     /// `KEFU_WORKER_PAUSE_BEFORE_ACK_MS`: fault injection for crash tests — the worker waits
     /// this long after committing and before acknowledging. Keep 0 in production.
     pub worker_pause_before_ack_ms: u64,
+    /// `KEFU_WORKER_PAUSE_BEFORE_COMMIT_MS`: fault injection for crash tests only — the
+    /// worker waits this long before committing a command. Keep 0 in production.
+    pub worker_pause_before_commit_ms: u64,
     /// `KEFU_LOG_FORMAT`: `text` or `json`.
     pub log_format: String,
     /// `KEFU_DB_ACQUIRE_TIMEOUT_MS`: how long a request waits for a database connection
@@ -96,6 +99,7 @@ impl Default for Config {
             embedded_poll_ms: 200,
             embedded_visibility_secs: 30,
             worker_pause_before_ack_ms: 0,
+            worker_pause_before_commit_ms: 0,
             log_format: "text".into(),
             db_acquire_timeout_ms: 5_000,
             error_http_status: "fitting".into(),

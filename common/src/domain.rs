@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 #[error("{0}")]
 pub struct Invalid(pub String);
 
-fn char_len_between(s: &str, min: usize, max: usize) -> Result<(), Invalid> {
+pub(crate) fn char_len_between(s: &str, min: usize, max: usize) -> Result<(), Invalid> {
     let n = s.chars().count();
     if n < min || n > max {
         return Err(Invalid(if min == max {
@@ -20,13 +20,14 @@ fn char_len_between(s: &str, min: usize, max: usize) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn no_control_chars(s: &str) -> Result<(), Invalid> {
+pub(crate) fn no_control_chars(s: &str) -> Result<(), Invalid> {
     if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
         return Err(Invalid("must not contain control characters".into()));
     }
     Ok(())
 }
 
+/// A bounded, control-character-free string type (used here and in `crate::leave`).
 macro_rules! string_type {
     ($(#[$meta:meta])* $name:ident, $min:expr, $max:expr) => {
         $(#[$meta])*
@@ -39,8 +40,8 @@ macro_rules! string_type {
             pub const MAX: usize = $max;
 
             pub fn parse(s: &str) -> Result<Self, Invalid> {
-                char_len_between(s, $min, $max)?;
-                no_control_chars(s)?;
+                $crate::domain::char_len_between(s, $min, $max)?;
+                $crate::domain::no_control_chars(s)?;
                 Ok(Self(s.to_owned()))
             }
 
@@ -70,7 +71,7 @@ macro_rules! string_type {
 
         impl utoipa::PartialSchema for $name {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                string_schema($min, $max, None)
+                $crate::domain::string_schema($min, $max, None)
             }
         }
 

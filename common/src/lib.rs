@@ -1,13 +1,15 @@
 //! Shared pieces of Kefu: domain types, ids, commands and outcomes, configuration,
 //! the storage entities and read queries, and the broker abstraction.
 
+#[macro_use]
+pub mod domain;
 pub mod broker;
 pub mod command;
 pub mod config;
 pub mod db;
-pub mod domain;
 pub mod entity;
 pub mod ids;
+pub mod leave;
 pub mod media;
 pub mod outcome;
 pub mod retry;

@@ -71,10 +71,12 @@ pub enum ErrorCode {
     QuestionNotFinished,
     /// 30015: no quick-answer template with this id (in the apps the agent serves).
     UnknownTemplate,
+    /// 30016: no leave message with this id (in the apps the agent serves).
+    UnknownLeaveMessage,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 30] = {
+    pub const ALL: [ErrorCode; 31] = {
         use ErrorCode::*;
         [
             Internal,
@@ -107,6 +109,7 @@ impl ErrorCode {
             MethodNotAllowed,
             QuestionNotFinished,
             UnknownTemplate,
+            UnknownLeaveMessage,
         ]
     };
 
@@ -143,6 +146,7 @@ impl ErrorCode {
             MethodNotAllowed => 30013,
             QuestionNotFinished => 30014,
             UnknownTemplate => 30015,
+            UnknownLeaveMessage => 30016,
         }
     }
 
@@ -180,6 +184,7 @@ impl ErrorCode {
             MethodNotAllowed => "method_not_allowed",
             QuestionNotFinished => "question_not_finished",
             UnknownTemplate => "unknown_template",
+            UnknownLeaveMessage => "unknown_leave_message",
         }
     }
 
@@ -190,7 +195,7 @@ impl ErrorCode {
             MissingField | InvalidField | MalformedBody | BadBase64 => 400,
             InvalidSession | BadSignature | ExpiredTimestamp | UnknownAgent | WrongPassword => 401,
             Forbidden | NotBound | NotQuestionOwner => 403,
-            UnknownQuestion | UnknownApp | UnknownUser | UnknownTemplate | NotFound => 404,
+            UnknownQuestion | UnknownApp | UnknownUser | UnknownTemplate | UnknownLeaveMessage | NotFound => 404,
             MethodNotAllowed => 405,
             UnsupportedMediaType => 415,
             QuestionAlreadyServed

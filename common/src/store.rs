@@ -7,8 +7,8 @@ use sea_orm::{
 
 use crate::domain::{Page, Sort};
 use crate::entity::{
-    agent, agent_app, agent_binding, answer_item, answer_template, app, message, processed_command, question,
-    question_label, session, user,
+    agent, agent_app, agent_binding, answer_item, answer_template, app, leave_message, leave_message_app, message,
+    processed_command, question, question_label, session, user,
 };
 
 /// An authenticated session: the app user behind it and, once bound, its agent.
@@ -34,6 +34,10 @@ pub async fn app_by_identify(db: &impl ConnectionTrait, identify: &str) -> Resul
         .filter(app::Column::Identify.eq(identify))
         .one(db)
         .await
+}
+
+pub async fn app_by_id(db: &impl ConnectionTrait, id: i64) -> Result<Option<app::Model>, DbErr> {
+    app::Entity::find_by_id(id).one(db).await
 }
 
 pub async fn agent(db: &impl ConnectionTrait, serv_id: &str) -> Result<Option<agent::Model>, DbErr> {
@@ -191,8 +195,8 @@ pub async fn answer_items(
     if let Some(keyword) = keyword {
         select = select.filter(
             Condition::any()
-                .add(answer_item::Column::Question.contains(keyword))
-                .add(answer_item::Column::Content.contains(keyword)),
+                .add(sea_orm::sea_query::Expr::col(answer_item::Column::Question).like(contains_pattern(keyword)))
+                .add(sea_orm::sea_query::Expr::col(answer_item::Column::Content).like(contains_pattern(keyword))),
         );
     }
     paged(select, answer_item::Column::Id, page).all(db).await
@@ -245,4 +249,105 @@ pub async fn served_since(db: &impl ConnectionTrait, app_id: i64, since_ms: i64)
         .filter(question::Column::ServedAt.gte(since_ms))
         .count(db)
         .await
+}
+
+/// Which leave messages a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct LeaveFilter {
+    /// Only these apps (always set: an agent sees only its apps).
+    pub app_ids: Vec<i64>,
+    pub callback: Option<String>,
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// `Some("")`: untagged ones.
+    pub tag: Option<String>,
+    /// Matches subject or content.
+    pub keyword: Option<String>,
+    /// The id of the last message of the previous page.
+    pub cursor: Option<String>,
+    pub newest_first: bool,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// `%`, `_` and `\` of user input match themselves in a LIKE pattern.
+fn contains_pattern(keyword: &str) -> sea_orm::sea_query::LikeExpr {
+    let escaped: String = keyword
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')
+}
+
+/// A page of leave messages, ordered by `create_time` then `id`.
+pub async fn leave_messages(db: &impl ConnectionTrait, f: &LeaveFilter) -> Result<Vec<leave_message::Model>, DbErr> {
+    use sea_orm::sea_query::Expr;
+    use leave_message::Column as C;
+    if f.app_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut select = leave_message::Entity::find().filter(
+        C::Id.in_subquery(
+            Query::select()
+                .column(leave_message_app::Column::MessageId)
+                .from(leave_message_app::Entity)
+                .and_where(leave_message_app::Column::AppId.is_in(f.app_ids.clone()))
+                .to_owned(),
+        ),
+    );
+    if let Some(callback) = &f.callback {
+        select = select.filter(C::Callback.eq(callback.as_str()));
+    }
+    if let Some(since) = f.since {
+        select = select.filter(C::CreateTime.gte(since));
+    }
+    if let Some(until) = f.until {
+        select = select.filter(C::CreateTime.lt(until));
+    }
+    match f.tag.as_deref() {
+        Some("") => select = select.filter(C::Tag.is_null()),
+        Some(tag) => select = select.filter(C::Tag.eq(tag)),
+        None => {}
+    }
+    if let Some(keyword) = &f.keyword {
+        select = select.filter(
+            Condition::any()
+                .add(Expr::col(C::Subject).like(contains_pattern(keyword)))
+                .add(Expr::col(C::Content).like(contains_pattern(keyword))),
+        );
+    }
+    if let Some(cursor) = &f.cursor {
+        if let Some(last) = leave_message::Entity::find_by_id(cursor.clone()).one(db).await? {
+            let (time, id) = (last.create_time, last.id);
+            select = select.filter(if f.newest_first {
+                Condition::any()
+                    .add(C::CreateTime.lt(time))
+                    .add(Condition::all().add(C::CreateTime.eq(time)).add(C::Id.lt(id)))
+            } else {
+                Condition::any()
+                    .add(C::CreateTime.gt(time))
+                    .add(Condition::all().add(C::CreateTime.eq(time)).add(C::Id.gt(id)))
+            });
+        }
+    }
+    select = if f.newest_first {
+        select.order_by_desc(C::CreateTime).order_by_desc(C::Id)
+    } else {
+        select.order_by_asc(C::CreateTime).order_by_asc(C::Id)
+    };
+    select.offset(f.offset).limit(f.limit).all(db).await
+}
+
+/// A leave message with the app it came to.
+pub async fn leave_message(db: &impl ConnectionTrait, id: &str) -> Result<Option<(leave_message::Model, i64)>, DbErr> {
+    let Some(owner) = leave_message_app::Entity::find_by_id(id.to_owned()).one(db).await? else {
+        return Ok(None);
+    };
+    Ok(leave_message::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .map(|m| (m, owner.app_id)))
 }

@@ -30,6 +30,9 @@ pub enum Key<'a> {
     /// A key the call carries itself: the signature of a signed request, so replaying
     /// the same signed request answers the first outcome instead of acting again.
     Implicit(&'a str),
+    /// Like `Implicit`, but one key for the whole scope whatever the path (a
+    /// leave-message signature is accepted once per app, under `v1` and `v1.0` alike).
+    Scoped(&'a str),
 }
 
 /// `scope` keeps one client's idempotency keys apart from another's (the session, or
@@ -44,7 +47,6 @@ pub async fn dispatch(
     dispatch_keyed(state, input, scope, Key::Header, command, assigned).await
 }
 
-#[tracing::instrument(skip_all, fields(command = command.name(), command_id))]
 pub async fn dispatch_keyed(
     state: &AppState,
     input: &RawInput,
@@ -53,19 +55,58 @@ pub async fn dispatch_keyed(
     command: Command,
     assigned: Map<String, Value>,
 ) -> Result<Response, ApiError> {
+    Ok(render(submit(state, input, scope, key, command, assigned).await?))
+}
+
+/// What became of a published command.
+pub enum Answer {
+    /// Applied (or refused): its outcome.
+    Done(Outcome),
+    /// Durably queued, not yet answered; `asked` when the client asked for that
+    /// (`Prefer: respond-async`), else the outcome was too slow or unreadable.
+    Queued { assigned: Map<String, Value>, asked: bool },
+}
+
+pub struct Submitted {
+    /// The command id (`request_id`).
+    pub id: Uuid,
+    pub answer: Answer,
+}
+
+/// Publishes a command (once per idempotency key) and waits for its outcome unless the
+/// client asked not to. The caller renders the answer in its API's style.
+#[tracing::instrument(skip_all, fields(command = command.name(), command_id))]
+pub async fn submit(
+    state: &AppState,
+    input: &RawInput,
+    scope: &str,
+    key: Key<'_>,
+    command: Command,
+    assigned: Map<String, Value>,
+) -> Result<Submitted, ApiError> {
     // A signed call's fingerprint covers only what its signature covers: the body.
-    let body_only = matches!(key, Key::Implicit(_));
+    let body_only = !matches!(key, Key::Header);
+    let per_path = !matches!(key, Key::Scoped(_));
     let key = match key {
         Key::Header => idempotency_key(input)?,
-        Key::Implicit(key) => Some(key),
+        Key::Implicit(key) | Key::Scoped(key) => Some(key),
     };
     let (envelope, assigned) = match key {
         None => (Envelope::new(Uuid::new_v4(), command), assigned),
         Some(key) => {
-            let id = idempotent_command_id(&format!("{scope}\n{}\n{}", input.method, input.path), key);
+            let id = if per_path {
+                idempotent_command_id(&format!("{scope}\n{}\n{}", input.method, input.path), key)
+            } else {
+                idempotent_command_id(scope, key)
+            };
             match remember_key(state, input, body_only, Envelope::new(id, command), assigned).await? {
                 Remembered::Publish(envelope, assigned) => (envelope, assigned),
-                Remembered::Done(outcome) => return Ok(with_request_id(respond(outcome), id)),
+                Remembered::Done(outcome) => {
+                    return Ok(Submitted {
+                        id,
+                        answer: Answer::Done(outcome),
+                    })
+                }
             }
         }
     };
@@ -83,31 +124,49 @@ pub async fn dispatch_keyed(
         replies,
         correlation: correlation.clone(),
     });
-    if let Err(err) = state
+    state
         .broker
         .publish_command(&correlation, &envelope.to_bytes(), !respond_async)
-        .await
-    {
-        return Err(err.into());
-    }
-    let Some(mut slot) = slot else {
-        let mut response = accepted(id, assigned);
-        response
-            .headers_mut()
-            .insert("preference-applied", HeaderValue::from_static("respond-async"));
-        return Ok(response);
+        .await?;
+    let queued = |assigned, asked| Submitted {
+        id,
+        answer: Answer::Queued { assigned, asked },
     };
-    match wait_outcome(state, &correlation, &mut slot).await {
-        Ok(Some(outcome)) => Ok(with_request_id(respond(outcome), id)),
+    let Some(mut slot) = slot else {
+        return Ok(queued(assigned, true));
+    };
+    Ok(match wait_outcome(state, &correlation, &mut slot).await {
+        Ok(Some(outcome)) => Submitted {
+            id,
+            answer: Answer::Done(outcome),
+        },
         Ok(None) => {
             tracing::warn!("no outcome within the reply timeout; answering 202 (the command is queued)");
-            Ok(accepted(id, assigned))
+            queued(assigned, false)
         }
         Err(err) => {
             // The command is confirmed by the broker: it will be applied. Never turn
             // that into an error the client would retry as if nothing happened.
             tracing::warn!(error = %err, "could not read the outcome; answering 202 (the command is queued)");
-            Ok(accepted(id, assigned))
+            queued(assigned, false)
+        }
+    })
+}
+
+/// The `/v1` style: the outcome's body with `status` 200, or the spec's error body, or
+/// 202 with the assigned ids.
+fn render(submitted: Submitted) -> Response {
+    let id = submitted.id;
+    match submitted.answer {
+        Answer::Done(outcome) => with_request_id(respond(outcome), id),
+        Answer::Queued { assigned, asked } => {
+            let mut response = accepted(id, assigned);
+            if asked {
+                response
+                    .headers_mut()
+                    .insert("preference-applied", HeaderValue::from_static("respond-async"));
+            }
+            response
         }
     }
 }
@@ -249,7 +308,7 @@ fn accepted(id: Uuid, mut assigned: Map<String, Value>) -> Response {
     )
 }
 
-fn with_request_id(mut response: Response, id: Uuid) -> Response {
+pub fn with_request_id(mut response: Response, id: Uuid) -> Response {
     if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
         response.headers_mut().insert("x-request-id", v);
     }

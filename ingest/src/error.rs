@@ -38,8 +38,13 @@ impl ApiError {
 }
 
 pub fn failure_response(failure: &Failure) -> Response {
-    let status = StatusCode::from_u16(failure.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (status, Json(failure.body())).into_response();
+    with_status(failure, Json(failure.body()).into_response())
+}
+
+/// Gives a failure's body its HTTP status (and `Retry-After` where waiting helps).
+pub fn with_status(failure: &Failure, mut response: Response) -> Response {
+    *response.status_mut() =
+        StatusCode::from_u16(failure.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if matches!(
         failure.code,
         ErrorCode::Unavailable | ErrorCode::Overloaded | ErrorCode::TooFrequent
@@ -53,7 +58,14 @@ pub fn failure_response(failure: &Failure) -> Response {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let failure = match self {
+        failure_response(&self.into_failure())
+    }
+}
+
+impl ApiError {
+    /// What the client is told; internal causes are logged here, once.
+    pub fn into_failure(self) -> Failure {
+        match self {
             ApiError::Client(failure) => failure,
             ApiError::Broker(BrokerError::Rejected(reason)) => {
                 tracing::warn!(%reason, "command queue is full; refusing");
@@ -81,7 +93,6 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %err, "internal error");
                 Failure::new(ErrorCode::Internal, "internal error")
             }
-        };
-        failure_response(&failure)
+        }
     }
 }

@@ -53,18 +53,31 @@ impl FromRequestParts<AppState> for Input {
     }
 }
 
-/// The body limit of a route, in bytes.
+/// How a route reads its input: its body limit in bytes, and the style its errors are
+/// answered in.
 #[derive(Clone, Copy)]
-pub struct BodyLimit(pub usize);
+pub struct BodyLimit {
+    pub bytes: usize,
+    pub style: ErrorStyle,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ErrorStyle {
+    /// The customer-service API: `{"status":300,"error",…}`.
+    V1,
+    /// The leave-message API: `{"errcode",…}`.
+    LeaveMessage,
+}
 
 /// Middleware: reads the body (at most the route's limit) and parses query and body.
 pub async fn read_input(State(limit): State<BodyLimit>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
-    match parse(&parts, body, limit.0).await {
+    match parse(&parts, body, limit.bytes).await {
         Ok(input) => {
             parts.extensions.insert(Input(Arc::new(input)));
             next.run(Request::from_parts(parts, axum::body::Body::empty())).await
         }
+        Err(err) if limit.style == ErrorStyle::LeaveMessage => crate::routes::leave::error_response(err),
         Err(err) => err.into_response(),
     }
 }

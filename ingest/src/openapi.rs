@@ -14,7 +14,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{answers, lists, media, question, serv, session, user};
+use crate::routes::{answers, leave, lists, media, question, serv, session, user};
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -47,6 +47,10 @@ is HTTP 200 and only the body's `status` tells success (200), queued (202) and f
         user::page,
         answers::templates,
         answers::items,
+        leave::create,
+        leave::list,
+        leave::show,
+        leave::tag,
         lists::user_waits,
         lists::user_tasks,
         lists::user_overs,
@@ -62,6 +66,7 @@ is HTTP 200 and only the body's `status` tells success (200), queued (202) and f
         (name = "lists", description = "Question lists"),
         (name = "answers", description = "Quick answers for agents"),
         (name = "users", description = "Who the agent is talking to"),
+        (name = "leave messages", description = "Messages customers leave when nobody is there (留言)"),
     )
 )]
 pub struct ApiDoc;
@@ -104,6 +109,13 @@ impl Modify for Security {
             SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
                 "signature",
                 "Lowercase hex HMAC-SHA256(app secret, timestamp + \"\\n\" + METHOD + \"\\n\" + path + \"\\n\" + raw body).",
+            ))),
+        );
+        components.add_security_scheme(
+            "leave_signature",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "signature",
+                "Leave messages: lowercase hex SHA-1 of appid (as in the path) + app secret + timestamp (ms, in the query).",
             ))),
         );
         components.add_security_scheme(

@@ -17,6 +17,7 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 /// An integer given as a JSON number or as a string of digits (forms, query strings).
+#[derive(Debug, Clone, Copy)]
 pub struct LenientInt(pub i64);
 
 impl<'de> Deserialize<'de> for LenientInt {
@@ -80,6 +81,12 @@ impl TryFrom<LenientInt> for PageNo {
     }
 }
 
+impl PageNo {
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
 impl PartialSchema for PageNo {
     fn schema() -> RefOr<Schema> {
         int_schema(0, Page::MAX_PAGE as i64, Some(0), "page number (页数)")
@@ -96,6 +103,12 @@ impl TryFrom<LenientInt> for PageSize {
     type Error = Invalid;
     fn try_from(v: LenientInt) -> Result<Self, Invalid> {
         bounded(v.0, 1, Page::MAX_NUM as i64).map(|v| PageSize(v as u64))
+    }
+}
+
+impl PageSize {
+    pub fn get(self) -> u64 {
+        self.0
     }
 }
 
@@ -119,6 +132,12 @@ impl TryFrom<LenientInt> for SortOrder {
             -1 => Ok(SortOrder(Sort::Desc)),
             other => Err(Invalid(format!("must be 1 or -1, got {other}"))),
         }
+    }
+}
+
+impl SortOrder {
+    pub fn is_asc(self) -> bool {
+        self.0 == Sort::Asc
     }
 }
 

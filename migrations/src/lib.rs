@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_create_core;
 mod m20261125_000001_contract;
 mod m20261125_000002_toolkit;
+mod m20261125_000003_leave_messages;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_core::Migration),
             Box::new(m20261125_000001_contract::Migration),
             Box::new(m20261125_000002_toolkit::Migration),
+            Box::new(m20261125_000003_leave_messages::Migration),
         ]
     }
 }

@@ -496,6 +496,7 @@ impl Proc {
         let mut cmd = kefu_cmd(db_url);
         cmd.arg(role)
             .env("KEFU_HTTP_ADDR", http_addr)
+            .env("KEFU_MEDIA_DIR", std::env::temp_dir().join("kefu-test-proc-media"))
             .env("KEFU_RETRY_SCHEDULE_MS", "[200,1000]")
             .env(
                 "RUST_LOG",

@@ -66,7 +66,8 @@ async fn handle(worker: &Worker, delivery: Delivery) {
     span.record("command_id", tracing::field::display(envelope.id));
     span.record("command", envelope.command.name());
 
-    match execute(&worker.db, &envelope).await {
+    let pause = Duration::from_millis(worker.config.worker_pause_before_commit_ms);
+    match execute(&worker.db, &envelope, pause).await {
         Ok(outcome) => {
             if worker.config.worker_pause_before_ack_ms > 0 {
                 tracing::warn!(
@@ -116,13 +117,17 @@ async fn handle(worker: &Worker, delivery: Delivery) {
 /// Applies a command once: a command id already in `processed_commands` returns the
 /// stored outcome; otherwise the change and its record commit together. A refused
 /// command changes nothing but its record.
-pub async fn execute(db: &DatabaseConnection, envelope: &Envelope) -> Result<Outcome, ExecuteError> {
+pub async fn execute(
+    db: &DatabaseConnection,
+    envelope: &Envelope,
+    pause_before_commit: Duration,
+) -> Result<Outcome, ExecuteError> {
     let id = envelope.id.to_string();
     if let Some(done) = store::processed(db, &id).await? {
         tracing::info!("duplicate command; answering the stored outcome");
         return stored(done);
     }
-    match apply_once(db, envelope, &id).await {
+    match apply_once(db, envelope, &id, pause_before_commit).await {
         Err(ExecuteError::Db(err)) if is_unique_violation(&err) => {
             // The same command applied concurrently elsewhere (a duplicate delivery): the
             // first commit's outcome stands.
@@ -140,7 +145,12 @@ pub async fn execute(db: &DatabaseConnection, envelope: &Envelope) -> Result<Out
 
 /// One attempt: the change and its `processed_commands` record in one transaction (a
 /// refusal records only the record). Dropping the transaction on error rolls it back.
-async fn apply_once(db: &DatabaseConnection, envelope: &Envelope, id: &str) -> Result<Outcome, ExecuteError> {
+async fn apply_once(
+    db: &DatabaseConnection,
+    envelope: &Envelope,
+    id: &str,
+    pause_before_commit: Duration,
+) -> Result<Outcome, ExecuteError> {
     let txn = db.begin().await?;
     let outcome = service::apply(&txn, &envelope.command).await?;
     let txn = if matches!(outcome, Outcome::Failed(_)) {
@@ -156,6 +166,10 @@ async fn apply_once(db: &DatabaseConnection, envelope: &Envelope, id: &str) -> R
     }
     .insert(&txn)
     .await?;
+    if !pause_before_commit.is_zero() {
+        tracing::warn!(ms = pause_before_commit.as_millis() as u64, "fault injection: pausing before commit");
+        tokio::time::sleep(pause_before_commit).await;
+    }
     txn.commit().await?;
     Ok(outcome)
 }

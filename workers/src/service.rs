@@ -3,7 +3,10 @@
 
 use kefu_common::command::{Actor, Command};
 use kefu_common::domain::{Labels, MessageType, NotifyAction, QuestionStatus, SenderType, Text};
-use kefu_common::entity::{agent_app, agent_binding, message, question, question_label, session, user};
+use kefu_common::entity::{
+    agent_app, agent_binding, leave_message, leave_message_app, message, question, question_label, session, user,
+};
+use kefu_common::leave::Tag;
 use kefu_common::ids::ObjectId;
 use kefu_common::now_ms;
 use kefu_common::outcome::{ErrorCode, Failure, Outcome};
@@ -134,6 +137,44 @@ pub async fn apply(txn: &DatabaseTransaction, command: &Command) -> Result<Outco
             sender_type,
             text,
         } => send_message(txn, question_id, message_id, actor, *sender_type, Content::Text(text)).await?,
+        LeaveMessageCreateV1 {
+            id,
+            app_id,
+            acc_name,
+            user_id,
+            contact,
+            callback,
+            tel,
+            email,
+            subject,
+            content,
+            user_data,
+        } => {
+            let row = leave_message::ActiveModel {
+                id: Set(id.to_string()),
+                acc_type: Set("app".to_owned()),
+                acc_name: Set(acc_name.clone()),
+                user_id: Set(user_id.as_ref().map(|u| u.to_string())),
+                contact: Set(contact.to_string()),
+                callback: Set(callback.as_str().to_owned()),
+                tel: Set(tel.as_ref().map(|t| t.as_str().to_owned())),
+                email: Set(email.as_ref().map(|e| e.as_str().to_owned())),
+                subject: Set(subject.to_string()),
+                content: Set(content.as_ref().map(|c| c.to_string())),
+                create_time: Set(chrono::Utc::now()),
+                user_data: Set(user_data.clone()),
+                tag: Set(None),
+            };
+            row.insert(txn).await?;
+            leave_message_app::ActiveModel {
+                message_id: Set(id.to_string()),
+                app_id: Set(*app_id),
+            }
+            .insert(txn)
+            .await?;
+            Ok(json!({ "id": id.to_string() }))
+        }
+        LeaveMessageTagV1 { id, serv_id, tag } => tag_leave_message(txn, &id.to_string(), serv_id.as_str(), tag.as_ref()).await?,
         MessageSendImageV1 {
             question_id,
             message_id,
@@ -157,6 +198,26 @@ pub async fn apply(txn: &DatabaseTransaction, command: &Command) -> Result<Outco
         Ok(body) => Outcome::ok(body),
         Err(failure) => Outcome::Failed(failure),
     })
+}
+
+/// Sets or clears a leave message's tag. The agent's apps are checked again here: an
+/// operator may have taken the app from the agent since the ingest looked.
+async fn tag_leave_message(txn: &DatabaseTransaction, id: &str, serv_id: &str, tag: Option<&Tag>) -> Applied {
+    let Some(owner) = leave_message_app::Entity::find_by_id(id.to_owned()).one(txn).await? else {
+        return refuse(ErrorCode::UnknownLeaveMessage, "no such leave message");
+    };
+    if !serves_app(txn, serv_id, owner.app_id).await? {
+        return refuse(ErrorCode::UnknownLeaveMessage, "no such leave message");
+    }
+    // `create_time` is assigned to itself: MySQL's `ON UPDATE CURRENT_TIMESTAMP` (the
+    // spec's DDL) would otherwise move it.
+    leave_message::Entity::update_many()
+        .col_expr(leave_message::Column::Tag, Expr::value(tag.map(|t| t.to_string())))
+        .col_expr(leave_message::Column::CreateTime, Expr::col(leave_message::Column::CreateTime).into())
+        .filter(leave_message::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(Ok(json!({})))
 }
 
 fn refuse(code: ErrorCode, debug: impl Into<String>) -> Applied {

@@ -7,6 +7,8 @@ pub mod answer_item;
 pub mod answer_template;
 pub mod app;
 pub mod idempotency_key;
+pub mod leave_message;
+pub mod leave_message_app;
 pub mod media_blob;
 pub mod message;
 pub mod processed_command;

@@ -1,6 +1,7 @@
 //! The `/v1` API. Handlers stay thin: extract → authorize → command → answer.
 
 pub(crate) mod answers;
+pub(crate) mod leave;
 pub(crate) mod lists;
 pub(crate) mod media;
 pub(crate) mod question;
@@ -17,12 +18,16 @@ use axum::{Json, Router};
 use kefu_common::outcome::ErrorCode;
 use serde_json::json;
 
-use crate::input::{read_input, BodyLimit};
+use crate::input::{read_input, BodyLimit, ErrorStyle};
 use crate::{ApiError, AppState};
 
 /// A route whose handler reads its input (query and body, at most `limit` bytes).
 fn reads(route: MethodRouter<AppState>, limit: usize) -> MethodRouter<AppState> {
-    route.layer(from_fn_with_state(BodyLimit(limit), read_input))
+    reads_as(route, limit, ErrorStyle::V1)
+}
+
+fn reads_as(route: MethodRouter<AppState>, limit: usize, style: ErrorStyle) -> MethodRouter<AppState> {
+    route.layer(from_fn_with_state(BodyLimit { bytes: limit, style }, read_input))
 }
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -55,6 +60,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/media/{key}", get(media::get_media))
         .route("/v1/question/{question_id}/position", reads(get(user::position), limit))
         .route("/v1/user", reads(get(user::page), limit))
+        .route(
+            "/api/{version}/{appid}/leavemessage",
+            reads_as(post(leave::create), limit, ErrorStyle::LeaveMessage),
+        )
+        .route("/v1/leavemessages", reads(get(leave::list), limit))
+        .route("/v1/leavemessage/{id}", reads(get(leave::show), limit))
+        .route("/v1/leavemessage/{id}/tag", reads(post(leave::tag), limit))
         .route("/v1/answer/templates", reads(get(answers::templates), limit))
         .route("/v1/answer/template/{template_id}", reads(get(answers::items), limit))
         .route("/v1/user/{user_id}/waits", reads(get(lists::user_waits), limit))
