@@ -290,7 +290,7 @@ mod tests {
     /// and HTTP status, and nothing else does.
     #[test]
     fn docs_errors_md_matches_the_codes() {
-        let doc = include_str!("../../docs/errors.md");
+        let doc = include_str!("../../docs/errors.md").split("## Leave messages").next().unwrap();
         let rows: Vec<(u32, String, u16)> = doc
             .lines()
             .filter(|l| l.starts_with("| 1") || l.starts_with("| 2") || l.starts_with("| 3"))
