@@ -14,7 +14,7 @@ DB=kefu_bench_position
 psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" postgres
 psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $DB" postgres
 export KEFU_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
-export KEFU_HTTP_ADDR=127.0.0.1:18089 RUST_LOG=warn
+export KEFU_HTTP_ADDR=127.0.0.1:18089 RUST_LOG=warn KEFU_SESSION_RATE_PER_SEC=0
 $KEFU migrate
 $KEFU admin app create --identify com.example.bench >/dev/null
 psql -q -h 127.0.0.1 -U postgres "$DB" <<SQL  # VACUUM: the visibility map lets the counts read the index alone, as autovacuum would

@@ -13,7 +13,8 @@ cargo build --release --quiet
 kefu=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/kefu
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export KEFU_HTTP_ADDR=127.0.0.1:$port RUST_LOG=warn
+# One session drives all the load: no per-session rate limit here.
+export KEFU_HTTP_ADDR=127.0.0.1:$port RUST_LOG=warn KEFU_SESSION_RATE_PER_SEC=0
 case "$backend" in
   embedded) export KEFU_DATABASE_URL="sqlite://$work/kefu.db?mode=rwc" ;;
   rabbitmq-postgres)

@@ -65,7 +65,12 @@ async fn text(app: &TestApp, qid: &str, session: &str, sender: &str, sender_type
 /// Every code of docs/errors.md, provoked through HTTP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_code_rabbitmq_postgres() {
-    let app = spawn_app(Backend::RabbitPostgres).await;
+    let app = spawn_custom(
+        Backend::RabbitPostgres,
+        |c| c.admin_token = Some(kefu_common::config::Redacted::new("the-admin-token-of-this-test")),
+        true,
+    )
+    .await;
     let mut seen = Provoked::default();
     let user = app.session("u1").await;
     let other = app.session("u2").await;
@@ -218,6 +223,8 @@ async fn every_error_code_rabbitmq_postgres() {
     assert_eq!(keyed("first").await.0, 200);
     seen.check(keyed("second").await, 409, "idempotency_key_reused", Some("Idempotency-Key"));
     seen.check(app.get("/v1/nothing/here", &[]).await, 404, "not_found", None);
+    let resp = app.http.get(app.url("/admin/v1/leavemessages")).bearer_auth("guess").send().await.unwrap();
+    seen.check(read(resp).await, 401, "bad_admin_token", None);
     seen.check(
         app.post_json(
             &format!("/v1/question/{q}/message/send_image"),
@@ -257,6 +264,7 @@ async fn every_error_code_rabbitmq_postgres() {
 
     // Provoked by their own tests: the full queue (tests/broker.rs,
     // full_queue_answers_429_rabbitmq) and the outage (database_outage_* below).
+    // and the rate limit (session_rate_limit_answers_10038_embedded_sqlite).
     let elsewhere: BTreeSet<String> = ["overloaded", "unavailable", "too_frequent"]
         .map(String::from)
         .into();
@@ -266,6 +274,41 @@ async fn every_error_code_rabbitmq_postgres() {
         .cloned()
         .collect();
     assert!(missing.is_empty(), "codes never provoked: {missing:?}");
+    app.shutdown().await;
+}
+
+/// A session over its rate gets 10038 with `Retry-After`; other sessions go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_rate_limit_answers_10038_embedded_sqlite() {
+    let app = spawn_custom(
+        Backend::Embedded,
+        |c| {
+            c.session_rate_per_sec = 1;
+            c.session_rate_burst = 3;
+        },
+        true,
+    )
+    .await;
+    let user = app.session("u1").await;
+    let other = app.session("u2").await;
+    let list = |session: &str| {
+        app.http
+            .get(app.url("/v1/user/u1/alls"))
+            .query(&[("session", session)])
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(list(&user).await.unwrap().status(), 200);
+    }
+    let resp = list(&user).await.unwrap();
+    assert_eq!(resp.status(), 429);
+    let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&wait), "Retry-After {wait}");
+    let (_, body) = read(resp).await;
+    support::assert_code(&body, "too_frequent");
+    assert_ne!(list(&other).await.unwrap().status(), 429, "another session is not slowed");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(list(&user).await.unwrap().status(), 200, "the session recovers");
     app.shutdown().await;
 }
 

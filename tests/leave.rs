@@ -470,3 +470,52 @@ async fn async_leave_message_survives_a_killed_worker_rabbitmq_postgres() {
     assert_eq!(rows(&app).await, 1, "stored once");
     app.shutdown().await;
 }
+
+/// Operators read and tag every app's leave messages through the admin API, by token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_works_the_leave_messages_embedded_sqlite() {
+    const TOKEN: &str = "admin-token-for-tests-0123";
+    let app = spawn_custom(
+        Backend::Embedded,
+        |c| c.admin_token = Some(kefu_common::config::Redacted::new(TOKEN)),
+        true,
+    )
+    .await;
+    let id = accepted(&send(&app, &with("subject", json!("请回电"))).await);
+    let admin_get = |path: String, token: &'static str| {
+        let app = &app;
+        async move {
+            let resp = app.http.get(app.url(&path)).bearer_auth(token).send().await.unwrap();
+            support::read(resp).await
+        }
+    };
+    let (status, body) = admin_get("/admin/v1/leavemessages".into(), TOKEN).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["leavemessages"][0]["id"], id.as_str());
+    assert_eq!(body["leavemessages"][0]["subject"], "请回电");
+    let (status, body) = admin_get("/admin/v1/leavemessages?identify=com.example.none".into(), TOKEN).await;
+    assert_eq!((status.as_u16(), body["leavemessages"].clone()), (200, json!([])));
+    let (status, body) = admin_get("/admin/v1/leavemessages".into(), "wrong-token-wrong-token").await;
+    assert_eq!(status, 401, "{body}");
+    support::assert_code(&body, "bad_admin_token");
+    let resp = app
+        .http
+        .post(app.url(&format!("/admin/v1/leavemessage/{id}/tag")))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "tag": "已回电" }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = support::read(resp).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, one) = admin_get(format!("/admin/v1/leavemessage/{id}"), TOKEN).await;
+    assert_eq!(one["leavemessage"]["tag"], "已回电");
+    app.shutdown().await;
+
+    // Without KEFU_ADMIN_TOKEN there is no admin API.
+    let off = spawn_app(Backend::Embedded).await;
+    let resp = off.http.get(off.url("/admin/v1/leavemessages")).bearer_auth(TOKEN).send().await.unwrap();
+    let (status, body) = support::read(resp).await;
+    assert_eq!(status, 404, "{body}");
+    off.shutdown().await;
+}

@@ -99,6 +99,11 @@ pub enum Command {
         serv_id: ServId,
         tag: Option<Tag>,
     },
+    /// An operator (admin API) sets or clears a leave message's tag.
+    LeaveMessageTagByAdminV1 {
+        id: Uuid,
+        tag: Option<Tag>,
+    },
     MessageSendImageV1 {
         question_id: ObjectId,
         message_id: ObjectId,
@@ -133,6 +138,7 @@ impl Command {
             Command::MessageSendImageV1 { .. } => "MessageSendImageV1",
             Command::LeaveMessageCreateV1 { .. } => "LeaveMessageCreateV1",
             Command::LeaveMessageTagV1 { .. } => "LeaveMessageTagV1",
+            Command::LeaveMessageTagByAdminV1 { .. } => "LeaveMessageTagByAdminV1",
             Command::MessageSendAudioV1 { .. } => "MessageSendAudioV1",
         }
     }

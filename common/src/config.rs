@@ -56,6 +56,14 @@ pub struct Config {
     /// `KEFU_DB_ACQUIRE_TIMEOUT_MS`: how long a request waits for a database connection
     /// before it is answered 503 (the database is unreachable or every connection busy).
     pub db_acquire_timeout_ms: u64,
+    /// `KEFU_SESSION_RATE_PER_SEC`: requests one session may make per second, sustained
+    /// (0: no limit); beyond it 10038 with `Retry-After`.
+    pub session_rate_per_sec: u32,
+    /// `KEFU_SESSION_RATE_BURST`: requests one session may make at once.
+    pub session_rate_burst: u32,
+    /// `KEFU_ADMIN_TOKEN`: the bearer token of the admin API under `/admin/v1`; unset:
+    /// the admin API is off. Never printed (`Debug` shows `***`).
+    pub admin_token: Option<Redacted>,
     /// `KEFU_ERROR_HTTP_STATUS`: `fitting` (4xx/5xx, the default) or `always-200` (every
     /// API answer is HTTP 200 with the outcome in the body, as the original server did).
     pub error_http_status: String,
@@ -102,6 +110,9 @@ impl Default for Config {
             worker_pause_before_commit_ms: 0,
             log_format: "text".into(),
             db_acquire_timeout_ms: 5_000,
+            admin_token: None,
+            session_rate_per_sec: 20,
+            session_rate_burst: 60,
             error_http_status: "fitting".into(),
             public_url: String::new(),
             media_dir: "media".into(),
@@ -111,6 +122,28 @@ impl Default for Config {
             media_gc_grace_secs: 24 * 3600,
             default_avatar_url: String::new(),
         }
+    }
+}
+
+/// A secret from the configuration: compared, never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(String);
+
+impl Redacted {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret itself; for comparing, never for logging.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
     }
 }
 
@@ -184,6 +217,12 @@ impl Config {
         }
         if !["fitting", "always-200"].contains(&self.error_http_status.as_str()) {
             return invalid("error_http_status", "must be fitting or always-200");
+        }
+        if self.session_rate_per_sec > 0 && self.session_rate_burst == 0 {
+            return invalid("session_rate_burst", "must be at least 1 when KEFU_SESSION_RATE_PER_SEC is set");
+        }
+        if self.admin_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            return invalid("admin_token", "must be at least 16 characters");
         }
         if self.media_max_bytes == 0 {
             return invalid("media_max_bytes", "must be above 0");

@@ -73,10 +73,12 @@ pub enum ErrorCode {
     UnknownTemplate,
     /// 30016: no leave message with this id (in the apps the agent serves).
     UnknownLeaveMessage,
+    /// 30017: the admin API's bearer token is missing or wrong.
+    BadAdminToken,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 31] = {
+    pub const ALL: [ErrorCode; 32] = {
         use ErrorCode::*;
         [
             Internal,
@@ -110,6 +112,7 @@ impl ErrorCode {
             QuestionNotFinished,
             UnknownTemplate,
             UnknownLeaveMessage,
+            BadAdminToken,
         ]
     };
 
@@ -147,6 +150,7 @@ impl ErrorCode {
             QuestionNotFinished => 30014,
             UnknownTemplate => 30015,
             UnknownLeaveMessage => 30016,
+            BadAdminToken => 30017,
         }
     }
 
@@ -185,6 +189,7 @@ impl ErrorCode {
             QuestionNotFinished => "question_not_finished",
             UnknownTemplate => "unknown_template",
             UnknownLeaveMessage => "unknown_leave_message",
+            BadAdminToken => "bad_admin_token",
         }
     }
 
@@ -193,7 +198,7 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             MissingField | InvalidField | MalformedBody | BadBase64 => 400,
-            InvalidSession | BadSignature | ExpiredTimestamp | UnknownAgent | WrongPassword => 401,
+            InvalidSession | BadSignature | ExpiredTimestamp | UnknownAgent | WrongPassword | BadAdminToken => 401,
             Forbidden | NotBound | NotQuestionOwner => 403,
             UnknownQuestion | UnknownApp | UnknownUser | UnknownTemplate | UnknownLeaveMessage | NotFound => 404,
             MethodNotAllowed => 405,

@@ -36,6 +36,11 @@ pub async fn app_by_identify(db: &impl ConnectionTrait, identify: &str) -> Resul
         .await
 }
 
+/// Every app's id.
+pub async fn app_ids(db: &impl ConnectionTrait) -> Result<Vec<i64>, DbErr> {
+    Ok(app::Entity::find().all(db).await?.into_iter().map(|a| a.id).collect())
+}
+
 pub async fn app_by_id(db: &impl ConnectionTrait, id: i64) -> Result<Option<app::Model>, DbErr> {
     app::Entity::find_by_id(id).one(db).await
 }

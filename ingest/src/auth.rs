@@ -57,6 +57,10 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let input = Input::from_request_parts(parts, state).await?;
         let token = session_token(&input)?;
+        state
+            .limits
+            .check_session(token.as_str())
+            .map_err(|wait| ApiError::TooFrequent(wait.as_secs() + 1))?;
         match store::session(&state.db, token.as_str()).await? {
             Some(info) if info.session.expires_at > now_ms() => Ok(Caller { info, token }),
             _ => Err(invalid_session("session is unknown or expired")),

@@ -20,6 +20,9 @@ pub enum ApiError {
     Db(#[from] sea_orm::DbErr),
     #[error("broker: {0}")]
     Broker(#[from] BrokerError),
+    /// Over a rate limit; retry after this many seconds.
+    #[error("too many requests")]
+    TooFrequent(u64),
     /// The client closed the connection before its body arrived.
     #[error("client went away mid-request")]
     ClientGone,
@@ -58,7 +61,15 @@ pub fn with_status(failure: &Failure, mut response: Response) -> Response {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        failure_response(&self.into_failure())
+        let retry_after = match &self {
+            ApiError::TooFrequent(secs) => Some(*secs),
+            _ => None,
+        };
+        let mut response = failure_response(&self.into_failure());
+        if let Some(v) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+            response.headers_mut().insert("retry-after", v);
+        }
+        response
     }
 }
 
@@ -88,6 +99,10 @@ impl ApiError {
             ApiError::ClientGone => Failure::new(
                 ErrorCode::MalformedBody,
                 "the request body ended before it was complete",
+            ),
+            ApiError::TooFrequent(secs) => Failure::new(
+                ErrorCode::TooFrequent,
+                format!("too many requests from this session; retry in {secs} s"),
             ),
             ApiError::Internal(err) => {
                 tracing::error!(error = %err, "internal error");

@@ -4,6 +4,7 @@ mod auth;
 mod dispatch;
 mod error;
 mod input;
+mod limits;
 mod media;
 pub mod openapi;
 mod requests;
@@ -31,6 +32,7 @@ pub struct AppState {
     pub broker: Broker,
     pub config: Arc<Config>,
     pub ids: Arc<IdGen>,
+    pub limits: Arc<limits::Limits>,
     /// HTML templates, auto-escaping (`.html`).
     pub templates: Arc<minijinja::Environment<'static>>,
 }
@@ -39,6 +41,7 @@ impl AppState {
     pub fn new(db: DatabaseConnection, broker: Broker, config: Arc<Config>) -> Result<Self, MediaError> {
         Ok(Self {
             media: MediaStore::from_config(&config)?,
+            limits: Arc::new(limits::Limits::from_config(&config)),
             db,
             broker,
             config,
@@ -63,6 +66,15 @@ pub fn router(state: AppState) -> Router {
 /// Serves until `cancel`, then drains in-flight requests.
 pub async fn serve(listener: TcpListener, state: AppState, cancel: CancellationToken) -> std::io::Result<()> {
     state.broker.start_reply_listener(cancel.clone());
+    let (limits, stop) = (Arc::clone(&state.limits), cancel.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => limits.prune(),
+            }
+        }
+    });
     tracing::info!(addr = %listener.local_addr()?, broker = state.broker.kind(), "ingest listening");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async move { cancel.cancelled().await })

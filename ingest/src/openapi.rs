@@ -14,7 +14,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{answers, leave, lists, media, question, serv, session, user};
+use crate::routes::{admin, answers, leave, lists, media, question, serv, session, user};
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -51,6 +51,9 @@ is HTTP 200 and only the body's `status` tells success (200), queued (202) and f
         leave::list,
         leave::show,
         leave::tag,
+        admin::leave_messages,
+        admin::leave_message,
+        admin::tag_leave_message,
         lists::user_waits,
         lists::user_tasks,
         lists::user_overs,
@@ -67,6 +70,7 @@ is HTTP 200 and only the body's `status` tells success (200), queued (202) and f
         (name = "answers", description = "Quick answers for agents"),
         (name = "users", description = "Who the agent is talking to"),
         (name = "leave messages", description = "Messages customers leave when nobody is there (留言)"),
+        (name = "admin", description = "Operators (`KEFU_ADMIN_TOKEN`)"),
     )
 )]
 pub struct ApiDoc;
@@ -110,6 +114,15 @@ impl Modify for Security {
                 "signature",
                 "Lowercase hex HMAC-SHA256(app secret, timestamp + \"\\n\" + METHOD + \"\\n\" + path + \"\\n\" + raw body).",
             ))),
+        );
+        components.add_security_scheme(
+            "admin",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("`Authorization: Bearer <KEFU_ADMIN_TOKEN>`; the admin API is off without it."))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "leave_signature",

@@ -174,7 +174,10 @@ pub async fn apply(txn: &DatabaseTransaction, command: &Command) -> Result<Outco
             .await?;
             Ok(json!({ "id": id.to_string() }))
         }
-        LeaveMessageTagV1 { id, serv_id, tag } => tag_leave_message(txn, &id.to_string(), serv_id.as_str(), tag.as_ref()).await?,
+        LeaveMessageTagV1 { id, serv_id, tag } => {
+            tag_leave_message(txn, &id.to_string(), Some(serv_id.as_str()), tag.as_ref()).await?
+        }
+        LeaveMessageTagByAdminV1 { id, tag } => tag_leave_message(txn, &id.to_string(), None, tag.as_ref()).await?,
         MessageSendImageV1 {
             question_id,
             message_id,
@@ -202,12 +205,15 @@ pub async fn apply(txn: &DatabaseTransaction, command: &Command) -> Result<Outco
 
 /// Sets or clears a leave message's tag. The agent's apps are checked again here: an
 /// operator may have taken the app from the agent since the ingest looked.
-async fn tag_leave_message(txn: &DatabaseTransaction, id: &str, serv_id: &str, tag: Option<&Tag>) -> Applied {
+/// `serv_id` is `None` for operators (admin API), who see every app.
+async fn tag_leave_message(txn: &DatabaseTransaction, id: &str, serv_id: Option<&str>, tag: Option<&Tag>) -> Applied {
     let Some(owner) = leave_message_app::Entity::find_by_id(id.to_owned()).one(txn).await? else {
         return refuse(ErrorCode::UnknownLeaveMessage, "no such leave message");
     };
-    if !serves_app(txn, serv_id, owner.app_id).await? {
-        return refuse(ErrorCode::UnknownLeaveMessage, "no such leave message");
+    if let Some(serv_id) = serv_id {
+        if !serves_app(txn, serv_id, owner.app_id).await? {
+            return refuse(ErrorCode::UnknownLeaveMessage, "no such leave message");
+        }
     }
     // `create_time` is assigned to itself: MySQL's `ON UPDATE CURRENT_TIMESTAMP` (the
     // spec's DDL) would otherwise move it.

@@ -284,7 +284,7 @@ pub struct LeaveMessageItem {
     pub tag: String,
 }
 
-fn item(m: leave_message::Model) -> LeaveMessageItem {
+pub(crate) fn item(m: leave_message::Model) -> LeaveMessageItem {
     LeaveMessageItem {
         create_time: m.create_time.timestamp_millis() as f64 / 1000.0,
         user_data: m.user_data.as_deref().and_then(|d| serde_json::from_str(d).ok()),
@@ -361,10 +361,20 @@ pub async fn list(
 ) -> Result<Json<LeaveMessages>, ApiError> {
     let serv_id = caller.bound_agent()?;
     let apps = filter_identify(&state, query.identify.as_ref(), store::agent_app_ids(&state.db, &serv_id).await?).await?;
+    listed(&state, apps, &query).await.map(Json)
+}
+
+/// A page of the leave messages of `apps` (the caller's apps, already narrowed).
+pub(crate) async fn listed(
+    state: &AppState,
+    apps: Vec<i64>,
+    query: &LeaveMessagesQuery,
+) -> Result<LeaveMessages, ApiError> {
     let secs = |field: &str, v: i64| {
         chrono::DateTime::from_timestamp(v, 0)
             .ok_or_else(|| ApiError::field(ErrorCode::InvalidField, field, format!("{field} is out of range")))
     };
+    let num = query.num.map_or(20, |n| n.get());
     let filter = store::LeaveFilter {
         app_ids: apps,
         callback: query.callback.map(|c| c.0.as_str().to_owned()),
@@ -374,28 +384,33 @@ pub async fn list(
         keyword: query.q.as_ref().map(|k| k.to_string()),
         cursor: query.id.map(|id| id.to_string()),
         newest_first: !matches!(query.sort.map(|s| s.is_asc()), Some(true)),
-        offset: if query.id.is_some() { 0 } else { query.page.map_or(0, |p| p.get()) * query.num.map_or(20, |n| n.get()) },
-        limit: query.num.map_or(20, |n| n.get()),
+        offset: if query.id.is_some() { 0 } else { query.page.map_or(0, |p| p.get()) * num },
+        limit: num,
     };
     let rows = store::leave_messages(&state.db, &filter).await?;
-    Ok(Json(LeaveMessages {
+    Ok(LeaveMessages {
         status: 200,
         leavemessages: rows.into_iter().map(item).collect(),
-    }))
+    })
+}
+
+/// The message if one of `apps` received it; otherwise as if there were none.
+pub(crate) async fn find_in(state: &AppState, apps: Option<&[i64]>, raw: &str) -> Result<leave_message::Model, ApiError> {
+    let unknown = || ApiError::field(ErrorCode::UnknownLeaveMessage, "id", "no such leave message");
+    let id = Uuid::parse_str(raw)
+        .map_err(|_| ApiError::field(ErrorCode::InvalidField, "id", "id must be a UUID"))?
+        .to_string();
+    match store::leave_message(&state.db, &id).await? {
+        Some((message, app_id)) if apps.is_none_or(|apps| apps.contains(&app_id)) => Ok(message),
+        _ => Err(unknown()),
+    }
 }
 
 /// The message if the bound agent serves its app; otherwise as if there were none.
 async fn visible(state: &AppState, caller: &Caller, raw: &str) -> Result<leave_message::Model, ApiError> {
     let serv_id = caller.bound_agent()?;
-    let unknown = || ApiError::field(ErrorCode::UnknownLeaveMessage, "id", "no such leave message");
-    let id = Uuid::parse_str(raw)
-        .map_err(|_| ApiError::field(ErrorCode::InvalidField, "id", "id must be a UUID"))?
-        .to_string();
     let apps = store::agent_app_ids(&state.db, &serv_id).await?;
-    match store::leave_message(&state.db, &id).await? {
-        Some((message, app_id)) if apps.contains(&app_id) => Ok(message),
-        _ => Err(unknown()),
-    }
+    find_in(state, Some(&apps), raw).await
 }
 
 /// One leave message.

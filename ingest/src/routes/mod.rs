@@ -1,5 +1,6 @@
 //! The `/v1` API. Handlers stay thin: extract → authorize → command → answer.
 
+pub(crate) mod admin;
 pub(crate) mod answers;
 pub(crate) mod leave;
 pub(crate) mod lists;
@@ -67,6 +68,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/v1/leavemessages", reads(get(leave::list), limit))
         .route("/v1/leavemessage/{id}", reads(get(leave::show), limit))
         .route("/v1/leavemessage/{id}/tag", reads(post(leave::tag), limit))
+        .route("/admin/v1/leavemessages", reads(get(admin::leave_messages), limit))
+        .route("/admin/v1/leavemessage/{id}", get(admin::leave_message))
+        .route("/admin/v1/leavemessage/{id}/tag", reads(post(admin::tag_leave_message), limit))
         .route("/v1/answer/templates", reads(get(answers::templates), limit))
         .route("/v1/answer/template/{template_id}", reads(get(answers::items), limit))
         .route("/v1/user/{user_id}/waits", reads(get(lists::user_waits), limit))
