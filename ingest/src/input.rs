@@ -77,8 +77,22 @@ pub async fn read_input(State(limit): State<BodyLimit>, request: Request, next: 
             parts.extensions.insert(Input(Arc::new(input)));
             next.run(Request::from_parts(parts, axum::body::Body::empty())).await
         }
-        Err(err) if limit.style == ErrorStyle::LeaveMessage => crate::routes::leave::error_response(err),
-        Err(err) => err.into_response(),
+        Err(err) => {
+            // The rest of the body is left unread, so the connection cannot carry another
+            // request: say so, or a client may reuse it and lose its next request.
+            let unread = matches!(&err, ApiError::ClientGone)
+                || matches!(&err, ApiError::Client(f) if f.code == ErrorCode::BodyTooLarge);
+            let mut response = match limit.style {
+                ErrorStyle::LeaveMessage => crate::routes::leave::error_response(err),
+                ErrorStyle::V1 => err.into_response(),
+            };
+            if unread {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+            }
+            response
+        }
     }
 }
 

@@ -30,8 +30,10 @@ const MYSQL: &str = r#"CREATE TABLE IF NOT EXISTS `cc_misc_lvmsg` (
   KEY `idx_cc_misc_lvmsg_create_time` (`create_time`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='留言记录'"#;
 
-const POSTGRES: [&str; 12] = [
-    r#"CREATE TABLE IF NOT EXISTS cc_misc_lvmsg (
+/// The same columns for PostgreSQL and SQLite, with the given type for `create_time`.
+fn portable_table(create_time: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS cc_misc_lvmsg (
   id varchar(50) NOT NULL PRIMARY KEY,
   acc_type varchar(50) NOT NULL,
   acc_name varchar(50) NOT NULL,
@@ -42,11 +44,18 @@ const POSTGRES: [&str; 12] = [
   email varchar(100) DEFAULT NULL,
   subject varchar(50) NOT NULL,
   content varchar(2000) DEFAULT NULL,
-  create_time timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  create_time {create_time} NOT NULL DEFAULT CURRENT_TIMESTAMP,
   user_data varchar(2000) DEFAULT NULL,
   tag varchar(45) DEFAULT NULL
-)"#,
-    "CREATE INDEX IF NOT EXISTS idx_cc_misc_lvmsg_create_time ON cc_misc_lvmsg (create_time)",
+)"
+    )
+}
+
+const CREATE_TIME_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS idx_cc_misc_lvmsg_create_time ON cc_misc_lvmsg (create_time)";
+
+/// PostgreSQL keeps the DDL's comments.
+const POSTGRES_COMMENTS: [&str; 10] = [
     "COMMENT ON TABLE cc_misc_lvmsg IS '留言记录'",
     r#"COMMENT ON COLUMN cc_misc_lvmsg.acc_type IS '留言来源的账户类型。微信请自行填写"weixin",否则是"app"'"#,
     "COMMENT ON COLUMN cc_misc_lvmsg.acc_name IS '账户名。微信的需要自行填写微信账户名,app的是app的name'",
@@ -57,25 +66,6 @@ const POSTGRES: [&str; 12] = [
     "COMMENT ON COLUMN cc_misc_lvmsg.content IS '留言内容'",
     "COMMENT ON COLUMN cc_misc_lvmsg.user_data IS '附加数据'",
     "COMMENT ON COLUMN cc_misc_lvmsg.tag IS '标签,开发可任意处置'",
-];
-
-const SQLITE: [&str; 2] = [
-    r#"CREATE TABLE IF NOT EXISTS cc_misc_lvmsg (
-  id varchar(50) NOT NULL PRIMARY KEY,
-  acc_type varchar(50) NOT NULL,
-  acc_name varchar(50) NOT NULL,
-  user_id varchar(50) DEFAULT NULL,
-  contact varchar(32) NOT NULL,
-  callback varchar(50) NOT NULL,
-  tel varchar(45) DEFAULT NULL,
-  email varchar(100) DEFAULT NULL,
-  subject varchar(50) NOT NULL,
-  content varchar(2000) DEFAULT NULL,
-  create_time timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
-  user_data varchar(2000) DEFAULT NULL,
-  tag varchar(45) DEFAULT NULL
-)"#,
-    "CREATE INDEX IF NOT EXISTS idx_cc_misc_lvmsg_create_time ON cc_misc_lvmsg (create_time)",
 ];
 
 /// Which app a leave message came to (the spec's table only names the app).
@@ -97,13 +87,20 @@ const APPS_OTHER: [&str; 2] = [
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let db = m.get_connection();
-        let statements: Vec<&str> = match m.get_database_backend() {
-            DbBackend::MySql => vec![MYSQL, APPS_MYSQL],
-            DbBackend::Postgres => POSTGRES.iter().chain(APPS_OTHER.iter()).copied().collect(),
-            DbBackend::Sqlite => SQLITE.iter().chain(APPS_OTHER.iter()).copied().collect(),
+        let statements: Vec<String> = match m.get_database_backend() {
+            DbBackend::MySql => vec![MYSQL.into(), APPS_MYSQL.into()],
+            DbBackend::Postgres => [portable_table("timestamptz"), CREATE_TIME_INDEX.into()]
+                .into_iter()
+                .chain(POSTGRES_COMMENTS.map(String::from))
+                .chain(APPS_OTHER.map(String::from))
+                .collect(),
+            DbBackend::Sqlite => [portable_table("timestamp"), CREATE_TIME_INDEX.into()]
+                .into_iter()
+                .chain(APPS_OTHER.map(String::from))
+                .collect(),
         };
         for sql in statements {
-            db.execute_unprepared(sql).await?;
+            db.execute_unprepared(&sql).await?;
         }
         Ok(())
     }

@@ -13,18 +13,22 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 /// Blobs looked at per run.
 const BATCH: u64 = 500;
 
+/// Media keys of messages (`key`: only that one).
+fn referenced(key: Option<&str>) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(message::Column::MediaKey)
+        .from(message::Entity)
+        .and_where(match key {
+            Some(key) => message::Column::MediaKey.eq(key),
+            None => message::Column::MediaKey.is_not_null(),
+        })
+        .to_owned()
+}
+
 fn unreferenced_before(cutoff: i64) -> Select<media_blob::Entity> {
     media_blob::Entity::find()
         .filter(media_blob::Column::CreatedAt.lt(cutoff))
-        .filter(
-            media_blob::Column::Key.not_in_subquery(
-                Query::select()
-                    .column(message::Column::MediaKey)
-                    .from(message::Entity)
-                    .and_where(message::Column::MediaKey.is_not_null())
-                    .to_owned(),
-            ),
-        )
+        .filter(media_blob::Column::Key.not_in_subquery(referenced(None)))
 }
 
 /// Deletes blobs older than `grace` that no message refers to; returns how many.
@@ -42,15 +46,7 @@ pub async fn collect_unreferenced_media(
         let gone = media_blob::Entity::delete_many()
             .filter(media_blob::Column::Key.eq(blob.key.as_str()))
             .filter(media_blob::Column::CreatedAt.lt(cutoff))
-            .filter(
-                media_blob::Column::Key.not_in_subquery(
-                    Query::select()
-                        .column(message::Column::MediaKey)
-                        .from(message::Entity)
-                        .and_where(message::Column::MediaKey.eq(blob.key.as_str()))
-                        .to_owned(),
-                ),
-            )
+            .filter(media_blob::Column::Key.not_in_subquery(referenced(Some(&blob.key))))
             .exec(&txn)
             .await?;
         if gone.rows_affected == 1 {
