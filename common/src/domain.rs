@@ -79,7 +79,11 @@ macro_rules! string_type {
     };
 }
 
-/// The OpenAPI schema of a bounded string (lengths in characters).
+/// What [`no_control_chars`] lets through, as an ECMA-262 pattern for the OpenAPI schemas.
+pub const NO_CONTROL_CHARS: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
+
+/// The OpenAPI schema of a bounded string (lengths in characters); without a pattern of
+/// its own it refuses control characters, as the parsers do.
 pub fn string_schema(
     min: usize,
     max: usize,
@@ -90,7 +94,7 @@ pub fn string_schema(
         .schema_type(Type::String)
         .min_length(Some(min))
         .max_length(Some(max))
-        .pattern(pattern)
+        .pattern(Some(pattern.unwrap_or(NO_CONTROL_CHARS)))
         .into()
 }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{string_schema, Invalid};
+use crate::domain::Invalid;
 
 string_type!(
     /// 联系人的称呼: 2–32 characters.
@@ -112,7 +112,12 @@ impl From<Tel> for String {
 
 impl utoipa::PartialSchema for Tel {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        string_schema(5, 45, Some(r"^\+?[0-9]{5,20}$"))
+        // The pattern alone bounds the length (5–21 characters).
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^\+?[0-9]{5,20}$"))
+            .into()
     }
 }
 impl utoipa::ToSchema for Tel {}

@@ -184,14 +184,6 @@ fn param(name: &str, at: ParameterIn, required: bool, description: &str, schema:
         .build()
 }
 
-fn text(max: usize) -> RefOr<utoipa::openapi::schema::Schema> {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .min_length(Some(1))
-        .max_length(Some(max))
-        .into()
-}
-
 /// `Idempotency-Key` and `Prefer` of the commands.
 pub struct CommandHeaders;
 
@@ -204,7 +196,10 @@ impl IntoParams for CommandHeaders {
                 false,
                 "1–255 printable ASCII characters; a retry with the same key (same session and endpoint) \
                  within 24 hours answers the first outcome; another body with it is refused (30007).",
-                text(255),
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[ -~]{1,255}$"))
+                    .into(),
             ),
             prefer(),
         ]
@@ -217,7 +212,7 @@ fn prefer() -> Parameter {
         ParameterIn::Header,
         false,
         "`respond-async`: answer 202 once the command is durably queued.",
-        text(64),
+        ObjectBuilder::new().schema_type(Type::String).into(),
     )
 }
 

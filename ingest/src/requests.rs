@@ -187,9 +187,16 @@ fn string_list(value: &Value) -> Result<Vec<String>, Invalid> {
         .collect()
 }
 
+/// A JSON array of plain strings, written without spaces: `["a","b"]`.
+const JSON_STRING_ARRAY: &str =
+    r#"^\[("[^"\\\u0000-\u001F\u007F-\u009F]{1,32}"(,"[^"\\\u0000-\u001F\u007F-\u009F]{1,32}"){0,9})?\]$"#;
+
 fn labels_schema(description: &str, single: bool) -> RefOr<Schema> {
     let array = ArrayBuilder::new().items(Label::schema()).max_items(Some(Labels::MAX));
-    let text = ObjectBuilder::new().schema_type(Type::String).description(Some(if single {
+    let text = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(if single { kefu_common::domain::NO_CONTROL_CHARS } else { JSON_STRING_ARRAY }))
+        .description(Some(if single {
         "one label, or a JSON array of labels as a string"
     } else {
         "a JSON array of labels as a string, e.g. '[\"激活\",\"安卓4.3\"]'"
@@ -292,6 +299,7 @@ impl TryFrom<Value> for LabelFilter {
     type Error = Invalid;
     fn try_from(value: Value) -> Result<Self, Invalid> {
         match &value {
+            Value::String(s) if s.trim().is_empty() => Ok(LabelFilter(Labels::default())),
             Value::String(s) if s.trim_start().starts_with('[') => LabelsField::try_from(value).map(|l| LabelFilter(l.0)),
             Value::String(s) => Labels::parse(vec![s.clone()]).map(LabelFilter),
             other => Labels::parse(string_list(other)?).map(LabelFilter),
@@ -341,7 +349,7 @@ pub struct SignedApp {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ServCredentials {
     /// 用户session (also accepted in the query or as `Authorization: Bearer`).
-    #[schema(value_type = SessionToken, required = false)]
+    #[schema(value_type = Option<SessionToken>, required = false)]
     #[allow(dead_code)] // documented here, read by the `Caller` extractor
     pub session: Option<IgnoredAny>,
     /// 客服账号
@@ -355,7 +363,7 @@ pub struct ServCredentials {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct QuestionNew {
     /// 用户session (also accepted in the query or as `Authorization: Bearer`).
-    #[schema(value_type = SessionToken, required = false)]
+    #[schema(value_type = Option<SessionToken>, required = false)]
     #[allow(dead_code)] // documented here, read by the `Caller` extractor
     pub session: Option<IgnoredAny>,
     /// 问题标题, 0–200 characters.
@@ -367,7 +375,7 @@ pub struct QuestionNew {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AgentAction {
     /// 用户session of the agent's bound device.
-    #[schema(value_type = SessionToken, required = false)]
+    #[schema(value_type = Option<SessionToken>, required = false)]
     #[allow(dead_code)] // documented here, read by the `Caller` extractor
     pub session: Option<IgnoredAny>,
     /// 客服账号: the agent the session is bound to.
@@ -378,7 +386,7 @@ pub struct AgentAction {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Reopen {
     /// 用户session of the user who asked.
-    #[schema(value_type = SessionToken, required = false)]
+    #[schema(value_type = Option<SessionToken>, required = false)]
     #[allow(dead_code)] // documented here, read by the `Caller` extractor
     pub session: Option<IgnoredAny>,
 }
@@ -387,11 +395,11 @@ pub struct Reopen {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendText {
     /// 用户session (the user's, or the bound agent's device).
-    #[schema(value_type = SessionToken, required = false)]
+    #[schema(value_type = Option<SessionToken>, required = false)]
     #[allow(dead_code)] // documented here, read by the `Caller` extractor
     pub session: Option<IgnoredAny>,
     /// The session's user id (sender_type 1) or the bound agent's serv_id (2).
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub sender: String,
     pub sender_type: SenderTypeField,
     /// utf8 text, 1–4000 characters.
@@ -402,11 +410,11 @@ pub struct SendText {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendImage {
     /// 用户session (the user's, or the bound agent's device).
-    #[schema(value_type = SessionToken, required = false)]
+    #[schema(value_type = Option<SessionToken>, required = false)]
     #[allow(dead_code)] // documented here, read by the `Caller` extractor
     pub session: Option<IgnoredAny>,
     /// The session's user id (sender_type 1) or the bound agent's serv_id (2).
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub sender: String,
     pub sender_type: SenderTypeField,
     /// jpg格式图片base64字符串: a JPEG, base64 (standard or URL-safe; a `data:` prefix and
@@ -419,11 +427,11 @@ pub struct SendImage {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendAudio {
     /// 用户session (the user's, or the bound agent's device).
-    #[schema(value_type = SessionToken, required = false)]
+    #[schema(value_type = Option<SessionToken>, required = false)]
     #[allow(dead_code)] // documented here, read by the `Caller` extractor
     pub session: Option<IgnoredAny>,
     /// The session's user id (sender_type 1) or the bound agent's serv_id (2).
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub sender: String,
     pub sender_type: SenderTypeField,
     /// AMR, AAC, M4A, MP3 or Ogg/Opus audio, base64, at most KEFU_MEDIA_MAX_BYTES decoded;
@@ -552,3 +560,26 @@ pub struct UserPageQuery {
     #[param(inline)]
     pub question_id: ObjectId,
 }
+
+/// Seconds since the epoch, from 1970 to the year 9999.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "LenientInt")]
+pub struct EpochSecs(pub i64);
+
+impl EpochSecs {
+    const MAX: i64 = 253_402_300_799;
+}
+
+impl TryFrom<LenientInt> for EpochSecs {
+    type Error = Invalid;
+    fn try_from(v: LenientInt) -> Result<Self, Invalid> {
+        bounded(v.0, 0, Self::MAX).map(EpochSecs)
+    }
+}
+
+impl PartialSchema for EpochSecs {
+    fn schema() -> RefOr<Schema> {
+        int_schema(0, Self::MAX, None, "seconds since the epoch")
+    }
+}
+impl ToSchema for EpochSecs {}

@@ -336,11 +336,11 @@ pub struct LeaveMessagesQuery {
     #[param(inline)]
     pub callback: Option<CallbackField>,
     /// Created at or after (seconds since the epoch).
-    #[param(value_type = Option<i64>)]
-    pub since: Option<crate::requests::LenientInt>,
+    #[param(inline)]
+    pub since: Option<crate::requests::EpochSecs>,
     /// Created before (seconds since the epoch).
-    #[param(value_type = Option<i64>)]
-    pub until: Option<crate::requests::LenientInt>,
+    #[param(inline)]
+    pub until: Option<crate::requests::EpochSecs>,
     /// Only messages with this tag; `""` for untagged ones.
     pub tag: Option<String>,
     /// Only messages whose subject or content contains this text.
@@ -435,7 +435,7 @@ pub async fn show(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TagRequest {
     /// 用户session of the agent's bound device.
-    #[schema(value_type = kefu_common::domain::SessionToken, required = false)]
+    #[schema(value_type = Option<kefu_common::domain::SessionToken>, required = false)]
     #[allow(dead_code)] // documented here, read by the `Caller` extractor
     pub session: Option<serde::de::IgnoredAny>,
     /// The tag (e.g. "called back"), 1–45 characters; absent or `""` clears it.
