@@ -24,8 +24,9 @@ case "$backend" in
     export KEFU_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f KEFU_AMQP_PREFIX=kefu-bench-$$ ;;
   *) echo "unknown backend $backend" >&2; exit 2 ;;
 esac
+"$kefu" migrate
 secret=$("$kefu" admin app create --identify com.example.bench | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
-"$kefu" admin agent create --serv-id bench --password bench-pw --app com.example.bench >/dev/null
+echo bench-pw | "$kefu" admin agent create --serv-id bench --password-stdin --app com.example.bench >/dev/null
 (cd "$work" && exec "$kefu" serve) & pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; [ -n "${db:-}" ] && psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" postgres; rm -rf "$work"' EXIT
 for _ in $(seq 50); do curl -sf "http://$KEFU_HTTP_ADDR/health" >/dev/null && break; sleep 0.1; done

@@ -1,14 +1,15 @@
-//! `kefu admin`: create apps (tenants) and agents. Prints the result as JSON on stdout.
+//! `kefu admin`: apps (tenants), agents, sessions and quick-answer templates, through
+//! the same service functions as the admin API. Prints the result as JSON on stdout.
+//! Passwords are read from a prompt or `--password-stdin`, never from the command line
+//! (other users can read it in the process list).
 
-use argon2::password_hash::{rand_core::OsRng, SaltString};
-use argon2::{Argon2, PasswordHasher};
-use clap::Subcommand;
-use kefu_common::domain::{AppName, Identify, Invalid, Password, ServId, Url};
-use kefu_common::entity::{agent, agent_app, app};
-use kefu_common::{now_ms, store};
-use rand::distributions::{Alphanumeric, DistString};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
-use serde_json::json;
+use std::io::{BufRead, IsTerminal};
+
+use clap::{Args, Subcommand};
+use kefu_common::domain::{AppName, Identify, Invalid, Password, ServId, SessionToken, Url, UserId};
+use kefu_common::operators::{self, OperatorError};
+use sea_orm::DatabaseConnection;
+use serde_json::{json, Value};
 
 #[derive(Subcommand)]
 pub enum AdminCmd {
@@ -22,6 +23,11 @@ pub enum AdminCmd {
         #[command(subcommand)]
         command: AgentCmd,
     },
+    /// User and agent sessions.
+    Session {
+        #[command(subcommand)]
+        command: SessionCmd,
+    },
     /// Quick-answer templates (快速回答).
     Template {
         #[command(subcommand)]
@@ -29,11 +35,17 @@ pub enum AdminCmd {
     },
 }
 
+#[derive(Args)]
+pub struct AppRef {
+    /// The app's package name, e.g. com.example.shop.
+    #[arg(long)]
+    identify: String,
+}
+
 #[derive(Subcommand)]
 pub enum AppCmd {
     /// Create an app; prints its id and signing secret.
     Create {
-        /// The app's package name, e.g. com.example.shop.
         #[arg(long)]
         identify: String,
         /// Display name (defaults to the identify).
@@ -43,9 +55,10 @@ pub enum AppCmd {
         #[arg(long)]
         default_avatar_url: Option<String>,
     },
+    /// List every app.
+    List,
     /// Change an app's settings.
     Update {
-        /// The app to change.
         #[arg(long)]
         identify: String,
         /// New display name.
@@ -55,21 +68,80 @@ pub enum AppCmd {
         #[arg(long)]
         default_avatar_url: Option<String>,
     },
+    /// Disable an app: its sessions and signed calls are refused (30018).
+    Disable(AppRef),
+    /// Enable a disabled app again.
+    Enable(AppRef),
+    /// Replace the app's signing secret; prints the new one (the old stops working).
+    RotateSecret(AppRef),
+}
+
+#[derive(Args)]
+pub struct PasswordInput {
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    /// Deprecated: visible to every user of this machine in the process list.
+    #[arg(long, hide = true)]
+    password: Option<String>,
+}
+
+#[derive(Args)]
+pub struct AgentRef {
+    /// The agent account (客服账号).
+    #[arg(long)]
+    serv_id: String,
 }
 
 #[derive(Subcommand)]
 pub enum AgentCmd {
-    /// Create an agent serving one or more apps.
+    /// Create an agent serving one or more apps (password from a prompt or --password-stdin).
     Create {
         /// The agent account (客服账号), 1–20 characters.
         #[arg(long)]
         serv_id: String,
-        /// 1–20 characters; stored only as an argon2 hash.
-        #[arg(long)]
-        password: String,
+        #[command(flatten)]
+        password: PasswordInput,
         /// An app (identify) the agent serves; repeat for several.
         #[arg(long = "app", required = true)]
         apps: Vec<String>,
+    },
+    /// List every agent with the apps it serves.
+    List,
+    /// Disable an agent: it cannot bind and its devices are refused (30019).
+    Disable(AgentRef),
+    /// Enable a disabled agent again.
+    Enable(AgentRef),
+    /// Set a new password (from a prompt or --password-stdin); unbinds its devices.
+    SetPassword {
+        #[arg(long)]
+        serv_id: String,
+        #[command(flatten)]
+        password: PasswordInput,
+    },
+    /// Replace the apps the agent serves.
+    SetApps {
+        #[arg(long)]
+        serv_id: String,
+        /// An app (identify) the agent serves; repeat for several.
+        #[arg(long = "app", required = true)]
+        apps: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SessionCmd {
+    /// End sessions: one (--session), every session of a user (--identify with
+    /// --user-id), or every device binding of an agent (--serv-id).
+    Revoke {
+        #[arg(long, conflicts_with_all = ["identify", "user_id", "serv_id"])]
+        session: Option<String>,
+        #[arg(long, requires = "user_id")]
+        identify: Option<String>,
+        #[arg(long, requires = "identify")]
+        user_id: Option<String>,
+        #[arg(long, conflicts_with_all = ["identify", "user_id"])]
+        serv_id: Option<String>,
     },
 }
 
@@ -78,143 +150,156 @@ pub enum AdminError {
     #[error("--{0}: {1}")]
     Invalid(&'static str, Invalid),
     #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Operator(#[from] OperatorError),
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
-    #[error("password hashing: {0}")]
-    Hash(String),
-}
-
-/// An http(s) URL, or "" for none.
-fn avatar_url(raw: &str) -> Result<Option<String>, Invalid> {
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    let url = Url::parse(raw)?;
-    if !(raw.starts_with("http://") || raw.starts_with("https://")) {
-        return Err(Invalid("must be an http:// or https:// URL".into()));
-    }
-    Ok(Some(url.to_string()))
 }
 
 pub(crate) fn arg<T>(name: &'static str, parse: impl FnOnce(&str) -> Result<T, Invalid>, raw: &str) -> Result<T, AdminError> {
     parse(raw).map_err(|e| AdminError::Invalid(name, e))
 }
 
+fn identifies(raw: &[String]) -> Result<Vec<Identify>, AdminError> {
+    raw.iter().map(|a| arg("app", Identify::parse, a)).collect()
+}
+
+impl PasswordInput {
+    fn read(self) -> Result<Password, AdminError> {
+        let raw = if let Some(p) = self.password {
+            eprintln!("kefu: --password is visible in the process list; use --password-stdin or the prompt");
+            p
+        } else if self.password_stdin || !std::io::stdin().is_terminal() {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| AdminError::Usage(format!("reading the password from stdin: {e}")))?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        } else {
+            let first = rpassword::prompt_password("Password: ")
+                .map_err(|e| AdminError::Usage(format!("password prompt: {e}")))?;
+            let again = rpassword::prompt_password("Password (again): ")
+                .map_err(|e| AdminError::Usage(format!("password prompt: {e}")))?;
+            if first != again {
+                return Err(AdminError::Usage("the passwords differ".into()));
+            }
+            first
+        };
+        arg("password", Password::parse, &raw)
+    }
+}
+
+/// An http(s) URL, or "" for none.
+fn avatar_url(raw: &str) -> Result<Option<Url>, Invalid> {
+    if raw.is_empty() {
+        Ok(None)
+    } else {
+        Url::parse(raw).map(Some)
+    }
+}
+
 pub async fn run(db: &DatabaseConnection, command: AdminCmd) -> Result<(), AdminError> {
-    let printed = match command {
+    let printed: Value = match command {
         AdminCmd::Template { command } => crate::admin_templates::run(db, command).await?,
-        AdminCmd::App {
+        AdminCmd::App { command } => app(db, command).await?,
+        AdminCmd::Agent { command } => agent(db, command).await?,
+        AdminCmd::Session {
             command:
-                AppCmd::Create {
+                SessionCmd::Revoke {
+                    session,
                     identify,
-                    name,
-                    default_avatar_url,
-                },
-        } => {
-            let avatar = default_avatar_url.map(|u| arg("default-avatar-url", avatar_url, &u)).transpose()?;
-            let identify = arg("identify", Identify::parse, &identify)?;
-            let name = arg("name", AppName::parse, name.as_deref().unwrap_or(identify.as_str()))?;
-            if store::app_by_identify(db, identify.as_str()).await?.is_some() {
-                return Err(AdminError::Conflict(format!(
-                    "an app with identify {identify} already exists"
-                )));
-            }
-            let secret = Alphanumeric.sample_string(&mut rand::thread_rng(), 40);
-            let created = app::ActiveModel {
-                identify: Set(identify.to_string()),
-                name: Set(name.to_string()),
-                secret: Set(secret.clone()),
-                created_at: Set(now_ms()),
-                default_avatar_url: Set(avatar.flatten()),
-                ..Default::default()
-            }
-            .insert(db)
-            .await?;
-            json!({ "app_id": created.id, "identify": created.identify, "name": created.name, "secret": secret,
-                    "default_avatar_url": created.default_avatar_url })
-        }
-        AdminCmd::App {
-            command:
-                AppCmd::Update {
-                    identify,
-                    name,
-                    default_avatar_url,
-                },
-        } => {
-            let identify = arg("identify", Identify::parse, &identify)?;
-            let found = store::app_by_identify(db, identify.as_str())
-                .await?
-                .ok_or_else(|| AdminError::Conflict(format!("no app with identify {identify}")))?;
-            let mut row: app::ActiveModel = found.into();
-            if let Some(name) = name {
-                row.name = Set(arg("name", AppName::parse, &name)?.to_string());
-            }
-            if let Some(url) = default_avatar_url {
-                row.default_avatar_url = Set(arg("default-avatar-url", avatar_url, &url)?);
-            }
-            let updated = row.update(db).await?;
-            json!({ "app_id": updated.id, "identify": updated.identify, "name": updated.name,
-                    "default_avatar_url": updated.default_avatar_url })
-        }
-        AdminCmd::Agent {
-            command:
-                AgentCmd::Create {
+                    user_id,
                     serv_id,
-                    password,
-                    apps,
                 },
         } => {
-            let serv_id = arg("serv-id", ServId::parse, &serv_id)?;
-            let password = arg("password", Password::parse, &password)?;
-            let mut app_rows = Vec::new();
-            for identify in &apps {
-                let identify = arg("app", Identify::parse, identify)?;
-                let found = store::app_by_identify(db, identify.as_str())
-                    .await?
-                    .ok_or_else(|| AdminError::Conflict(format!("no app with identify {identify}; create it first")))?;
-                app_rows.push(found);
-            }
-            if store::agent(db, serv_id.as_str()).await?.is_some() {
-                return Err(AdminError::Conflict(format!("agent {serv_id} already exists")));
-            }
-            let salt = SaltString::generate(&mut OsRng);
-            let hash = Argon2::default()
-                .hash_password(password.as_str().as_bytes(), &salt)
-                .map_err(|e| AdminError::Hash(e.to_string()))?
-                .to_string();
-            let txn = db.begin().await?;
-            agent::ActiveModel {
-                serv_id: Set(serv_id.to_string()),
-                password_hash: Set(hash),
-                created_at: Set(now_ms()),
-            }
-            .insert(&txn)
-            .await?;
-            for row in &app_rows {
-                if agent_app::Entity::find_by_id((serv_id.to_string(), row.id))
-                    .one(&txn)
-                    .await?
-                    .is_none()
-                {
-                    agent_app::ActiveModel {
-                        serv_id: Set(serv_id.to_string()),
-                        app_id: Set(row.id),
-                    }
-                    .insert(&txn)
-                    .await?;
+            let revoked = match (session, identify, user_id, serv_id) {
+                (Some(s), None, None, None) => {
+                    operators::revoke_session(db, &arg("session", SessionToken::parse, &s)?).await?
                 }
-            }
-            txn.commit().await?;
-            json!({
-                "serv_id": serv_id.as_str(),
-                "apps": app_rows.iter().map(|a| a.identify.clone()).collect::<Vec<_>>(),
-                "app_ids": app_rows.iter().map(|a| a.id).collect::<Vec<_>>(),
-            })
+                (None, Some(identify), Some(user_id), None) => {
+                    let identify = arg("identify", Identify::parse, &identify)?;
+                    operators::revoke_user_sessions(db, &identify, &arg("user-id", UserId::parse, &user_id)?).await?
+                }
+                (None, None, None, Some(serv_id)) => {
+                    operators::revoke_agent_bindings(db, &arg("serv-id", ServId::parse, &serv_id)?).await?
+                }
+                _ => {
+                    return Err(AdminError::Usage(
+                        "give --session, or --identify with --user-id, or --serv-id".into(),
+                    ))
+                }
+            };
+            json!({ "revoked": revoked })
         }
     };
     println!("{printed}");
     Ok(())
+}
+
+fn to_json(v: impl serde::Serialize) -> Value {
+    serde_json::to_value(v).expect("views serialize")
+}
+
+async fn app(db: &DatabaseConnection, command: AppCmd) -> Result<Value, AdminError> {
+    let identify = |raw: &str| arg("identify", Identify::parse, raw);
+    Ok(match command {
+        AppCmd::Create {
+            identify: raw,
+            name,
+            default_avatar_url,
+        } => {
+            let identify = identify(&raw)?;
+            let name = name.map(|n| arg("name", AppName::parse, &n)).transpose()?;
+            let avatar = default_avatar_url
+                .map(|u| arg("default-avatar-url", avatar_url, &u))
+                .transpose()?
+                .flatten();
+            to_json(operators::create_app(db, &identify, name.as_ref(), avatar.as_ref()).await?)
+        }
+        AppCmd::List => to_json(operators::list_apps(db).await?),
+        AppCmd::Update {
+            identify: raw,
+            name,
+            default_avatar_url,
+        } => {
+            let identify = identify(&raw)?;
+            let name = name.map(|n| arg("name", AppName::parse, &n)).transpose()?;
+            let avatar = default_avatar_url
+                .map(|u| arg("default-avatar-url", avatar_url, &u))
+                .transpose()?;
+            to_json(operators::update_app(db, &identify, name.as_ref(), avatar.as_ref().map(Option::as_ref)).await?)
+        }
+        AppCmd::Disable(r) => to_json(operators::set_app_disabled(db, &identify(&r.identify)?, true).await?),
+        AppCmd::Enable(r) => to_json(operators::set_app_disabled(db, &identify(&r.identify)?, false).await?),
+        AppCmd::RotateSecret(r) => to_json(operators::rotate_app_secret(db, &identify(&r.identify)?).await?),
+    })
+}
+
+async fn agent(db: &DatabaseConnection, command: AgentCmd) -> Result<Value, AdminError> {
+    let serv = |raw: &str| arg("serv-id", ServId::parse, raw);
+    Ok(match command {
+        AgentCmd::Create {
+            serv_id,
+            password,
+            apps,
+        } => {
+            let (serv_id, apps) = (serv(&serv_id)?, identifies(&apps)?);
+            to_json(operators::create_agent(db, &serv_id, &password.read()?, &apps).await?)
+        }
+        AgentCmd::List => to_json(operators::list_agents(db).await?),
+        AgentCmd::Disable(r) => to_json(operators::set_agent_disabled(db, &serv(&r.serv_id)?, true).await?),
+        AgentCmd::Enable(r) => to_json(operators::set_agent_disabled(db, &serv(&r.serv_id)?, false).await?),
+        AgentCmd::SetPassword { serv_id, password } => {
+            let serv_id = serv(&serv_id)?;
+            to_json(operators::set_agent_password(db, &serv_id, &password.read()?).await?)
+        }
+        AgentCmd::SetApps { serv_id, apps } => {
+            let (serv_id, apps) = (serv(&serv_id)?, identifies(&apps)?);
+            to_json(operators::set_agent_apps(db, &serv_id, &apps).await?)
+        }
+    })
 }

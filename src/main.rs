@@ -166,7 +166,8 @@ async fn run(command: Cmd, config: Arc<Config>) -> Result<(), RunError> {
             Ok(())
         }
         Cmd::Admin { command } => {
-            let db = database(&config, true).await?;
+            // No migration as a side effect: `kefu migrate` is the one that changes the schema.
+            let db = database(&config, false).await?;
             Ok(admin::run(&db, command).await?)
         }
         Cmd::Serve | Cmd::Ingest | Cmd::Worker => {

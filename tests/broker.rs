@@ -27,8 +27,8 @@ async fn duplicate_applied_once(backend: Backend) {
     let device = app.session("device-1").await;
     let bind = Envelope::new(
         uuid::Uuid::new_v4(),
-        Command::AgentBindV1 {
-            session: SessionToken::parse(&device).unwrap(),
+        Command::AgentBindV2 {
+            session: SessionToken::parse(&device).unwrap().digest(),
             serv_id: ServId::parse("alice").unwrap(),
         },
     );

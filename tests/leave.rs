@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
-use support::{admin, now_ms, spawn_app, spawn_custom, Backend, TestApp};
+use support::{admin, admin_with_stdin, now_ms, spawn_app, spawn_custom, Backend, TestApp};
 
 /// The clients' signature: lowercase hex SHA-1 of `appid + secret + timestamp`.
 fn signature(appid: &str, secret: &str, timestamp: &str) -> String {
@@ -387,7 +387,7 @@ async fn agents_work_the_leave_messages_rabbitmq_postgres() {
 
     // Another app's agent sees nothing of them; a user session is no agent.
     admin(&app.config.database_url, &["app", "create", "--identify", "com.example.bank", "--name", "Bank"]);
-    admin(&app.config.database_url, &["agent", "create", "--serv-id", "carol", "--password", "secret-pw", "--app", "com.example.bank"]);
+    admin_with_stdin(&app.config.database_url, &["agent", "create", "--serv-id", "carol", "--password-stdin", "--app", "com.example.bank"], "secret-pw\n");
     let bank: Value = {
         use sea_orm::{ConnectionTrait, Statement};
         let r = app

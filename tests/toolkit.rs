@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{json, Value};
-use support::{admin, now_ms, spawn_app, spawn_custom, Backend, TestApp, AMQP_URL};
+use support::{admin, admin_with_stdin, now_ms, spawn_app, spawn_custom, Backend, TestApp, AMQP_URL};
 
 /// A small baseline JPEG (8×8 grey): SOI, JFIF, quantisation and Huffman tables, SOF0,
 /// one scan, EOI.
@@ -246,7 +246,7 @@ async fn quick_answers_embedded_sqlite() {
         ids.push(item["item_id"].as_str().unwrap().to_owned());
     }
     admin(&db, &["app", "create", "--identify", "com.example.bank", "--name", "Bank"]);
-    admin(&db, &["agent", "create", "--serv-id", "carol", "--password", "secret-pw", "--app", "com.example.bank"]);
+    admin_with_stdin(&db, &["agent", "create", "--serv-id", "carol", "--password-stdin", "--app", "com.example.bank"], "secret-pw\n");
     let bank_template = admin(&db, &["template", "create", "--identify", "com.example.bank", "--title", "开户"]);
 
     let alice = app.agent_session("alice").await;

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::{DeviceId, Groups, Labels, SenderType, ServId, SessionToken, Text, Title, Url, UserId, UserName};
+use crate::domain::{DeviceId, Groups, Labels, SenderType, ServId, SessionDigest, Text, Title, Url, UserId, UserName};
 use crate::ids::ObjectId;
 use crate::leave::{Callback, Contact, Email, LeaveUserId, MessageContent, Subject, Tag, Tel};
 
@@ -21,8 +21,10 @@ pub enum Actor {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Command {
-    SessionCreateV1 {
-        session: SessionToken,
+    /// V2: sessions are named by their digest (V1 carried the token itself; no release
+    /// shipped it).
+    SessionCreateV2 {
+        session: SessionDigest,
         app_id: i64,
         user_id: UserId,
         user_name: UserName,
@@ -34,12 +36,12 @@ pub enum Command {
         #[serde(default)]
         groups: Option<Groups>,
     },
-    AgentBindV1 {
-        session: SessionToken,
+    AgentBindV2 {
+        session: SessionDigest,
         serv_id: ServId,
     },
-    AgentUnbindV1 {
-        session: SessionToken,
+    AgentUnbindV2 {
+        session: SessionDigest,
         serv_id: ServId,
     },
     QuestionCreateV1 {
@@ -126,9 +128,9 @@ pub enum Command {
 impl Command {
     pub fn name(&self) -> &'static str {
         match self {
-            Command::SessionCreateV1 { .. } => "SessionCreateV1",
-            Command::AgentBindV1 { .. } => "AgentBindV1",
-            Command::AgentUnbindV1 { .. } => "AgentUnbindV1",
+            Command::SessionCreateV2 { .. } => "SessionCreateV2",
+            Command::AgentBindV2 { .. } => "AgentBindV2",
+            Command::AgentUnbindV2 { .. } => "AgentUnbindV2",
             Command::QuestionCreateV1 { .. } => "QuestionCreateV1",
             Command::QuestionServeV1 { .. } => "QuestionServeV1",
             Command::QuestionQuitV1 { .. } => "QuestionQuitV1",
@@ -181,26 +183,27 @@ pub fn idempotent_command_id(scope: &str, key: &str) -> Uuid {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::SessionToken;
 
     #[test]
     fn envelope_round_trips_with_type_tag() {
         let env = Envelope::new(
             Uuid::new_v4(),
-            Command::AgentBindV1 {
-                session: SessionToken::parse("abcdefabcdef").unwrap(),
+            Command::AgentBindV2 {
+                session: SessionToken::parse("abcdefabcdef").unwrap().digest(),
                 serv_id: ServId::parse("alice").unwrap(),
             },
         );
         let bytes = env.to_bytes();
         let text = String::from_utf8(bytes.clone()).unwrap();
-        assert!(text.contains(r#""type":"AgentBindV1""#), "{text}");
+        assert!(text.contains(r#""type":"AgentBindV2""#), "{text}");
         assert_eq!(Envelope::from_bytes(&bytes).unwrap(), env);
     }
 
     #[test]
     fn invalid_values_do_not_deserialize() {
         let text = r#"{"id":"5b1f8d2e-8c1a-4c59-9f5e-0a6e4f5d7c11","created_at":1,
-            "command":{"type":"AgentBindV1","session":"short","serv_id":"alice"}}"#;
+            "command":{"type":"AgentBindV2","session":"short","serv_id":"alice"}}"#;
         assert!(Envelope::from_bytes(text.as_bytes()).is_err());
     }
 

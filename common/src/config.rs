@@ -61,6 +61,29 @@ pub struct Config {
     pub session_rate_per_sec: u32,
     /// `KEFU_SESSION_RATE_BURST`: requests one session may make at once.
     pub session_rate_burst: u32,
+    /// `KEFU_APP_RATE_PER_SEC`: requests one app's sessions and signed calls may make
+    /// per second together, sustained, per ingest (0: no limit); beyond it 10038.
+    pub app_rate_per_sec: u32,
+    /// `KEFU_APP_RATE_BURST`: requests one app may make at once.
+    pub app_rate_burst: u32,
+    /// `KEFU_LOGIN_MAX_FAILURES`: failed serv/bind or serv/unbind passwords of one agent
+    /// before it is locked for `KEFU_LOGIN_LOCK_SECS` (0: never locked).
+    pub login_max_failures: u32,
+    /// `KEFU_LOGIN_SOURCE_MAX_FAILURES`: failed agent logins from one client address
+    /// (any agent) before the address is locked likewise (0: never locked).
+    pub login_source_max_failures: u32,
+    /// `KEFU_LOGIN_LOCK_SECS`: how long a lock lasts; also the window failures are
+    /// counted in (a success resets the agent's count).
+    pub login_lock_secs: u64,
+    /// `KEFU_LOGIN_SLOW_MS`: each failure after the first answers this much later than
+    /// the one before (at most 5 s).
+    pub login_slow_ms: u64,
+    /// `KEFU_PASSWORD_HASH_CONCURRENCY`: argon2 checks run at once (each takes ~19 MiB);
+    /// 0: the number of CPUs.
+    pub password_hash_concurrency: usize,
+    /// `KEFU_METRICS_ADDR`: where a worker-only process (`kefu worker`) serves Prometheus
+    /// `/metrics`; the ingest serves them on its own address. Empty: not served.
+    pub metrics_addr: String,
     /// `KEFU_ADMIN_TOKEN`: the bearer token of the admin API under `/admin/v1`; unset:
     /// the admin API is off. Never printed (`Debug` shows `***`).
     pub admin_token: Option<Redacted>,
@@ -111,6 +134,14 @@ impl Default for Config {
             log_format: "text".into(),
             db_acquire_timeout_ms: 5_000,
             admin_token: None,
+            app_rate_per_sec: 20_000,
+            app_rate_burst: 20_000,
+            login_max_failures: 5,
+            login_source_max_failures: 20,
+            login_lock_secs: 900,
+            login_slow_ms: 500,
+            password_hash_concurrency: 0,
+            metrics_addr: String::new(),
             session_rate_per_sec: 20,
             session_rate_burst: 60,
             error_http_status: "fitting".into(),
@@ -221,6 +252,12 @@ impl Config {
         if self.session_rate_per_sec > 0 && self.session_rate_burst == 0 {
             return invalid("session_rate_burst", "must be at least 1 when KEFU_SESSION_RATE_PER_SEC is set");
         }
+        if self.app_rate_per_sec > 0 && self.app_rate_burst == 0 {
+            return invalid("app_rate_burst", "must be at least 1 when KEFU_APP_RATE_PER_SEC is set");
+        }
+        if self.login_lock_secs == 0 {
+            return invalid("login_lock_secs", "must be above 0");
+        }
         if self.admin_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
             return invalid("admin_token", "must be at least 16 characters");
         }
@@ -273,6 +310,14 @@ impl Config {
             format!("{}/static/default-avatar.png", self.public_base())
         } else {
             self.default_avatar_url.clone()
+        }
+    }
+
+    /// Argon2 checks run at once.
+    pub fn password_hash_permits(&self) -> usize {
+        match self.password_hash_concurrency {
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            n => n,
         }
     }
 

@@ -27,9 +27,37 @@ pub(crate) fn no_control_chars(s: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+pub(crate) fn no_control_chars_at_all(s: &str) -> Result<(), Invalid> {
+    if s.chars().any(char::is_control) {
+        return Err(Invalid("must not contain control characters (line breaks and tabs included)".into()));
+    }
+    Ok(())
+}
+
+/// What [`no_control_chars_at_all`] lets through (identifiers).
+pub const NO_CONTROL_CHARS_AT_ALL: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
+pub(crate) fn http_url(s: &str) -> Result<(), Invalid> {
+    no_control_chars_at_all(s)?;
+    if !(s.starts_with("http://") || s.starts_with("https://")) || s.contains(char::is_whitespace) {
+        return Err(Invalid("must be an http:// or https:// URL without spaces".into()));
+    }
+    Ok(())
+}
+
+/// What [`http_url`] lets through.
+pub const HTTP_URL: &str = "^https?://[^\\s\\u0000-\\u001F\\u007F-\\u009F]*$";
+
 /// A bounded, control-character-free string type (used here and in `crate::leave`).
 macro_rules! string_type {
+    // An identifier: no control character at all (no line breaks or tabs either).
+    (ident $(#[$meta:meta])* $name:ident, $min:expr, $max:expr) => {
+        string_type!(@with $crate::domain::no_control_chars_at_all, Some($crate::domain::NO_CONTROL_CHARS_AT_ALL), $(#[$meta])* $name, $min, $max);
+    };
     ($(#[$meta:meta])* $name:ident, $min:expr, $max:expr) => {
+        string_type!(@with $crate::domain::no_control_chars, None, $(#[$meta])* $name, $min, $max);
+    };
+    (@with $check:path, $pattern:expr, $(#[$meta:meta])* $name:ident, $min:expr, $max:expr) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -41,7 +69,7 @@ macro_rules! string_type {
 
             pub fn parse(s: &str) -> Result<Self, Invalid> {
                 $crate::domain::char_len_between(s, $min, $max)?;
-                $crate::domain::no_control_chars(s)?;
+                $check(s)?;
                 Ok(Self(s.to_owned()))
             }
 
@@ -71,7 +99,7 @@ macro_rules! string_type {
 
         impl utoipa::PartialSchema for $name {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                $crate::domain::string_schema($min, $max, None)
+                $crate::domain::string_schema($min, $max, $pattern)
             }
         }
 
@@ -99,6 +127,7 @@ pub fn string_schema(
 }
 
 string_type!(
+    ident
     /// An agent account (客服账号), 1–20 characters.
     ServId, 1, 20
 );
@@ -107,10 +136,12 @@ string_type!(
     Password, 1, 20
 );
 string_type!(
+    ident
     /// An app's package name (APP包名), 1–80 characters.
     Identify, 1, 80
 );
 string_type!(
+    ident
     /// The app's id of its customer, 1–64 characters.
     UserId, 1, 64
 );
@@ -119,6 +150,7 @@ string_type!(
     UserName, 1, 64
 );
 string_type!(
+    ident
     /// A device id, 1–64 characters.
     DeviceId, 1, 64
 );
@@ -127,6 +159,7 @@ string_type!(
     Title, 0, 200
 );
 string_type!(
+    ident
     /// One question label, 1–32 characters.
     Label, 1, 32
 );
@@ -134,8 +167,8 @@ string_type!(
     /// A chat text, 1–4000 characters.
     Text, 1, 4000
 );
-string_type!(
-    /// A URL given by the app (avatar), 1–512 characters.
+string_type!(@with crate::domain::http_url, Some(crate::domain::HTTP_URL),
+    /// An http(s) URL given by the app (avatar), 1–512 characters.
     Url, 1, 512
 );
 string_type!(
@@ -180,8 +213,74 @@ impl SessionToken {
         Self(Alphanumeric.sample_string(&mut rand::thread_rng(), Self::LEN))
     }
 
+    /// A token derived from `material` under `key` (HMAC-SHA256): the same signed
+    /// session/new request yields the same session without the token being stored.
+    pub fn derive(key: &[u8], material: &[u8]) -> Self {
+        use hmac::{Hmac, Mac};
+        const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+        mac.update(b"kefu-session\n");
+        mac.update(material);
+        let bytes = mac.finalize().into_bytes();
+        // 12 base-62 digits from a 128-bit prefix: ~71 bits, no noticeable bias.
+        let mut n = u128::from_be_bytes(bytes[..16].try_into().expect("32-byte MAC"));
+        let token = (0..Self::LEN)
+            .map(|_| {
+                let c = ALPHABET[(n % 62) as usize] as char;
+                n /= 62;
+                c
+            })
+            .collect();
+        Self(token)
+    }
+
+    /// What the database keeps instead of the token.
+    pub fn digest(&self) -> SessionDigest {
+        use sha2::Digest;
+        SessionDigest(hex::encode(sha2::Sha256::digest(self.0.as_bytes())))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// The SHA-256 (lowercase hex) of a session token: how sessions and bindings are
+/// stored and how commands name a session. A leaked table or queue gives no usable
+/// session (the tokens carry ~71 random bits, so a fast hash suffices).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SessionDigest(String);
+
+impl SessionDigest {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        if s.len() != 64 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(Invalid("must be 64 lowercase hex digits".into()));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SessionDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for SessionDigest {
+    type Error = Invalid;
+    fn try_from(s: String) -> Result<Self, Invalid> {
+        Self::parse(&s)
+    }
+}
+
+impl From<SessionDigest> for String {
+    fn from(v: SessionDigest) -> String {
+        v.0
     }
 }
 

@@ -75,10 +75,16 @@ pub enum ErrorCode {
     UnknownLeaveMessage,
     /// 30017: the admin API's bearer token is missing or wrong.
     BadAdminToken,
+    /// 30018: the app is disabled.
+    AppDisabled,
+    /// 30019: the agent account is disabled.
+    AgentDisabled,
+    /// 30020: an admin create of something that already exists.
+    AlreadyExists,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 32] = {
+    pub const ALL: [ErrorCode; 35] = {
         use ErrorCode::*;
         [
             Internal,
@@ -113,6 +119,9 @@ impl ErrorCode {
             UnknownTemplate,
             UnknownLeaveMessage,
             BadAdminToken,
+            AppDisabled,
+            AgentDisabled,
+            AlreadyExists,
         ]
     };
 
@@ -151,6 +160,9 @@ impl ErrorCode {
             UnknownTemplate => 30015,
             UnknownLeaveMessage => 30016,
             BadAdminToken => 30017,
+            AppDisabled => 30018,
+            AgentDisabled => 30019,
+            AlreadyExists => 30020,
         }
     }
 
@@ -190,6 +202,9 @@ impl ErrorCode {
             UnknownTemplate => "unknown_template",
             UnknownLeaveMessage => "unknown_leave_message",
             BadAdminToken => "bad_admin_token",
+            AppDisabled => "app_disabled",
+            AgentDisabled => "agent_disabled",
+            AlreadyExists => "already_exists",
         }
     }
 
@@ -199,7 +214,7 @@ impl ErrorCode {
         match self {
             MissingField | InvalidField | MalformedBody | BadBase64 => 400,
             InvalidSession | BadSignature | ExpiredTimestamp | UnknownAgent | WrongPassword | BadAdminToken => 401,
-            Forbidden | NotBound | NotQuestionOwner => 403,
+            Forbidden | NotBound | NotQuestionOwner | AppDisabled | AgentDisabled => 403,
             UnknownQuestion | UnknownApp | UnknownUser | UnknownTemplate | UnknownLeaveMessage | NotFound => 404,
             MethodNotAllowed => 405,
             UnsupportedMediaType => 415,
@@ -208,7 +223,8 @@ impl ErrorCode {
             | QuestionNotServed
             | QuestionFinished
             | QuestionNotFinished
-            | IdempotencyKeyReused => 409,
+            | IdempotencyKeyReused
+            | AlreadyExists => 409,
             BodyTooLarge => 413,
             Overloaded | TooFrequent => 429,
             Unavailable => 503,

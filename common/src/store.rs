@@ -5,9 +5,9 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
-use crate::domain::{Page, Sort};
+use crate::domain::{Page, SessionDigest, Sort};
 use crate::entity::{
-    agent, agent_app, agent_binding, answer_item, answer_template, app, leave_message, leave_message_app, message,
+    agent, agent_app, answer_item, answer_template, app, leave_message, leave_message_app, message,
     processed_command, question, question_label, session, user,
 };
 
@@ -15,17 +15,58 @@ use crate::entity::{
 #[derive(Debug, Clone)]
 pub struct SessionInfo {
     pub session: session::Model,
+    /// The agent the session is bound to, unless that agent is disabled.
     pub serv_id: Option<String>,
+    /// The agent the session is bound to when that agent is disabled.
+    pub disabled_agent: Option<String>,
+    pub app_disabled: bool,
 }
 
-pub async fn session(db: &impl ConnectionTrait, token: &str) -> Result<Option<SessionInfo>, DbErr> {
-    let Some(session) = session::Entity::find_by_id(token.to_owned()).one(db).await? else {
-        return Ok(None);
-    };
-    let binding = agent_binding::Entity::find_by_id(token.to_owned()).one(db).await?;
-    Ok(Some(SessionInfo {
-        session,
-        serv_id: binding.map(|b| b.serv_id),
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct SessionRow {
+    session: String,
+    app_id: i64,
+    user_id: String,
+    device_id: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    serv_id: Option<String>,
+    app_disabled_at: Option<i64>,
+    agent_disabled_at: Option<i64>,
+}
+
+/// The session stored under this digest (expired or not), its binding, and whether its
+/// app or agent is disabled: one query, as it runs on every authenticated request.
+pub async fn session(db: &impl ConnectionTrait, digest: &SessionDigest) -> Result<Option<SessionInfo>, DbErr> {
+    use sea_orm::{DbBackend, FromQueryResult, Statement};
+    let backend = db.get_database_backend();
+    let placeholder = if backend == DbBackend::Postgres { "$1" } else { "?" };
+    let sql = format!(
+        "SELECT s.session, s.app_id, s.user_id, s.device_id, s.created_at, s.expires_at, \
+         b.serv_id, a.disabled_at AS app_disabled_at, g.disabled_at AS agent_disabled_at \
+         FROM sessions s JOIN apps a ON a.id = s.app_id \
+         LEFT JOIN agent_bindings b ON b.session = s.session \
+         LEFT JOIN agents g ON g.serv_id = b.serv_id \
+         WHERE s.session = {placeholder}"
+    );
+    let row = SessionRow::find_by_statement(Statement::from_sql_and_values(backend, sql, [digest.as_str().into()]))
+        .one(db)
+        .await?;
+    Ok(row.map(|r| {
+        let agent_disabled = r.agent_disabled_at.is_some();
+        SessionInfo {
+            session: session::Model {
+                session: r.session,
+                app_id: r.app_id,
+                user_id: r.user_id,
+                device_id: r.device_id,
+                created_at: r.created_at,
+                expires_at: r.expires_at,
+            },
+            serv_id: r.serv_id.clone().filter(|_| !agent_disabled),
+            disabled_agent: r.serv_id.filter(|_| agent_disabled),
+            app_disabled: r.app_disabled_at.is_some(),
+        }
     }))
 }
 
@@ -49,10 +90,19 @@ pub async fn agent(db: &impl ConnectionTrait, serv_id: &str) -> Result<Option<ag
     agent::Entity::find_by_id(serv_id.to_owned()).one(db).await
 }
 
-/// Ids of the apps an agent serves.
+/// Ids of the apps an agent serves (a disabled app is served by nobody).
 pub async fn agent_app_ids(db: &impl ConnectionTrait, serv_id: &str) -> Result<Vec<i64>, DbErr> {
     Ok(agent_app::Entity::find()
         .filter(agent_app::Column::ServId.eq(serv_id))
+        .filter(
+            agent_app::Column::AppId.in_subquery(
+                Query::select()
+                    .column(app::Column::Id)
+                    .from(app::Entity)
+                    .and_where(app::Column::DisabledAt.is_null())
+                    .to_owned(),
+            ),
+        )
         .all(db)
         .await?
         .into_iter()

@@ -6,6 +6,8 @@ use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::header;
+use std::net::IpAddr;
+use std::time::Duration;
 use hmac::{Hmac, Mac};
 use kefu_common::command::Actor;
 use kefu_common::domain::{Password, ServId, SessionToken, UserId};
@@ -26,6 +28,11 @@ use crate::{ApiError, AppState};
 pub struct Caller {
     pub info: SessionInfo,
     pub token: SessionToken,
+}
+
+/// 10038 with `Retry-After`: whole seconds, rounded up.
+pub fn too_frequent(wait: Duration) -> ApiError {
+    ApiError::TooFrequent(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
 }
 
 fn invalid_session(debug: impl Into<String>) -> ApiError {
@@ -57,13 +64,16 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let input = Input::from_request_parts(parts, state).await?;
         let token = session_token(&input)?;
-        state
-            .limits
-            .check_session(token.as_str())
-            .map_err(|wait| ApiError::TooFrequent(wait.as_secs() + 1))?;
-        match store::session(&state.db, token.as_str()).await? {
-            Some(info) if info.session.expires_at > now_ms() => Ok(Caller { info, token }),
-            _ => Err(invalid_session("session is unknown or expired")),
+        state.limits.check_session(token.as_str()).map_err(too_frequent)?;
+        match store::session(&state.db, &token.digest()).await? {
+            Some(info) if info.session.expires_at > now_ms() => {
+                if info.app_disabled {
+                    return Err(ApiError::field(ErrorCode::AppDisabled, "session", "this session's app is disabled"));
+                }
+                state.limits.check_app(info.session.app_id).map_err(too_frequent)?;
+                Ok(Caller { info, token })
+            }
+            _ => Err(invalid_session("session is unknown, expired or revoked")),
         }
     }
 }
@@ -85,6 +95,8 @@ impl Caller {
     pub fn require_agent(&self, serv_id: &ServId, field: &str) -> Result<(), ApiError> {
         if self.info.serv_id.as_deref() == Some(serv_id.as_str()) {
             Ok(())
+        } else if self.info.disabled_agent.as_deref() == Some(serv_id.as_str()) {
+            Err(ApiError::field(ErrorCode::AgentDisabled, field, "this agent account is disabled"))
         } else {
             Err(ApiError::field(
                 ErrorCode::NotBound,
@@ -96,6 +108,9 @@ impl Caller {
 
     /// The agent the session is bound to, for agent-only calls without a serv_id.
     pub fn bound_agent(&self) -> Result<String, ApiError> {
+        if self.info.disabled_agent.is_some() {
+            return Err(ApiError::field(ErrorCode::AgentDisabled, "session", "this agent account is disabled"));
+        }
         self.info.serv_id.clone().ok_or_else(|| {
             ApiError::field(
                 ErrorCode::NotBound,
@@ -103,6 +118,22 @@ impl Caller {
                 "this session is not bound to an agent (serv/bind)",
             )
         })
+    }
+}
+
+/// The client's address (the TCP peer), when the server knows it.
+pub struct Source(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Source(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
     }
 }
 
@@ -125,6 +156,11 @@ impl<T: DeserializeOwned> FromRequestParts<AppState> for Signed<T> {
             .await?
             .ok_or_else(|| ApiError::field(ErrorCode::UnknownApp, "identify", "no app with this identify"))?;
         let signature = verify_signature(state, &input, &app)?;
+        // Disabled is said only to whoever proved to be the app.
+        if app.disabled_at.is_some() {
+            return Err(ApiError::field(ErrorCode::AppDisabled, "identify", "this app is disabled"));
+        }
+        state.limits.check_app(app.id).map_err(too_frequent)?;
         // Only once the caller is known to be the app are its other fields looked at.
         let body = input.parse_body()?;
         Ok(Signed { app, body, signature })
@@ -133,16 +169,32 @@ impl<T: DeserializeOwned> FromRequestParts<AppState> for Signed<T> {
 
 /// Verified against when the agent does not exist, so that an unknown `serv_id` costs as
 /// much time as a wrong password. (The answer itself tells 20001 from 20002, as the
-/// original did; issue-7's lockout bounds what that allows.)
+/// original did; the lockout bounds what that allows.)
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$9BG+Hf+5TsnkYa67pFyybg$/nwDV5nodoypEaetffGYPthJC8CXfoNzVjYfppxxh6o";
 
-/// Checks an agent's password (argon2, off the async threads).
-pub async fn verify_agent(state: &AppState, serv_id: &ServId, password: Password) -> Result<(), ApiError> {
+/// Checks an agent's password: refused at once while the agent or the client address is
+/// locked (10038, `Retry-After`); argon2 in the bounded pool; a failure answers later the
+/// more failures came before it; a disabled agent is told so only after a right password.
+pub async fn verify_agent(
+    state: &AppState,
+    serv_id: &ServId,
+    password: Password,
+    source: Option<IpAddr>,
+) -> Result<(), ApiError> {
+    let attempt = state.limits.logins.begin(serv_id.as_str(), source).map_err(|wait| {
+        tracing::warn!(serv_id = %serv_id.as_str().escape_debug(), source = ?source, "agent login refused: locked after failed attempts");
+        too_frequent(wait)
+    })?;
     let agent = store::agent(&state.db, serv_id.as_str()).await?;
-    let exists = agent.is_some();
+    let (exists, disabled) = (agent.is_some(), agent.as_ref().is_some_and(|a| a.disabled_at.is_some()));
     let hash = agent.map(|a| a.password_hash).unwrap_or_else(|| DUMMY_HASH.to_owned());
+    let permit = std::sync::Arc::clone(&state.limits.hashing)
+        .acquire_owned()
+        .await
+        .map_err(|e| ApiError::Internal(format!("password pool: {e}")))?;
     let ok = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         PasswordHash::new(&hash)
             .map(|hash| {
                 Argon2::default()
@@ -153,15 +205,20 @@ pub async fn verify_agent(state: &AppState, serv_id: &ServId, password: Password
     })
     .await
     .map_err(|e| ApiError::Internal(format!("password check task: {e}")))?;
-    match (exists, ok) {
-        (true, true) => Ok(()),
-        (false, _) => Err(ApiError::field(
-            ErrorCode::UnknownAgent,
-            "serv_id",
-            "no agent account with this serv_id",
-        )),
-        (true, false) => Err(ApiError::field(ErrorCode::WrongPassword, "password", "wrong password")),
+    if exists && ok {
+        state.limits.logins.succeeded(attempt);
+        if disabled {
+            return Err(ApiError::field(ErrorCode::AgentDisabled, "serv_id", "this agent account is disabled"));
+        }
+        return Ok(());
     }
+    tracing::info!(serv_id = %serv_id.as_str().escape_debug(), source = ?source, "agent login failed");
+    tokio::time::sleep(attempt.slowdown).await;
+    Err(if exists {
+        ApiError::field(ErrorCode::WrongPassword, "password", "wrong password")
+    } else {
+        ApiError::field(ErrorCode::UnknownAgent, "serv_id", "no agent account with this serv_id")
+    })
 }
 
 /// Verifies an app-signed request: query `timestamp` (ms) within the allowed skew and

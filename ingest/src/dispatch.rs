@@ -155,7 +155,7 @@ pub async fn submit(
 
 /// The `/v1` style: the outcome's body with `status` 200, or the spec's error body, or
 /// 202 with the assigned ids.
-fn render(submitted: Submitted) -> Response {
+pub fn render(submitted: Submitted) -> Response {
     let id = submitted.id;
     match submitted.answer {
         Answer::Done(outcome) => with_request_id(respond(outcome), id),

@@ -76,7 +76,8 @@ pub async fn serve(listener: TcpListener, state: AppState, cancel: CancellationT
         }
     });
     tracing::info!(addr = %listener.local_addr()?, broker = state.broker.kind(), "ingest listening");
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move { cancel.cancelled().await })
         .await
 }

@@ -6,6 +6,7 @@ mod m20261124_000001_create_core;
 mod m20261125_000001_contract;
 mod m20261125_000002_toolkit;
 mod m20261125_000003_leave_messages;
+mod m20261129_000001_security;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_contract::Migration),
             Box::new(m20261125_000002_toolkit::Migration),
             Box::new(m20261125_000003_leave_messages::Migration),
+            Box::new(m20261129_000001_security::Migration),
         ]
     }
 }

@@ -178,11 +178,22 @@ pub fn kefu_cmd(db_url: &str) -> std::process::Command {
 
 /// `kefu admin …` through the real CLI; returns its JSON output.
 pub fn admin(db_url: &str, args: &[&str]) -> Value {
-    let out = kefu_cmd(db_url)
+    admin_with_stdin(db_url, args, "")
+}
+
+/// `kefu admin …` with `stdin` on its standard input (`--password-stdin`).
+pub fn admin_with_stdin(db_url: &str, args: &[&str], stdin: &str) -> Value {
+    use std::io::Write;
+    let mut child = kefu_cmd(db_url)
         .arg("admin")
         .args(args)
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run kefu admin");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().expect("run kefu admin");
     assert!(
         out.status.success(),
         "kefu admin {args:?} failed: {}",
@@ -240,18 +251,10 @@ pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config, worke
         &["app", "create", "--identify", "com.example.shop", "--name", "Shop"],
     );
     for serv_id in ["alice", "bob"] {
-        admin(
+        admin_with_stdin(
             &test_db.url,
-            &[
-                "agent",
-                "create",
-                "--serv-id",
-                serv_id,
-                "--password",
-                "secret-pw",
-                "--app",
-                "com.example.shop",
-            ],
+            &["agent", "create", "--serv-id", serv_id, "--password-stdin", "--app", "com.example.shop"],
+            "secret-pw\n",
         );
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kefu_common::entity::{idempotency_key, processed_command, session};
+use kefu_common::entity::{idempotency_key, processed_command};
 use kefu_common::media::MediaStore;
 use kefu_common::now_ms;
 use sea_orm::{ColumnTrait, DeleteResult, EntityTrait, QueryFilter};
@@ -27,7 +27,7 @@ pub async fn run_janitor(worker: Worker, cancel: CancellationToken) {
         }
         let now = now_ms();
         let db = &worker.db;
-        let results: [(&str, Result<DeleteResult, sea_orm::DbErr>); 3] = [
+        let results: [(&str, Result<DeleteResult, sea_orm::DbErr>); 2] = [
             (
                 "processed commands",
                 processed_command::Entity::delete_many()
@@ -42,19 +42,16 @@ pub async fn run_janitor(worker: Worker, cancel: CancellationToken) {
                     .exec(db)
                     .await,
             ),
-            (
-                "sessions",
-                session::Entity::delete_many()
-                    .filter(session::Column::ExpiresAt.lt(now))
-                    .exec(db)
-                    .await,
-            ),
         ];
         for (what, result) in results {
             match result {
                 Ok(r) => tracing::debug!(rows = r.rows_affected, what, "janitor pruned"),
                 Err(err) => tracing::warn!(error = %err, what, "janitor failed; will try again"),
             }
+        }
+        match kefu_common::operators::prune_expired_sessions(db).await {
+            Ok(n) => tracing::debug!(rows = n, "janitor pruned expired sessions and their bindings"),
+            Err(err) => tracing::warn!(error = %err, "janitor failed to prune sessions; will try again"),
         }
         if let Some(media) = &media {
             let grace = Duration::from_secs(worker.config.media_gc_grace_secs);

@@ -2,7 +2,7 @@
 //! Refusals are `Failure`s (recorded, answered); only database trouble is an error.
 
 use kefu_common::command::{Actor, Command};
-use kefu_common::domain::{Labels, MessageType, NotifyAction, QuestionStatus, SenderType, Text};
+use kefu_common::domain::{SessionDigest, Labels, MessageType, NotifyAction, QuestionStatus, SenderType, Text};
 use kefu_common::entity::{
     agent_app, agent_binding, leave_message, leave_message_app, message, question, question_label, session, user,
 };
@@ -20,7 +20,7 @@ type Applied = Result<Result<Value, Failure>, DbErr>;
 pub async fn apply(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome, DbErr> {
     use Command::*;
     let result = match command {
-        SessionCreateV1 {
+        SessionCreateV2 {
             session,
             app_id,
             user_id,
@@ -30,6 +30,10 @@ pub async fn apply(txn: &DatabaseTransaction, command: &Command) -> Result<Outco
             expires_at,
             groups,
         } => {
+            // Re-checked here: the app may have been disabled since the ingest looked.
+            if app_disabled(txn, *app_id).await? {
+                return Ok(Outcome::Failed(Failure::new(ErrorCode::AppDisabled, "this app is disabled")));
+            }
             let now = now_ms();
             let existing = user::Entity::find_by_id((*app_id, user_id.to_string()))
                 .one(txn)
@@ -72,10 +76,11 @@ pub async fn apply(txn: &DatabaseTransaction, command: &Command) -> Result<Outco
             }
             .insert(txn)
             .await?;
-            Ok(json!({ "session": session.as_str(), "expires_at": expires_at / 1000 }))
+            // The token itself is known to the ingest only (it answers it).
+            Ok(json!({ "expires_at": expires_at / 1000 }))
         }
-        AgentBindV1 { session, serv_id } => bind(txn, session.as_str(), serv_id.as_str()).await?,
-        AgentUnbindV1 { session, serv_id } => {
+        AgentBindV2 { session, serv_id } => bind(txn, session, serv_id.as_str()).await?,
+        AgentUnbindV2 { session, serv_id } => {
             agent_binding::Entity::delete_many()
                 .filter(agent_binding::Column::Session.eq(session.as_str()))
                 .filter(agent_binding::Column::ServId.eq(serv_id.as_str()))
@@ -230,25 +235,40 @@ fn refuse(code: ErrorCode, debug: impl Into<String>) -> Applied {
     Ok(Err(Failure::new(code, debug)))
 }
 
+/// Whether the agent serves this (enabled) app. Checked by the ingest too; checked again
+/// here because an operator may disable the app or take it from the agent in between.
 async fn serves_app(txn: &DatabaseTransaction, serv_id: &str, app_id: i64) -> Result<bool, DbErr> {
     Ok(agent_app::Entity::find_by_id((serv_id.to_owned(), app_id))
         .one(txn)
         .await?
-        .is_some())
+        .is_some()
+        && !app_disabled(txn, app_id).await?)
 }
 
-async fn bind(txn: &DatabaseTransaction, session: &str, serv_id: &str) -> Applied {
+async fn app_disabled(txn: &DatabaseTransaction, app_id: i64) -> Result<bool, DbErr> {
+    Ok(store::app_by_id(txn, app_id).await?.is_none_or(|a| a.disabled_at.is_some()))
+}
+
+async fn bind(txn: &DatabaseTransaction, session: &SessionDigest, serv_id: &str) -> Applied {
+    // The ingest checked password and session; the session may have expired or been
+    // revoked, and the agent disabled, since.
     let Some(info) = store::session(txn, session).await? else {
         return refuse(ErrorCode::InvalidSession, "session is unknown or expired");
     };
+    if info.session.expires_at <= now_ms() {
+        return refuse(ErrorCode::InvalidSession, "session is unknown or expired");
+    }
+    if store::agent(txn, serv_id).await?.is_none_or(|a| a.disabled_at.is_some()) {
+        return refuse(ErrorCode::AgentDisabled, "this agent account is disabled");
+    }
     if !serves_app(txn, serv_id, info.session.app_id).await? {
         return refuse(ErrorCode::Forbidden, "this agent does not serve the session's app");
     }
-    agent_binding::Entity::delete_by_id(session.to_owned())
+    agent_binding::Entity::delete_by_id(session.as_str())
         .exec(txn)
         .await?;
     agent_binding::ActiveModel {
-        session: Set(session.to_owned()),
+        session: Set(session.to_string()),
         serv_id: Set(serv_id.to_owned()),
         bound_at: Set(now_ms()),
     }

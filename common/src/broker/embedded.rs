@@ -38,6 +38,16 @@ pub struct Embedded {
 }
 
 impl Embedded {
+    /// The queue table's depth (commands not yet taken, or whose claim expired).
+    pub async fn probe(&self) -> Result<super::QueueStats, BrokerError> {
+        use sea_orm::PaginatorTrait;
+        let ready = queue_job::Entity::find()
+            .filter(queue_job::Column::Queue.eq(COMMANDS))
+            .count(&self.db)
+            .await?;
+        Ok(super::QueueStats { ready, consumers: None })
+    }
+
     pub fn new(db: DatabaseConnection, config: &Config) -> Self {
         Self {
             db,

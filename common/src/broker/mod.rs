@@ -75,6 +75,15 @@ impl Replies {
     }
 }
 
+/// The command queue as the broker sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Commands waiting for a worker.
+    pub ready: u64,
+    /// Workers consuming (RabbitMQ only).
+    pub consumers: Option<u64>,
+}
+
 /// One of the two backends. Cheap to clone.
 #[derive(Clone)]
 pub enum Broker {
@@ -137,6 +146,14 @@ impl Broker {
         match self {
             Broker::Rabbit(r) => r.send_reply(reply_to, correlation_id, body).await,
             Broker::Embedded(e) => e.replies().complete(correlation_id, body),
+        }
+    }
+
+    /// Reaches the broker and reads the command queue (readiness, metrics).
+    pub async fn probe(&self) -> Result<QueueStats, BrokerError> {
+        match self {
+            Broker::Rabbit(r) => r.probe().await,
+            Broker::Embedded(e) => e.probe().await,
         }
     }
 

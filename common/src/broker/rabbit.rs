@@ -99,6 +99,29 @@ impl Rabbit {
         format!("{}.commands.dead", self.prefix)
     }
 
+    /// Reaches the broker (reconnecting if need be) and reads the command queue's depth
+    /// and consumer count by a passive declare.
+    pub async fn probe(&self) -> Result<super::QueueStats, BrokerError> {
+        let conn = self.connection().await?;
+        let ch = bounded(self.timeout, "create channel", conn.create_channel()).await?;
+        let options = QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let queue = bounded(
+            self.timeout,
+            "inspect the command queue",
+            ch.queue_declare(self.commands_queue().into(), options, FieldTable::default()),
+        )
+        .await;
+        let _ = bounded(self.timeout, "close channel", ch.close(200, "probed".into())).await;
+        let queue = queue?;
+        Ok(super::QueueStats {
+            ready: u64::from(queue.message_count()),
+            consumers: Some(u64::from(queue.consumer_count())),
+        })
+    }
+
     fn retry_queue(&self, delay_ms: u64) -> String {
         format!("{}.commands.retry.{delay_ms}", self.prefix)
     }

@@ -8,6 +8,8 @@ pub struct Model {
     /// argon2id PHC string.
     pub password_hash: String,
     pub created_at: i64,
+    /// Set when an operator disabled it (ms); a disabled one is refused everywhere.
+    pub disabled_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

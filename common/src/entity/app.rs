@@ -14,6 +14,8 @@ pub struct Model {
     pub created_at: i64,
     /// Shown for users without an avatar; unset: `KEFU_DEFAULT_AVATAR_URL`.
     pub default_avatar_url: Option<String>,
+    /// Set when an operator disabled it (ms); a disabled one is refused everywhere.
+    pub disabled_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,7 @@
 //! The operators' API under `/admin/v1`, behind `Authorization: Bearer <KEFU_ADMIN_TOKEN>`
-//! (unset: off, every path answers 404). For now: leave messages, as agents see them but
-//! across every app.
+//! (unset: off, every path answers 404): apps, agents, sessions (through the same
+//! service functions as `kefu admin`), and leave messages as agents see them but across
+//! every app.
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::header;
@@ -10,7 +11,11 @@ use axum::Json;
 use kefu_common::command::Command;
 use kefu_common::outcome::ErrorCode;
 use kefu_common::store;
+use kefu_common::domain::{AppName, Identify, Password, ServId, SessionToken, Url, UserId};
+use kefu_common::operators::{self, AgentView, AppView, AppWithSecret, OperatorError};
+use serde::{Deserialize, Serialize};
 use serde_json::Map;
+use utoipa::ToSchema;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -104,4 +109,412 @@ pub async fn tag_leave_message(
     let id = Uuid::parse_str(&message.id).map_err(|e| ApiError::Internal(format!("stored leave message id: {e}")))?;
     let command = Command::LeaveMessageTagByAdminV1 { id, tag: req.tag };
     dispatch(&state, &input, "admin", command, Map::new()).await
+}
+
+// ---- apps, agents, sessions -------------------------------------------------------
+
+/// An http(s) URL, or `""` for none (the built-in default).
+#[derive(Debug, Clone)]
+pub struct OptionalUrl(pub Option<Url>);
+
+impl<'de> Deserialize<'de> for OptionalUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        if raw.is_empty() {
+            return Ok(OptionalUrl(None));
+        }
+        Url::parse(&raw).map(|u| OptionalUrl(Some(u))).map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewApp {
+    identify: Identify,
+    /// Display name; default: the identify.
+    #[serde(default)]
+    name: Option<AppName>,
+    /// Avatar of the app's users without one (http or https URL).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    default_avatar_url: Option<OptionalUrl>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AppChanges {
+    #[serde(default)]
+    name: Option<AppName>,
+    /// `""` returns to the built-in default.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    default_avatar_url: Option<OptionalUrl>,
+    /// Disable (true) or enable (false) the app.
+    #[serde(default)]
+    disabled: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewAgent {
+    serv_id: ServId,
+    password: Password,
+    /// The identifies of the apps it serves (at least one).
+    apps: AppList,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AgentChanges {
+    #[serde(default)]
+    password: Option<Password>,
+    #[serde(default)]
+    apps: Option<AppList>,
+    #[serde(default)]
+    disabled: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AgentPassword {
+    password: Password,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AgentApps {
+    apps: AppList,
+}
+
+/// 1–100 app identifies.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(try_from = "Vec<Identify>")]
+#[schema(value_type = Vec<String>, min_items = 1, max_items = 100)]
+pub struct AppList(Vec<Identify>);
+
+impl TryFrom<Vec<Identify>> for AppList {
+    type Error = String;
+    fn try_from(v: Vec<Identify>) -> Result<Self, String> {
+        if v.is_empty() || v.len() > 100 {
+            return Err(format!("must name 1 to 100 apps, got {}", v.len()));
+        }
+        Ok(AppList(v))
+    }
+}
+
+/// One of: `session`; `identify` with `user_id`; `serv_id` (its device bindings).
+#[derive(Deserialize, ToSchema)]
+pub struct RevokeRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    session: Option<SessionToken>,
+    #[serde(default)]
+    identify: Option<Identify>,
+    #[serde(default)]
+    user_id: Option<UserId>,
+    #[serde(default)]
+    serv_id: Option<ServId>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AppAnswer {
+    status: u16,
+    #[serde(flatten)]
+    app: AppView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AppSecretAnswer {
+    status: u16,
+    #[serde(flatten)]
+    app: AppWithSecret,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AppsAnswer {
+    status: u16,
+    apps: Vec<AppView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AgentAnswer {
+    status: u16,
+    #[serde(flatten)]
+    agent: AgentView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AgentsAnswer {
+    status: u16,
+    agents: Vec<AgentView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RevokedAnswer {
+    status: u16,
+    /// Sessions (or bindings) ended.
+    revoked: u64,
+}
+
+impl From<OperatorError> for ApiError {
+    fn from(err: OperatorError) -> Self {
+        match err {
+            OperatorError::UnknownApp(_) => ApiError::field(ErrorCode::UnknownApp, "identify", err.to_string()),
+            OperatorError::UnknownAgent(_) => ApiError::field(ErrorCode::UnknownAgent, "serv_id", err.to_string()),
+            OperatorError::AlreadyExists(_) => ApiError::new(ErrorCode::AlreadyExists, err.to_string()),
+            OperatorError::Db(err) => err.into(),
+            OperatorError::Hash(err) => ApiError::Internal(format!("password hashing: {err}")),
+        }
+    }
+}
+
+/// The app in the path: its numeric `app_id` or its identify.
+async fn app_key(state: &AppState, raw: &str) -> Result<Identify, ApiError> {
+    if let Ok(id) = raw.parse::<i64>() {
+        return match store::app_by_id(&state.db, id).await? {
+            Some(app) => Identify::parse(&app.identify).map_err(|e| ApiError::Internal(format!("stored identify: {e}"))),
+            None => Err(ApiError::field(ErrorCode::UnknownApp, "app", format!("no app with app_id {id}"))),
+        };
+    }
+    Identify::parse(raw).map_err(|e| ApiError::field(ErrorCode::InvalidField, "app", format!("app {e}")))
+}
+
+fn serv_key(raw: &str) -> Result<ServId, ApiError> {
+    ServId::parse(raw).map_err(|e| ApiError::field(ErrorCode::InvalidField, "serv_id", format!("serv_id {e}")))
+}
+
+fn app_answer(app: AppView) -> Json<AppAnswer> {
+    Json(AppAnswer { status: 200, app })
+}
+
+fn agent_answer(agent: AgentView) -> Json<AgentAnswer> {
+    Json(AgentAnswer { status: 200, agent })
+}
+
+/// Every app.
+#[utoipa::path(get, path = "/admin/v1/apps", operation_id = "admin_apps", tag = "admin",
+    responses((status = 200, description = "The apps", body = AppsAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn apps(State(state): State<AppState>, _: Admin) -> Result<Json<AppsAnswer>, ApiError> {
+    Ok(Json(AppsAnswer {
+        status: 200,
+        apps: operators::list_apps(&state.db).await?,
+    }))
+}
+
+/// Creates an app; the answer is the only time its secret is shown (but rotate_secret).
+#[utoipa::path(post, path = "/admin/v1/apps", operation_id = "admin_app_create", tag = "admin",
+    request_body(content((NewApp = "application/json"), (NewApp = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The app and its secret", body = AppSecretAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn create_app(State(state): State<AppState>, _: Admin, Valid(req): Valid<NewApp>) -> Result<Json<AppSecretAnswer>, ApiError> {
+    let avatar = req.default_avatar_url.and_then(|u| u.0);
+    let app = operators::create_app(&state.db, &req.identify, req.name.as_ref(), avatar.as_ref()).await?;
+    tracing::info!(identify = %req.identify.as_str().escape_debug(), "admin: app created");
+    Ok(Json(AppSecretAnswer { status: 200, app }))
+}
+
+/// One app, by `app_id` or identify.
+#[utoipa::path(get, path = "/admin/v1/apps/{app}", operation_id = "admin_app", tag = "admin",
+    params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
+    responses((status = 200, description = "The app", body = AppAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn app(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<AppAnswer>, ApiError> {
+    let identify = app_key(&state, &raw).await?;
+    Ok(app_answer(operators::get_app(&state.db, &identify).await?))
+}
+
+/// Changes an app: name, default avatar, disabled.
+#[utoipa::path(patch, path = "/admin/v1/apps/{app}", operation_id = "admin_app_update", tag = "admin",
+    params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
+    request_body(content((AppChanges = "application/json"), (AppChanges = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The app", body = AppAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn update_app(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+    Valid(req): Valid<AppChanges>,
+) -> Result<Json<AppAnswer>, ApiError> {
+    let identify = app_key(&state, &raw).await?;
+    let avatar = req.default_avatar_url.map(|u| u.0);
+    let mut view = operators::update_app(&state.db, &identify, req.name.as_ref(), avatar.as_ref().map(Option::as_ref)).await?;
+    if let Some(disabled) = req.disabled {
+        view = operators::set_app_disabled(&state.db, &identify, disabled).await?;
+    }
+    Ok(app_answer(view))
+}
+
+/// Disables an app: its sessions and signed calls answer 30018.
+#[utoipa::path(post, path = "/admin/v1/apps/{app}/disable", operation_id = "admin_app_disable", tag = "admin",
+    params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
+    responses((status = 200, description = "The app", body = AppAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn disable_app(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<AppAnswer>, ApiError> {
+    let identify = app_key(&state, &raw).await?;
+    tracing::info!(identify = %identify.as_str().escape_debug(), "admin: app disabled");
+    Ok(app_answer(operators::set_app_disabled(&state.db, &identify, true).await?))
+}
+
+/// Enables a disabled app.
+#[utoipa::path(post, path = "/admin/v1/apps/{app}/enable", operation_id = "admin_app_enable", tag = "admin",
+    params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
+    responses((status = 200, description = "The app", body = AppAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn enable_app(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<AppAnswer>, ApiError> {
+    let identify = app_key(&state, &raw).await?;
+    Ok(app_answer(operators::set_app_disabled(&state.db, &identify, false).await?))
+}
+
+/// A new signing secret (the old one is refused from now on).
+#[utoipa::path(post, path = "/admin/v1/apps/{app}/rotate_secret", operation_id = "admin_app_rotate_secret", tag = "admin",
+    params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
+    responses((status = 200, description = "The app and its new secret", body = AppSecretAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn rotate_secret(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<AppSecretAnswer>, ApiError> {
+    let identify = app_key(&state, &raw).await?;
+    tracing::info!(identify = %identify.as_str().escape_debug(), "admin: app secret rotated");
+    Ok(Json(AppSecretAnswer {
+        status: 200,
+        app: operators::rotate_app_secret(&state.db, &identify).await?,
+    }))
+}
+
+/// Every agent with the apps it serves.
+#[utoipa::path(get, path = "/admin/v1/agents", operation_id = "admin_agents", tag = "admin",
+    responses((status = 200, description = "The agents", body = AgentsAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn agents(State(state): State<AppState>, _: Admin) -> Result<Json<AgentsAnswer>, ApiError> {
+    Ok(Json(AgentsAnswer {
+        status: 200,
+        agents: operators::list_agents(&state.db).await?,
+    }))
+}
+
+/// Creates an agent serving the given apps.
+#[utoipa::path(post, path = "/admin/v1/agents", operation_id = "admin_agent_create", tag = "admin",
+    request_body(content((NewAgent = "application/json"))),
+    responses((status = 200, description = "The agent", body = AgentAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn create_agent(State(state): State<AppState>, _: Admin, Valid(req): Valid<NewAgent>) -> Result<Json<AgentAnswer>, ApiError> {
+    let view = operators::create_agent(&state.db, &req.serv_id, &req.password, &req.apps.0).await?;
+    tracing::info!(serv_id = %req.serv_id.as_str().escape_debug(), "admin: agent created");
+    Ok(agent_answer(view))
+}
+
+/// One agent.
+#[utoipa::path(get, path = "/admin/v1/agents/{serv_id}", operation_id = "admin_agent", tag = "admin",
+    params(("serv_id" = String, Path, description = "The agent account")),
+    responses((status = 200, description = "The agent", body = AgentAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn agent(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<AgentAnswer>, ApiError> {
+    Ok(agent_answer(operators::get_agent(&state.db, &serv_key(&raw)?).await?))
+}
+
+/// Changes an agent: password (unbinds its devices), apps, disabled.
+#[utoipa::path(patch, path = "/admin/v1/agents/{serv_id}", operation_id = "admin_agent_update", tag = "admin",
+    params(("serv_id" = String, Path, description = "The agent account")),
+    request_body(content((AgentChanges = "application/json"))),
+    responses((status = 200, description = "The agent", body = AgentAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn update_agent(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+    Valid(req): Valid<AgentChanges>,
+) -> Result<Json<AgentAnswer>, ApiError> {
+    let serv_id = serv_key(&raw)?;
+    let mut view = operators::get_agent(&state.db, &serv_id).await?;
+    if let Some(apps) = &req.apps {
+        view = operators::set_agent_apps(&state.db, &serv_id, &apps.0).await?;
+    }
+    if let Some(password) = &req.password {
+        view = operators::set_agent_password(&state.db, &serv_id, password).await?;
+    }
+    if let Some(disabled) = req.disabled {
+        view = operators::set_agent_disabled(&state.db, &serv_id, disabled).await?;
+    }
+    Ok(agent_answer(view))
+}
+
+/// Disables an agent: it cannot bind, its bound devices answer 30019.
+#[utoipa::path(post, path = "/admin/v1/agents/{serv_id}/disable", operation_id = "admin_agent_disable", tag = "admin",
+    params(("serv_id" = String, Path, description = "The agent account")),
+    responses((status = 200, description = "The agent", body = AgentAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn disable_agent(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<AgentAnswer>, ApiError> {
+    let serv_id = serv_key(&raw)?;
+    tracing::info!(serv_id = %serv_id.as_str().escape_debug(), "admin: agent disabled");
+    Ok(agent_answer(operators::set_agent_disabled(&state.db, &serv_id, true).await?))
+}
+
+/// Enables a disabled agent.
+#[utoipa::path(post, path = "/admin/v1/agents/{serv_id}/enable", operation_id = "admin_agent_enable", tag = "admin",
+    params(("serv_id" = String, Path, description = "The agent account")),
+    responses((status = 200, description = "The agent", body = AgentAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn enable_agent(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<AgentAnswer>, ApiError> {
+    Ok(agent_answer(operators::set_agent_disabled(&state.db, &serv_key(&raw)?, false).await?))
+}
+
+/// Sets an agent's password; its bound devices are unbound.
+#[utoipa::path(post, path = "/admin/v1/agents/{serv_id}/password", operation_id = "admin_agent_password", tag = "admin",
+    params(("serv_id" = String, Path, description = "The agent account")),
+    request_body(content((AgentPassword = "application/json"), (AgentPassword = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The agent", body = AgentAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn agent_password(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+    Valid(req): Valid<AgentPassword>,
+) -> Result<Json<AgentAnswer>, ApiError> {
+    let serv_id = serv_key(&raw)?;
+    Ok(agent_answer(operators::set_agent_password(&state.db, &serv_id, &req.password).await?))
+}
+
+/// Replaces the apps an agent serves.
+#[utoipa::path(post, path = "/admin/v1/agents/{serv_id}/apps", operation_id = "admin_agent_apps", tag = "admin",
+    params(("serv_id" = String, Path, description = "The agent account")),
+    request_body(content((AgentApps = "application/json"))),
+    responses((status = 200, description = "The agent", body = AgentAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn agent_apps(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+    Valid(req): Valid<AgentApps>,
+) -> Result<Json<AgentAnswer>, ApiError> {
+    let serv_id = serv_key(&raw)?;
+    Ok(agent_answer(operators::set_agent_apps(&state.db, &serv_id, &req.apps.0).await?))
+}
+
+/// Ends sessions: one `session`; every session of a user (`identify` + `user_id`); or
+/// every device binding of an agent (`serv_id`).
+#[utoipa::path(post, path = "/admin/v1/sessions/revoke", operation_id = "admin_sessions_revoke", tag = "admin",
+    request_body(content((RevokeRequest = "application/json"), (RevokeRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "How many ended", body = RevokedAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn revoke_sessions(State(state): State<AppState>, _: Admin, Valid(req): Valid<RevokeRequest>) -> Result<Json<RevokedAnswer>, ApiError> {
+    let revoked = match (req.session, req.identify, req.user_id, req.serv_id) {
+        (Some(session), None, None, None) => operators::revoke_session(&state.db, &session).await?,
+        (None, Some(identify), Some(user_id), None) => operators::revoke_user_sessions(&state.db, &identify, &user_id).await?,
+        (None, None, None, Some(serv_id)) => operators::revoke_agent_bindings(&state.db, &serv_id).await?,
+        _ => {
+            return Err(ApiError::field(
+                ErrorCode::MissingField,
+                "session",
+                "give session, or identify with user_id, or serv_id",
+            ))
+        }
+    };
+    tracing::info!(revoked, "admin: sessions revoked");
+    Ok(Json(RevokedAnswer { status: 200, revoked }))
+}
+
+/// Ends one session (and its binding).
+#[utoipa::path(delete, path = "/admin/v1/sessions/{session}", operation_id = "admin_session_delete", tag = "admin",
+    params(("session" = String, Path, description = "The 12-character session")),
+    responses((status = 200, description = "How many ended (0 or 1)", body = RevokedAnswer), crate::openapi::Errors),
+    security(("admin" = [])))]
+pub async fn delete_session(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<RevokedAnswer>, ApiError> {
+    let token = SessionToken::parse(&raw).map_err(|e| ApiError::field(ErrorCode::InvalidField, "session", format!("session {e}")))?;
+    Ok(Json(RevokedAnswer {
+        status: 200,
+        revoked: operators::revoke_session(&state.db, &token).await?,
+    }))
 }

@@ -186,7 +186,7 @@ fn verify(state: &AppState, input: &RawInput, appid: &str, app: &app::Model) -> 
         (status = 503, description = "30011 unavailable", body = LeaveAnswer),
     ),
     security(("leave_signature" = [])))]
-#[tracing::instrument(skip_all, fields(appid = %appid))]
+#[tracing::instrument(skip_all, fields(appid = %appid.escape_debug()))]
 pub async fn create(
     State(state): State<AppState>,
     Path((version, appid)): Path<(String, String)>,

@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Json, Router};
 use kefu_common::outcome::ErrorCode;
 use serde_json::json;
@@ -68,6 +68,20 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/v1/leavemessages", reads(get(leave::list), limit))
         .route("/v1/leavemessage/{id}", reads(get(leave::show), limit))
         .route("/v1/leavemessage/{id}/tag", reads(post(leave::tag), limit))
+        .route("/admin/v1/apps", reads(get(admin::apps).post(admin::create_app), limit))
+        .route("/admin/v1/apps/{app}", reads(get(admin::app).patch(admin::update_app).post(admin::update_app), limit))
+        .route("/admin/v1/apps/{app}/disable", reads(post(admin::disable_app), limit))
+        .route("/admin/v1/apps/{app}/enable", reads(post(admin::enable_app), limit))
+        .route("/admin/v1/apps/{app}/rotate_secret", reads(post(admin::rotate_secret), limit))
+        .route("/admin/v1/apps/{app}/rotate-secret", reads(post(admin::rotate_secret), limit))
+        .route("/admin/v1/agents", reads(get(admin::agents).post(admin::create_agent), limit))
+        .route("/admin/v1/agents/{serv_id}", reads(get(admin::agent).patch(admin::update_agent).post(admin::update_agent), limit))
+        .route("/admin/v1/agents/{serv_id}/disable", reads(post(admin::disable_agent), limit))
+        .route("/admin/v1/agents/{serv_id}/enable", reads(post(admin::enable_agent), limit))
+        .route("/admin/v1/agents/{serv_id}/password", reads(post(admin::agent_password), limit))
+        .route("/admin/v1/agents/{serv_id}/apps", reads(post(admin::agent_apps).put(admin::agent_apps), limit))
+        .route("/admin/v1/sessions/revoke", reads(post(admin::revoke_sessions), limit))
+        .route("/admin/v1/sessions/{session}", reads(delete(admin::delete_session), limit))
         .route("/admin/v1/leavemessages", reads(get(admin::leave_messages), limit))
         .route("/admin/v1/leavemessage/{id}", get(admin::leave_message))
         .route("/admin/v1/leavemessage/{id}/tag", reads(post(admin::tag_leave_message), limit))
@@ -82,6 +96,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(from_fn_with_state(state.config.always_200(), status_mode));
     Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/static/default-avatar.png", get(default_avatar))
         .merge(crate::openapi::routes())
         .merge(api)
@@ -121,6 +136,52 @@ async fn health(State(state): State<AppState>) -> Response {
         Json(json!({ "status": 200, "broker": state.broker.kind() })),
     )
         .into_response()
+}
+
+/// How long each readiness check may take.
+const READY_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ready to serve: the database answers and is migrated, the broker answers. 503
+/// otherwise, naming what is wrong (for load balancers and orchestrators; never
+/// rewritten by `always-200`).
+async fn ready(State(state): State<AppState>) -> Response {
+    use kefu_migrations::{Migrator, MigratorTrait};
+    let database = match tokio::time::timeout(READY_CHECK, state.db.ping()).await {
+        Ok(Ok(())) => "ok",
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "readiness: database unreachable");
+            "unreachable"
+        }
+        Err(_) => "timeout",
+    };
+    let migrations = if database != "ok" {
+        json!("unknown")
+    } else {
+        match tokio::time::timeout(READY_CHECK, Migrator::get_pending_migrations(&state.db)).await {
+            Ok(Ok(pending)) if pending.is_empty() => json!("current"),
+            Ok(Ok(pending)) => json!(format!("{} pending", pending.len())),
+            _ => json!("unknown"),
+        }
+    };
+    let (broker, queue) = match tokio::time::timeout(READY_CHECK, state.broker.probe()).await {
+        Ok(Ok(stats)) => ("ok", json!({ "ready": stats.ready, "consumers": stats.consumers })),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "readiness: broker unreachable");
+            ("unreachable", json!(null))
+        }
+        Err(_) => ("timeout", json!(null)),
+    };
+    let ok = database == "ok" && migrations == "current" && broker == "ok";
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({
+        "status": status.as_u16(),
+        "database": database,
+        "migrations": migrations,
+        "broker": broker,
+        "broker_kind": state.broker.kind(),
+        "queue": queue,
+    });
+    (status, Json(body)).into_response()
 }
 
 /// The built-in avatar of users without one (`KEFU_DEFAULT_AVATAR_URL` unset).

@@ -3,10 +3,10 @@
 use axum::extract::State;
 use axum::response::Response;
 use kefu_common::command::Command;
-use kefu_common::domain::{ServId, SessionToken};
+use kefu_common::domain::{ServId, SessionDigest};
 use serde_json::Map;
 
-use crate::auth::{verify_agent, Caller};
+use crate::auth::{verify_agent, Caller, Source};
 use crate::dispatch::dispatch;
 use crate::input::{Input, Valid};
 use crate::requests::ServCredentials;
@@ -29,11 +29,12 @@ use crate::{ApiError, AppState};
 #[tracing::instrument(skip_all)]
 pub async fn bind(
     State(state): State<AppState>,
+    source: Source,
     caller: Caller,
     input: Input,
     Valid(req): Valid<ServCredentials>,
 ) -> Result<Response, ApiError> {
-    with_credentials(state, caller, input, req, |session, serv_id| Command::AgentBindV1 {
+    with_credentials(state, source, caller, input, req, |session, serv_id| Command::AgentBindV2 {
         session,
         serv_id,
     })
@@ -56,11 +57,12 @@ pub async fn bind(
 #[tracing::instrument(skip_all)]
 pub async fn unbind(
     State(state): State<AppState>,
+    source: Source,
     caller: Caller,
     input: Input,
     Valid(req): Valid<ServCredentials>,
 ) -> Result<Response, ApiError> {
-    with_credentials(state, caller, input, req, |session, serv_id| Command::AgentUnbindV1 {
+    with_credentials(state, source, caller, input, req, |session, serv_id| Command::AgentUnbindV2 {
         session,
         serv_id,
     })
@@ -70,12 +72,13 @@ pub async fn unbind(
 /// Both calls carry the device's session and the agent's credentials.
 async fn with_credentials(
     state: AppState,
+    source: Source,
     caller: Caller,
     input: Input,
     req: ServCredentials,
-    make: fn(SessionToken, ServId) -> Command,
+    make: fn(SessionDigest, ServId) -> Command,
 ) -> Result<Response, ApiError> {
-    verify_agent(&state, &req.serv_id, req.password).await?;
+    verify_agent(&state, &req.serv_id, req.password, source.0).await?;
     let scope = caller.token.as_str().to_owned();
-    dispatch(&state, &input, &scope, make(caller.token, req.serv_id), Map::new()).await
+    dispatch(&state, &input, &scope, make(caller.token.digest(), req.serv_id), Map::new()).await
 }

@@ -7,7 +7,9 @@ use kefu_common::now_ms;
 use serde_json::{json, Map};
 
 use crate::auth::Signed;
-use crate::dispatch::{dispatch_keyed, Key};
+use crate::dispatch::{render, submit, Answer, Key};
+use kefu_common::domain::SessionToken;
+use kefu_common::outcome::Outcome;
 use crate::input::Input;
 use crate::requests::SessionNew;
 use crate::{ApiError, AppState};
@@ -31,14 +33,15 @@ pub async fn new(
     signed: Signed<SessionNew>,
 ) -> Result<Response, ApiError> {
     let Signed { app, body, signature } = signed;
-    let session = kefu_common::domain::SessionToken::generate();
+    // Derived from the signature under the app's secret: a replay of this very signed
+    // request (within the timestamp window) answers the same session, which is stored
+    // only as its digest and never queued or kept in clear.
+    let session = SessionToken::derive(app.secret.as_bytes(), signature.as_bytes());
     let expires_at = now_ms() + (state.config.session_ttl_secs * 1000) as i64;
-    // Also the 202 answer carries the session: the client needs it before it exists.
     let mut assigned = Map::new();
-    assigned.insert("session".into(), json!(session.as_str()));
     assigned.insert("expires_at".into(), json!(expires_at / 1000));
-    let command = Command::SessionCreateV1 {
-        session,
+    let command = Command::SessionCreateV2 {
+        session: session.digest(),
         app_id: app.id,
         user_id: body.user_id,
         user_name: body.user_name,
@@ -47,8 +50,17 @@ pub async fn new(
         expires_at,
         groups: body.groups.map(|g| g.0),
     };
-    // A replay of this very signed request (within the timestamp window) gets the first
-    // answer: it cannot mint further sessions.
     let key = format!("signature:{signature}");
-    dispatch_keyed(&state, &input, &format!("app:{}", app.id), Key::Implicit(&key), command, assigned).await
+    let mut submitted = submit(&state, &input, &format!("app:{}", app.id), Key::Implicit(&key), command, assigned).await?;
+    // Also the 202 answer carries the session: the client needs it before it exists.
+    match &mut submitted.answer {
+        Answer::Done(Outcome::Ok { body }) => {
+            body.insert("session".into(), json!(session.as_str()));
+        }
+        Answer::Queued { assigned, .. } => {
+            assigned.insert("session".into(), json!(session.as_str()));
+        }
+        Answer::Done(Outcome::Failed(_)) => {}
+    }
+    Ok(render(submitted))
 }
