@@ -181,11 +181,24 @@ async fn run(command: Cmd, config: Arc<Config>) -> Result<(), RunError> {
                 "kefu starting"
             );
             shutdown_on_signal(cancel.clone());
+            let metrics = Arc::new(kefu_common::metrics::Metrics::new());
+            let metrics_server = if config.metrics_addr.is_empty() {
+                None
+            } else {
+                let listener = tokio::net::TcpListener::bind(&config.metrics_addr).await?;
+                Some(tokio::spawn(kefu_workers::serve_metrics(
+                    listener,
+                    Arc::clone(&metrics),
+                    broker.clone(),
+                    cancel.clone(),
+                )))
+            };
             let worker = with_worker.then(|| {
                 let worker = kefu_workers::Worker {
                     db: db.clone(),
                     broker: broker.clone(),
                     config: Arc::clone(&config),
+                    metrics: Arc::clone(&metrics),
                 };
                 tokio::spawn(kefu_workers::run(worker, cancel.clone()))
             });
@@ -197,12 +210,17 @@ async fn run(command: Cmd, config: Arc<Config>) -> Result<(), RunError> {
                         "KEFU_PUBLIC_URL is unset: image, audio and avatar links name the listen address; set it to the address clients use"
                     );
                 }
-                let state = kefu_ingest::AppState::new(db.clone(), broker.clone(), Arc::clone(&config))?;
+                let state = kefu_ingest::AppState::new(db.clone(), broker.clone(), Arc::clone(&config))?
+                    .with_metrics(Arc::clone(&metrics));
                 kefu_ingest::serve(listener, state, cancel.clone()).await?;
                 cancel.cancel();
             }
             if let Some(worker) = worker {
                 let _ = worker.await;
+            }
+            if let Some(server) = metrics_server {
+                cancel.cancel();
+                let _ = server.await;
             }
             broker.close().await;
             Ok(())

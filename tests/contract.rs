@@ -254,6 +254,35 @@ async fn every_error_code_rabbitmq_postgres() {
         None,
     );
 
+    // Operators' codes: an existing app again; a disabled agent binding with its right
+    // password; a disabled app's signed call.
+    let token = "the-admin-token-of-this-test";
+    let resp = app
+        .http
+        .post(app.url("/admin/v1/apps"))
+        .bearer_auth(token)
+        .json(&json!({ "identify": "com.example.shop" }))
+        .send()
+        .await
+        .unwrap();
+    seen.check(read(resp).await, 409, "already_exists", None);
+    let resp = app.http.post(app.url("/admin/v1/agents/bob/disable")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let device = app.session("u9").await;
+    seen.check(
+        app.post_form("/v1/serv/bind", &[("session", &device), ("serv_id", "bob"), ("password", "secret-pw")]).await,
+        403,
+        "agent_disabled",
+        Some("serv_id"),
+    );
+    let resp = app.http.post(app.url("/admin/v1/apps/com.example.shop/disable")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = json!({ "identify": "com.example.shop", "user_id": "u1", "user_name": "U" });
+    let secret = app.secret.clone();
+    seen.check(app.signed_session_new(&body, support::now_ms(), &secret).await, 403, "app_disabled", Some("identify"));
+    let resp = app.http.post(app.url("/admin/v1/apps/com.example.shop/enable")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+
     // 10000: a database error that is not an outage (a table gone) is internal, and
     // its details stay in the log.
     use sea_orm::ConnectionTrait;
@@ -490,15 +519,17 @@ async fn database_outage_answers_503_and_never_loses_a_confirmed_command_rabbitm
         .unwrap();
     assert_eq!(resp.headers()["retry-after"], "5");
     proxy.resume().await;
-    let mut back = false;
+    let mut last = None;
     for _ in 0..50 {
-        if app.get("/v1/user/u1/alls", &[("session", &session)]).await.0 == 200 {
-            back = true;
+        let (status, body) = app.get("/v1/user/u1/alls", &[("session", &session)]).await;
+        if status == 200 {
+            last = None;
             break;
         }
+        last = Some((status, body));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(back, "requests succeed once the database is back");
+    assert!(last.is_none(), "requests succeed once the database is back: {last:?}");
 
     // Published and confirmed, then the database goes away while the answer is awaited.
     let pending = {
@@ -521,6 +552,7 @@ async fn database_outage_answers_503_and_never_loses_a_confirmed_command_rabbitm
         db: app.db.clone(),
         broker: app.broker.clone(),
         config: std::sync::Arc::new(app.config.clone()),
+        metrics: Default::default(),
     };
     tokio::spawn(kefu_workers::run(worker, app.cancel.clone()));
     let question_id = body["question_id"].as_str().unwrap().to_owned();

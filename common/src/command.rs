@@ -154,6 +154,9 @@ pub struct Envelope {
     pub id: Uuid,
     pub created_at: i64,
     pub command: Command,
+    /// The `x-request-id` of the HTTP request that asked for it, for the worker's logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl Envelope {
@@ -162,7 +165,13 @@ impl Envelope {
             id,
             created_at: crate::now_ms(),
             command,
+            request_id: None,
         }
+    }
+
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {

@@ -11,6 +11,7 @@ pub mod entity;
 pub mod ids;
 pub mod leave;
 pub mod media;
+pub mod metrics;
 pub mod operators;
 pub mod outcome;
 pub mod retry;

@@ -91,15 +91,17 @@ pub async fn submit(
         Key::Header => idempotency_key(input)?,
         Key::Implicit(key) | Key::Scoped(key) => Some(key),
     };
+    let request_id = input.header("x-request-id").map(str::to_owned);
     let (envelope, assigned) = match key {
-        None => (Envelope::new(Uuid::new_v4(), command), assigned),
+        None => (Envelope::new(Uuid::new_v4(), command).with_request_id(request_id), assigned),
         Some(key) => {
             let id = if per_path {
                 idempotent_command_id(&format!("{scope}\n{}\n{}", input.method, input.path), key)
             } else {
                 idempotent_command_id(scope, key)
             };
-            match remember_key(state, input, body_only, Envelope::new(id, command), assigned).await? {
+            let envelope = Envelope::new(id, command).with_request_id(request_id);
+            match remember_key(state, input, body_only, envelope, assigned).await? {
                 Remembered::Publish(envelope, assigned) => (envelope, assigned),
                 Remembered::Done(outcome) => {
                     return Ok(Submitted {
@@ -308,9 +310,11 @@ fn accepted(id: Uuid, mut assigned: Map<String, Value>) -> Response {
     )
 }
 
+/// The command id in `x-command-id` (`x-request-id` is the HTTP request's, from
+/// tower-http, and follows the command into the worker's logs).
 pub fn with_request_id(mut response: Response, id: Uuid) -> Response {
     if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
-        response.headers_mut().insert("x-request-id", v);
+        response.headers_mut().insert("x-command-id", v);
     }
     response
 }

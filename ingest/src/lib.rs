@@ -18,6 +18,7 @@ use kefu_common::broker::Broker;
 use kefu_common::config::Config;
 use kefu_common::ids::IdGen;
 use kefu_common::media::{MediaError, MediaStore};
+use kefu_common::metrics::Metrics;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub limits: Arc<limits::Limits>,
     /// HTML templates, auto-escaping (`.html`).
     pub templates: Arc<minijinja::Environment<'static>>,
+    /// This process's metrics (shared with its workers under `kefu serve`).
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -47,7 +50,14 @@ impl AppState {
             config,
             ids: Arc::new(IdGen::default()),
             templates: Arc::new(templates()),
+            metrics: Arc::new(Metrics::new()),
         })
+    }
+
+    /// Shares a registry with the workers of the same process.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 }
 

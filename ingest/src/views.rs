@@ -81,7 +81,7 @@ pub struct AudioSent {
 pub struct Accepted {
     #[schema(minimum = 202, maximum = 202)]
     pub status: u16,
-    /// The command's id; also in `x-request-id`.
+    /// The command's id; also in `x-command-id`.
     pub request_id: String,
 }
 

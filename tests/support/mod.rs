@@ -266,16 +266,20 @@ pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config, worke
     let config = Arc::new(config);
     let broker = Broker::connect(&config, db.clone()).await.expect("connect broker");
     let cancel = CancellationToken::new();
+    let metrics = Arc::new(kefu_common::metrics::Metrics::new());
     let worker = kefu_workers::Worker {
         db: db.clone(),
         broker: broker.clone(),
         config: Arc::clone(&config),
+        metrics: Arc::clone(&metrics),
     };
     let mut tasks = Vec::new();
     if workers {
         tasks.push(tokio::spawn(kefu_workers::run(worker, cancel.clone())));
     }
-    let state = kefu_ingest::AppState::new(db.clone(), broker.clone(), Arc::clone(&config)).expect("media store");
+    let state = kefu_ingest::AppState::new(db.clone(), broker.clone(), Arc::clone(&config))
+        .expect("media store")
+        .with_metrics(metrics);
     let c = cancel.clone();
     tasks.push(tokio::spawn(async move {
         kefu_ingest::serve(listener, state, c).await.unwrap();
@@ -556,10 +560,11 @@ pub async fn queue_ready(queue: &str) -> u32 {
 pub async fn seed_session(app: &TestApp) -> String {
     use sea_orm::ConnectionTrait;
     let token = "SeedSession1";
+    let digest = kefu_common::domain::SessionToken::parse(token).unwrap().digest();
     let far = now_ms() + 3_600_000;
     app.db
         .execute_unprepared(&format!(
-            "INSERT INTO sessions (session, app_id, user_id, device_id, created_at, expires_at) VALUES ('{token}', 1, 'u1', NULL, 0, {far})"
+            "INSERT INTO sessions (session, app_id, user_id, device_id, created_at, expires_at) VALUES ('{digest}', 1, 'u1', NULL, 0, {far})"
         ))
         .await
         .unwrap();

@@ -8,6 +8,7 @@ use kefu_common::broker::Delivery;
 use kefu_common::command::Envelope;
 use kefu_common::db::is_unique_violation;
 use kefu_common::entity::processed_command;
+use kefu_common::metrics::CommandResult;
 use kefu_common::outcome::Outcome;
 use kefu_common::retry::Backoff;
 use kefu_common::{now_ms, store};
@@ -50,13 +51,14 @@ pub async fn run_consumer(worker: Worker, cancel: CancellationToken) {
     tracing::info!("consumer stopped");
 }
 
-#[tracing::instrument(skip_all, fields(command_id, command, retries = delivery.retries, redelivered = delivery.redelivered))]
+#[tracing::instrument(skip_all, fields(command_id, command, request_id, retries = delivery.retries, redelivered = delivery.redelivered))]
 async fn handle(worker: &Worker, delivery: Delivery) {
     let span = tracing::Span::current();
     let envelope = match Envelope::from_bytes(&delivery.payload) {
         Ok(envelope) => envelope,
         Err(err) => {
             tracing::error!(error = %err, "unparseable command; dead-lettering it");
+            worker.metrics.command("unparseable", CommandResult::DeadLettered);
             if let Err(err) = delivery.dead_letter(&format!("unparseable: {err}")).await {
                 tracing::error!(error = %err, "could not dead-letter; it will be redelivered");
             }
@@ -65,10 +67,17 @@ async fn handle(worker: &Worker, delivery: Delivery) {
     };
     span.record("command_id", tracing::field::display(envelope.id));
     span.record("command", envelope.command.name());
+    if let Some(request_id) = &envelope.request_id {
+        span.record("request_id", request_id.as_str());
+    }
+    let name = envelope.command.name();
 
     let pause = Duration::from_millis(worker.config.worker_pause_before_commit_ms);
+    let started = std::time::Instant::now();
     match execute(&worker.db, &envelope, pause).await {
-        Ok(outcome) => {
+        Ok((outcome, result)) => {
+            worker.metrics.applied_in(name, started.elapsed());
+            worker.metrics.command(name, result);
             if worker.config.worker_pause_before_ack_ms > 0 {
                 tracing::warn!(
                     ms = worker.config.worker_pause_before_ack_ms,
@@ -96,10 +105,12 @@ async fn handle(worker: &Worker, delivery: Delivery) {
             let schedule = worker.config.retry_schedule();
             let result = match schedule.get(delivery.retries as usize) {
                 Some(delay) => {
+                    worker.metrics.command(name, CommandResult::Retried);
                     tracing::error!(error = %err, delay_ms = delay.as_millis() as u64, "command failed; retrying later");
                     delivery.retry_later(*delay).await
                 }
                 None => {
+                    worker.metrics.command(name, CommandResult::DeadLettered);
                     tracing::error!(error = %err, "command failed and is out of retries; dead-lettering it");
                     delivery.dead_letter(&err.to_string()).await
                 }
@@ -121,25 +132,32 @@ pub async fn execute(
     db: &DatabaseConnection,
     envelope: &Envelope,
     pause_before_commit: Duration,
-) -> Result<Outcome, ExecuteError> {
+) -> Result<(Outcome, CommandResult), ExecuteError> {
     let id = envelope.id.to_string();
     if let Some(done) = store::processed(db, &id).await? {
         tracing::info!("duplicate command; answering the stored outcome");
-        return stored(done);
+        return Ok((stored(done)?, CommandResult::Duplicate));
     }
     match apply_once(db, envelope, &id, pause_before_commit).await {
+        Ok(outcome) => {
+            let result = match outcome {
+                Outcome::Ok { .. } => CommandResult::Applied,
+                Outcome::Failed(_) => CommandResult::Refused,
+            };
+            Ok((outcome, result))
+        }
         Err(ExecuteError::Db(err)) if is_unique_violation(&err) => {
             // The same command applied concurrently elsewhere (a duplicate delivery): the
             // first commit's outcome stands.
             match store::processed(db, &id).await? {
                 Some(done) => {
                     tracing::info!("duplicate command raced; answering the stored outcome");
-                    stored(done)
+                    Ok((stored(done)?, CommandResult::Duplicate))
                 }
                 None => Err(ExecuteError::Db(err)),
             }
         }
-        other => other,
+        Err(err) => Err(err),
     }
 }
 

@@ -3,16 +3,19 @@
 mod consumer;
 mod janitor;
 mod media_gc;
+mod metrics_http;
 pub mod service;
 
 use consumer::run_consumer;
 use janitor::run_janitor;
 pub use media_gc::collect_unreferenced_media;
+pub use metrics_http::serve_metrics;
 
 use std::sync::Arc;
 
 use kefu_common::broker::Broker;
 use kefu_common::config::Config;
+use kefu_common::metrics::Metrics;
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +24,7 @@ pub struct Worker {
     pub db: DatabaseConnection,
     pub broker: Broker,
     pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Runs the command consumer and the janitor until `cancel`.

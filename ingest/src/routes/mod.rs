@@ -14,7 +14,12 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
+use axum::extract::MatchedPath;
 use axum::routing::{delete, get, post, MethodRouter};
+use kefu_common::metrics::Metrics;
+use std::sync::Arc;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tracing::Instrument;
 use axum::{Json, Router};
 use kefu_common::outcome::ErrorCode;
 use serde_json::json;
@@ -97,10 +102,28 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
         .route("/static/default-avatar.png", get(default_avatar))
         .merge(crate::openapi::routes())
         .merge(api)
-        .layer(from_fn(access_log))
+        .layer(from_fn_with_state(Arc::clone(&state.metrics), access_log))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(from_fn(sane_request_id))
+}
+
+/// A client's `x-request-id` is kept when it is a plain token (1–128 of
+/// `[A-Za-z0-9._:-]`), so it can be followed through the logs; anything else is
+/// replaced by a fresh UUID rather than written into log lines.
+async fn sane_request_id(mut request: axum::extract::Request, next: Next) -> Response {
+    let ok = |v: &axum::http::HeaderValue| {
+        let b = v.as_bytes();
+        (1..=128).contains(&b.len()) && b.iter().all(|c| c.is_ascii_alphanumeric() || b"._:-".contains(c))
+    };
+    if request.headers().get("x-request-id").is_some_and(|v| !ok(v)) {
+        request.headers_mut().remove("x-request-id");
+    }
+    next.run(request).await
 }
 
 /// `KEFU_ERROR_HTTP_STATUS=always-200`: every API answer is HTTP 200 with the outcome
@@ -113,21 +136,42 @@ async fn status_mode(State(always_200): State<bool>, request: axum::extract::Req
     response
 }
 
-/// One line per request: method, path (never the query: it may hold a session), status
-/// and latency. Client errors at debug, server errors at warn.
-async fn access_log(request: axum::extract::Request, next: Next) -> Response {
+/// One line per request (method, route, status, latency, request id; never the query:
+/// it may hold a session) and its metrics. Client errors at debug, server errors at warn.
+async fn access_log(State(metrics): State<Arc<Metrics>>, request: axum::extract::Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let span = tracing::info_span!("request", %request_id);
+    let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    metrics.http(method.as_str(), &route, status, elapsed);
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    let _enter = span.enter();
     match status {
-        500.. => tracing::warn!(%method, %path, status, ms, "request failed"),
-        400..=499 => tracing::debug!(%method, %path, status, ms, "request refused"),
-        _ => tracing::info!(%method, %path, status, ms, "request"),
+        500.. => tracing::warn!(%method, %route, status, ms, "request failed"),
+        400..=499 => tracing::debug!(%method, %route, status, ms, "request refused"),
+        _ => tracing::info!(%method, %route, status, ms, "request"),
     }
     response
+}
+
+/// Prometheus metrics of this process (requests; under `kefu serve` also the workers'
+/// commands), with the command queue read at scrape time.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics.render(&state.broker).await;
+    ([(axum::http::header::CONTENT_TYPE, kefu_common::metrics::CONTENT_TYPE)], body).into_response()
 }
 
 async fn health(State(state): State<AppState>) -> Response {
