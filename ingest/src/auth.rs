@@ -106,6 +106,31 @@ impl Caller {
         }
     }
 
+    /// May read this question: its user, or an agent serving its app. Another tenant's
+    /// question answers as a missing one (20003); another user's of the same app 20008.
+    pub async fn may_read(&self, state: &AppState, q: &kefu_common::entity::question::Model) -> Result<(), ApiError> {
+        let session = &self.info.session;
+        if session.app_id == q.app_id && session.user_id == q.user_id {
+            return Ok(());
+        }
+        if let Some(serv_id) = &self.info.serv_id {
+            if store::agent_app_ids(&state.db, serv_id).await?.contains(&q.app_id) {
+                return Ok(());
+            }
+        }
+        if self.info.disabled_agent.is_some() {
+            return Err(ApiError::field(ErrorCode::AgentDisabled, "session", "this agent account is disabled"));
+        }
+        if self.info.serv_id.is_some() || session.app_id != q.app_id {
+            return Err(ApiError::field(ErrorCode::UnknownQuestion, "question_id", "no such question"));
+        }
+        Err(ApiError::field(
+            ErrorCode::NotQuestionOwner,
+            "question_id",
+            "the question's user is not the session's user",
+        ))
+    }
+
     /// The agent the session is bound to, for agent-only calls without a serv_id.
     pub fn bound_agent(&self) -> Result<String, ApiError> {
         if self.info.disabled_agent.is_some() {

@@ -102,7 +102,7 @@ impl ApiError {
             ),
             ApiError::TooFrequent(secs) => Failure::new(
                 ErrorCode::TooFrequent,
-                format!("too many requests from this session; retry in {secs} s"),
+                format!("too many requests; retry in {secs} s"),
             ),
             ApiError::Internal(err) => {
                 tracing::error!(error = %err, "internal error");

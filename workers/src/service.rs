@@ -373,7 +373,8 @@ async fn serve(txn: &DatabaseTransaction, id: &ObjectId, serv_id: &str, message_
         return refuse(ErrorCode::UnknownQuestion, "no such question");
     };
     if !serves_app(txn, serv_id, q.app_id).await? {
-        return refuse(ErrorCode::Forbidden, "this agent does not serve the question's app");
+        // Another tenant's question answers as a missing one: nothing leaks.
+        return refuse(ErrorCode::UnknownQuestion, "no such question");
     }
     match QuestionStatus::from_i16(q.status) {
         Some(QuestionStatus::Waiting) => {}
@@ -412,7 +413,8 @@ async fn leave(
         return refuse(ErrorCode::UnknownQuestion, "no such question");
     };
     if !serves_app(txn, serv_id, q.app_id).await? {
-        return refuse(ErrorCode::Forbidden, "this agent does not serve the question's app");
+        // Another tenant's question answers as a missing one: nothing leaks.
+        return refuse(ErrorCode::UnknownQuestion, "no such question");
     }
     let keep_agent = if to == QuestionStatus::Waiting {
         None
@@ -435,6 +437,11 @@ async fn leave(
     Ok(Ok(json!({ "message_id": message_id.as_str() })))
 }
 
+/// A user's question of another app answers as a missing one (nothing leaks).
+fn same_app(q: &question::Model, actor: &Actor) -> bool {
+    matches!(actor, Actor::User { app_id, .. } if *app_id == q.app_id)
+}
+
 fn owns(q: &question::Model, actor: &Actor) -> bool {
     matches!(actor, Actor::User { app_id, user_id } if *app_id == q.app_id && user_id.as_str() == q.user_id)
 }
@@ -443,6 +450,9 @@ async fn reopen(txn: &DatabaseTransaction, id: &ObjectId, actor: &Actor, message
     let Some(q) = load(txn, id).await? else {
         return refuse(ErrorCode::UnknownQuestion, "no such question");
     };
+    if !same_app(&q, actor) {
+        return refuse(ErrorCode::UnknownQuestion, "no such question");
+    }
     if !owns(&q, actor) {
         return refuse(ErrorCode::NotQuestionOwner, "only the user who asked may reopen the question");
     }
@@ -505,6 +515,9 @@ async fn send_message(
     };
     let sender = match (actor, sender_type) {
         (Actor::User { user_id, .. }, SenderType::User) => {
+            if !same_app(&q, actor) {
+                return refuse(ErrorCode::UnknownQuestion, "no such question");
+            }
             if !owns(&q, actor) {
                 return refuse(ErrorCode::NotQuestionOwner, "only the user who asked may write as the user");
             }
@@ -515,7 +528,8 @@ async fn send_message(
         }
         (Actor::Agent { serv_id }, SenderType::Agent) => {
             if !serves_app(txn, serv_id.as_str(), q.app_id).await? {
-                return refuse(ErrorCode::Forbidden, "this agent does not serve the question's app");
+                // Another tenant's question answers as a missing one: nothing leaks.
+        return refuse(ErrorCode::UnknownQuestion, "no such question");
             }
             if q.status != QuestionStatus::Serving as i16 || q.serv_id.as_deref() != Some(serv_id.as_str()) {
                 return Ok(Err(agent_state_refusal(&q, serv_id.as_str())));

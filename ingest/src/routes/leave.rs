@@ -204,6 +204,10 @@ async fn accept(state: &AppState, version: &str, appid: &str, input: &RawInput) 
     }
     let app = app_of(state, appid).await?;
     let signature = verify(state, input, appid, &app)?;
+    if app.disabled_at.is_some() {
+        return Err(ApiError::field(ErrorCode::AppDisabled, "appid", "this app is disabled"));
+    }
+    state.limits.check_app(app.id).map_err(crate::auth::too_frequent)?;
     let body: LeaveMessage = input.parse_body()?;
     let callback = body.callback.0;
     if callback.needs_tel() && body.tel.is_none() {

@@ -105,6 +105,9 @@ async fn user_scope(state: &AppState, caller: &Caller, user_id: &UserId) -> Resu
         return Ok(vec![caller.info.session.app_id]);
     }
     let Some(serv_id) = &caller.info.serv_id else {
+        if caller.info.disabled_agent.is_some() {
+            return Err(ApiError::field(ErrorCode::AgentDisabled, "session", "this agent account is disabled"));
+        }
         return Err(ApiError::field(
             ErrorCode::Forbidden,
             "user_id",
@@ -230,27 +233,7 @@ pub async fn messages(
     let question = store::question(&state.db, question_id.as_str())
         .await?
         .ok_or_else(|| ApiError::field(ErrorCode::UnknownQuestion, "question_id", "no such question"))?;
-    let session = &caller.info.session;
-    let owner = session.app_id == question.app_id && session.user_id == question.user_id;
-    let agent_apps = match &caller.info.serv_id {
-        Some(serv_id) if !owner => store::agent_app_ids(&state.db, serv_id).await?,
-        _ => Vec::new(),
-    };
-    if !owner && !agent_apps.contains(&question.app_id) {
-        return Err(if caller.info.serv_id.is_some() {
-            ApiError::field(
-                ErrorCode::Forbidden,
-                "question_id",
-                "not a question of the apps this agent serves",
-            )
-        } else {
-            ApiError::field(
-                ErrorCode::NotQuestionOwner,
-                "question_id",
-                "the question's user is not the session's user",
-            )
-        });
-    }
+    caller.may_read(&state, &question).await?;
     let messages = if filter_identify(&state, query.identify.as_ref(), vec![question.app_id])
         .await?
         .is_empty()

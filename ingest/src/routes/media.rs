@@ -15,7 +15,7 @@ use crate::dispatch::dispatch;
 use crate::input::{Input, PathParam, Valid};
 use crate::media::{decode_base64, sniff_audio, sniff_jpeg, store};
 use crate::requests::{SendAudio, SendImage};
-use crate::routes::question::{assigned, sender};
+use crate::routes::question::{assigned, may_write, sender};
 use crate::{ApiError, AppState};
 
 /// The URL a stored file is served at.
@@ -47,6 +47,7 @@ pub async fn send_image(
 ) -> Result<Response, ApiError> {
     let sender_type = req.sender_type.0;
     let actor = sender(&caller, sender_type, &req.sender)?;
+    may_write(&state, &id, &actor).await?;
     let bytes = decode_base64("image", &req.image, state.config.media_max_bytes)?;
     let kind = sniff_jpeg("image", &bytes)?;
     let media_key = store(&state, kind, bytes).await?;
@@ -89,6 +90,7 @@ pub async fn send_audio(
 ) -> Result<Response, ApiError> {
     let sender_type = req.sender_type.0;
     let actor = sender(&caller, sender_type, &req.sender)?;
+    may_write(&state, &id, &actor).await?;
     let bytes = decode_base64("audio", &req.audio, state.config.media_max_bytes)?;
     let kind = sniff_audio("audio", &bytes)?;
     let media_key = store(&state, kind, bytes).await?;

@@ -6,6 +6,7 @@ use kefu_common::command::{Actor, Command};
 use kefu_common::domain::{SenderType, ServId, Title};
 use kefu_common::ids::ObjectId;
 use kefu_common::outcome::ErrorCode;
+use kefu_common::store;
 use serde_json::{json, Map, Value};
 
 use crate::auth::Caller;
@@ -227,6 +228,34 @@ pub async fn send_text(
         text: req.text,
     };
     dispatch(&state, &input, caller.token.as_str(), command, out).await
+}
+
+/// Before an upload is stored: the question exists where the actor can see it, and a
+/// user writes only to their own (the worker checks again, with the question's state).
+/// Another tenant's question answers as a missing one.
+pub(crate) async fn may_write(state: &AppState, id: &ObjectId, actor: &Actor) -> Result<(), ApiError> {
+    let missing = || ApiError::field(ErrorCode::UnknownQuestion, "question_id", "no such question");
+    let q = store::question(&state.db, id.as_str()).await?.ok_or_else(missing)?;
+    match actor {
+        Actor::User { app_id, user_id } => {
+            if *app_id != q.app_id {
+                return Err(missing());
+            }
+            if user_id.as_str() != q.user_id {
+                return Err(ApiError::field(
+                    ErrorCode::NotQuestionOwner,
+                    "question_id",
+                    "only the user who asked may write as the user",
+                ));
+            }
+        }
+        Actor::Agent { serv_id } => {
+            if !store::agent_app_ids(&state.db, serv_id.as_str()).await?.contains(&q.app_id) {
+                return Err(missing());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The actor behind `sender` / `sender_type`: the session's own user, or the agent the

@@ -62,6 +62,8 @@ pub async fn unbind(
     input: Input,
     Valid(req): Valid<ServCredentials>,
 ) -> Result<Response, ApiError> {
+    // Only a device bound to this agent can end its binding.
+    caller.require_agent(&req.serv_id, "serv_id")?;
     with_credentials(state, source, caller, input, req, |session, serv_id| Command::AgentUnbindV2 {
         session,
         serv_id,

@@ -52,23 +52,8 @@ async fn visible_question(state: &AppState, caller: &Caller, id: &ObjectId) -> R
     let q = store::question(&state.db, id.as_str())
         .await?
         .ok_or_else(|| ApiError::field(ErrorCode::UnknownQuestion, "question_id", "no such question"))?;
-    let session = &caller.info.session;
-    if session.app_id == q.app_id && session.user_id == q.user_id {
-        return Ok(q);
-    }
-    match &caller.info.serv_id {
-        Some(serv_id) if store::agent_app_ids(&state.db, serv_id).await?.contains(&q.app_id) => Ok(q),
-        Some(_) => Err(ApiError::field(
-            ErrorCode::Forbidden,
-            "question_id",
-            "not a question of the apps this agent serves",
-        )),
-        None => Err(ApiError::field(
-            ErrorCode::NotQuestionOwner,
-            "question_id",
-            "the question's user is not the session's user",
-        )),
-    }
+    caller.may_read(state, &q).await?;
+    Ok(q)
 }
 
 fn wants_json(headers: &HeaderMap) -> bool {
