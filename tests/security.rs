@@ -451,3 +451,470 @@ async fn authorization_matrix_rabbitmq_postgres() {
     assert_eq!(before, after, "a refused call changed a table");
     app.shutdown().await;
 }
+
+/// The admin API refuses any caller without the token, and signed calls refuse another
+/// app's secret; nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_and_signed_calls_refuse_strangers_rabbitmq_postgres() {
+    let (app, r, identities) = setup().await;
+    let before = counts(&app).await;
+    let user_session = identities.iter().find(|w| w.name == "other_user").unwrap().session.clone().unwrap();
+    let leave = r.leave.clone();
+    let routes: Vec<(&str, String)> = vec![
+        ("GET", "/admin/v1/apps".into()),
+        ("POST", "/admin/v1/apps".into()),
+        ("GET", "/admin/v1/apps/1".into()),
+        ("PATCH", "/admin/v1/apps/com.example.shop".into()),
+        ("POST", "/admin/v1/apps/1/disable".into()),
+        ("POST", "/admin/v1/apps/1/enable".into()),
+        ("POST", "/admin/v1/apps/1/rotate_secret".into()),
+        ("GET", "/admin/v1/agents".into()),
+        ("POST", "/admin/v1/agents".into()),
+        ("GET", "/admin/v1/agents/alice".into()),
+        ("PATCH", "/admin/v1/agents/alice".into()),
+        ("POST", "/admin/v1/agents/alice/disable".into()),
+        ("POST", "/admin/v1/agents/alice/enable".into()),
+        ("POST", "/admin/v1/agents/alice/password".into()),
+        ("POST", "/admin/v1/agents/alice/apps".into()),
+        ("POST", "/admin/v1/sessions/revoke".into()),
+        ("DELETE", format!("/admin/v1/sessions/{user_session}")),
+        ("GET", "/admin/v1/leavemessages".into()),
+        ("GET", format!("/admin/v1/leavemessage/{leave}")),
+        ("POST", format!("/admin/v1/leavemessage/{leave}/tag")),
+    ];
+    let body = json!({ "identify": "com.example.new", "serv_id": "mallory", "password": "pw-of-mallory",
+                       "apps": ["com.example.shop"], "session": user_session, "tag": "x", "disabled": true });
+    let mut cases = 0;
+    for (method, path) in &routes {
+        for auth in [None, Some("not-the-admin-token-at-all"), Some(user_session.as_str())] {
+            let mut req = app.http.request(method.parse().unwrap(), app.url(path)).json(&body);
+            if let Some(token) = auth {
+                req = req.bearer_auth(token);
+            }
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let answer: Value = resp.json().await.unwrap();
+            assert_eq!(status, 401, "{method} {path} with {auth:?}: {answer}");
+            support::assert_code(&answer, "bad_admin_token");
+            cases += 1;
+        }
+    }
+    // Signed calls with another app's secret.
+    let body = json!({ "identify": "com.example.shop", "user_id": "intruder", "user_name": "I" });
+    let (status, answer) = app.signed_session_new(&body, now_ms(), "the-secret-of-another-app").await;
+    assert_eq!(status, 401, "{answer}");
+    support::assert_code(&answer, "bad_signature");
+    let ts = now_ms().to_string();
+    let sig = hex::encode(Sha1::digest(format!("1wrong-secret{ts}").as_bytes()));
+    let resp = app
+        .http
+        .post(app.url("/api/v1/1/leavemessage"))
+        .query(&[("timestamp", ts.as_str()), ("signature", sig.as_str())])
+        .json(&json!({ "contact": "张三", "callback": "tel", "tel": "13800138000", "subject": "退款" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(answer["errcode"], support::error_number("bad_signature"), "{answer}");
+    // A disabled app's own, correctly signed calls.
+    let off: Value = {
+        let resp = app.http.get(app.url("/admin/v1/apps/com.example.off")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+        resp.json().await.unwrap()
+    };
+    assert_eq!(off["disabled"], true, "{off}");
+    assert_eq!(counts(&app).await, before, "a refused call changed a table");
+    eprintln!("admin matrix: {} routes × 3 callers = {cases} cases", routes.len());
+    app.shutdown().await;
+}
+
+async fn spawn_tuned(backend: Backend, tune: impl FnOnce(&mut kefu_common::config::Config)) -> TestApp {
+    spawn_custom(
+        backend,
+        |c| {
+            c.admin_token = Some(kefu_common::config::Redacted::new(ADMIN_TOKEN));
+            c.session_rate_per_sec = 0;
+            tune(c);
+        },
+        true,
+    )
+    .await
+}
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+/// Sessions are stored as SHA-256 digests, expire, can be revoked by an operator (one,
+/// all of a user's, an agent's bindings; API and CLI), and are pruned with their bindings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_digests_and_end_when_revoked_or_expired_embedded_sqlite() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_tuned(Backend::Embedded, |c| c.session_ttl_secs = 3600).await;
+    let body = json!({ "identify": "com.example.shop", "user_id": "u1", "user_name": "U1" });
+    let (status, opened) = app.signed_session_new(&body, now_ms(), &app.secret.clone()).await;
+    assert_eq!(status, 200, "{opened}");
+    let s1 = opened["session"].as_str().unwrap().to_owned();
+    let expires = opened["expires_at"].as_i64().unwrap();
+    assert!((expires - now_ms() / 1000 - 3600).abs() <= 5, "expires_at follows KEFU_SESSION_TTL_SECS: {opened}");
+    // Stored as a digest: the table holds no usable token.
+    assert_eq!(support::count_rows(&app.db, "sessions", Some(&format!("session = '{s1}'"))).await, 0);
+    assert_eq!(support::count_rows(&app.db, "sessions", Some(&format!("session = '{}'", sha256_hex(&s1)))).await, 1);
+    let ok = |s: String| {
+        let app = &app;
+        async move { app.get("/v1/user/u1/alls", &[("session", &s)]).await }
+    };
+    assert_eq!(ok(s1.clone()).await.0, 200);
+
+    // Revoked through the admin API.
+    let (status, answer) = admin_post(&app, "/admin/v1/sessions/revoke", json!({ "session": s1 })).await;
+    assert_eq!((status, answer["revoked"].as_i64()), (200, Some(1)), "{answer}");
+    let (status, answer) = ok(s1.clone()).await;
+    assert_eq!(status, 401, "{answer}");
+    support::assert_code(&answer, "invalid_session");
+
+    // Every session of one user, through the CLI.
+    let a = app.session("u2").await;
+    let b = {
+        let body = json!({ "identify": "com.example.shop", "user_id": "u2", "user_name": "U2", "device_id": "phone-2" });
+        let (_, opened) = app.signed_session_new(&body, now_ms(), &app.secret.clone()).await;
+        opened["session"].as_str().unwrap().to_owned()
+    };
+    let out = admin(&app.config.database_url, &["session", "revoke", "--identify", "com.example.shop", "--user-id", "u2"]);
+    assert_eq!(out["revoked"], 2, "{out}");
+    for s in [a, b] {
+        support::assert_code(&app.get("/v1/user/u2/alls", &[("session", &s)]).await.1, "invalid_session");
+    }
+
+    // An agent's device bindings end; the device is a plain user session again.
+    let alice = app.agent_session("alice").await;
+    let (status, answer) = admin_post(&app, "/admin/v1/sessions/revoke", json!({ "serv_id": "alice" })).await;
+    assert_eq!((status, answer["revoked"].as_i64()), (200, Some(1)), "{answer}");
+    let (status, answer) = app.get("/v1/serv/alice/tasks", &[("session", &alice)]).await;
+    assert_eq!(status, 403, "{answer}");
+    support::assert_code(&answer, "not_bound");
+
+    // serv/unbind ends the binding at once.
+    let bob = app.agent_session("bob").await;
+    let (status, _) = app.post_form("/v1/serv/unbind", &[("session", &bob), ("serv_id", "bob"), ("password", "secret-pw")]).await;
+    assert_eq!(status, 200);
+    support::assert_code(&app.get("/v1/serv/bob/tasks", &[("session", &bob)]).await.1, "not_bound");
+
+    // Expired: refused, then pruned together with its binding.
+    let carol_device = app.agent_session("alice").await;
+    let digest = sha256_hex(&carol_device);
+    app.db
+        .execute_unprepared(&format!("UPDATE sessions SET expires_at = {} WHERE session = '{digest}'", now_ms() - 1))
+        .await
+        .unwrap();
+    support::assert_code(&app.get("/v1/serv/alice/tasks", &[("session", &carol_device)]).await.1, "invalid_session");
+    assert_eq!(support::count_rows(&app.db, "agent_bindings", Some(&format!("session = '{digest}'"))).await, 1);
+    let pruned = kefu_common::operators::prune_expired_sessions(&app.db).await.unwrap();
+    assert_eq!(pruned, 1);
+    assert_eq!(support::count_rows(&app.db, "sessions", Some(&format!("session = '{digest}'"))).await, 0);
+    assert_eq!(support::count_rows(&app.db, "agent_bindings", Some(&format!("session = '{digest}'"))).await, 0);
+    app.shutdown().await;
+}
+
+/// Failed agent logins are slowed, then the agent and the client address are locked
+/// (10038 with Retry-After, even for the right password) until the lock ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_are_slowed_then_locked_embedded_sqlite() {
+    let app = spawn_tuned(Backend::Embedded, |c| {
+        c.login_max_failures = 3;
+        c.login_source_max_failures = 5;
+        // Also the window failures are counted in: long enough for the whole sequence.
+        c.login_lock_secs = 4;
+        c.login_slow_ms = 300;
+    })
+    .await;
+    let device = app.session("device-1").await;
+    let bind = |serv_id: &'static str, password: &'static str| {
+        let (app, device) = (&app, device.clone());
+        async move {
+            let started = std::time::Instant::now();
+            let resp = app
+                .http
+                .post(app.url("/v1/serv/bind"))
+                .form(&[("session", device.as_str()), ("serv_id", serv_id), ("password", password)])
+                .send()
+                .await
+                .unwrap();
+            let retry_after = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap();
+            (status, body, retry_after, started.elapsed())
+        }
+    };
+    let mut took = Vec::new();
+    for _ in 0..3 {
+        let (status, body, _, elapsed) = bind("alice", "wrong-pw").await;
+        assert_eq!(status, 401, "{body}");
+        support::assert_code(&body, "wrong_password");
+        took.push(elapsed);
+    }
+    assert!(took[1] >= std::time::Duration::from_millis(300), "second failure slowed: {took:?}");
+    assert!(took[2] >= std::time::Duration::from_millis(600), "third failure slowed more: {took:?}");
+    // Locked: even the right password is refused, without being checked.
+    let (status, body, retry_after, _) = bind("alice", "secret-pw").await;
+    assert_eq!(status, 429, "{body}");
+    support::assert_code(&body, "too_frequent");
+    let retry_after = retry_after.expect("Retry-After");
+    assert!((1..=4).contains(&retry_after), "Retry-After {retry_after}");
+    // Another agent is not locked by alice's failures…
+    let (status, body, _, _) = bind("bob", "secret-pw").await;
+    assert_eq!(status, 200, "{body}");
+    // …but the address is, once it failed often enough across agents.
+    for _ in 0..2 {
+        let (status, body, _, _) = bind("bob", "wrong-pw").await;
+        assert_eq!(status, 401, "{body}");
+    }
+    let (status, body, _, _) = bind("bob", "secret-pw").await;
+    assert_eq!(status, 429, "the source is locked: {body}");
+    tokio::time::sleep(std::time::Duration::from_millis(4_200)).await;
+    let (status, body, _, _) = bind("alice", "secret-pw").await;
+    assert_eq!(status, 200, "unlocked after KEFU_LOGIN_LOCK_SECS: {body}");
+    app.shutdown().await;
+}
+
+/// An app over KEFU_APP_RATE_PER_SEC is refused 10038 with Retry-After, whichever of its
+/// sessions asks; other apps go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_rate_limit_answers_10038_with_retry_after_embedded_sqlite() {
+    let app = spawn_tuned(Backend::Embedded, |c| {
+        c.app_rate_per_sec = 1;
+        c.app_rate_burst = 4;
+    })
+    .await;
+    let s = app.session("u1").await; // 1 of 4
+    for _ in 0..3 {
+        assert_eq!(app.get("/v1/user/u1/alls", &[("session", &s)]).await.0, 200);
+    }
+    let resp = app.http.get(app.url("/v1/user/u1/alls")).query(&[("session", &s)]).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    let body: Value = resp.json().await.unwrap();
+    support::assert_code(&body, "too_frequent");
+    // The app's signed calls count too.
+    let body = json!({ "identify": "com.example.shop", "user_id": "u9", "user_name": "U9" });
+    let (status, answer) = app.signed_session_new(&body, now_ms(), &app.secret.clone()).await;
+    assert_eq!(status, 429, "{answer}");
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(app.get("/v1/user/u1/alls", &[("session", &s)]).await.0, 200);
+    app.shutdown().await;
+}
+
+/// A rotated secret: the old signature is refused, the new one accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_rotation_refuses_the_old_secret_embedded_sqlite() {
+    let app = spawn_tuned(Backend::Embedded, |_| {}).await;
+    let old = app.secret.clone();
+    let (status, rotated) = admin_post(&app, "/admin/v1/apps/com.example.shop/rotate_secret", json!({})).await;
+    assert_eq!(status, 200, "{rotated}");
+    let new = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    let body = json!({ "identify": "com.example.shop", "user_id": "u1", "user_name": "U1" });
+    let (status, answer) = app.signed_session_new(&body, now_ms(), &old).await;
+    assert_eq!(status, 401, "{answer}");
+    support::assert_code(&answer, "bad_signature");
+    let (status, answer) = app.signed_session_new(&body, now_ms() + 1, &new).await;
+    assert_eq!(status, 200, "{answer}");
+    // The CLI does the same.
+    let cli = admin(&app.config.database_url, &["app", "rotate-secret", "--identify", "com.example.shop"]);
+    let newer = cli["secret"].as_str().unwrap();
+    assert_ne!(newer, new);
+    let (status, _) = app.signed_session_new(&body, now_ms() + 2, &new).await;
+    assert_eq!(status, 401);
+    let (status, _) = app.signed_session_new(&body, now_ms() + 3, newer).await;
+    assert_eq!(status, 200);
+    app.shutdown().await;
+}
+
+/// `/ready` answers 503 naming the database while PostgreSQL is unreachable, and 200
+/// once it is back; `/health` stays 200 (the process is alive).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_follows_the_database_rabbitmq_postgres() {
+    let test_db = support::TestDb::create(Backend::RabbitPostgres).await;
+    let proxy = support::proxy::Proxy::start("127.0.0.1:5432").await;
+    let through_proxy = test_db.url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
+    let prefix = format!("kefu-test-{}", uuid::Uuid::new_v4().simple());
+    let mut config = support::test_config(Backend::RabbitPostgres, &through_proxy, &prefix);
+    config.db_acquire_timeout_ms = 1_000;
+    let app = support::spawn_with(Backend::RabbitPostgres, test_db, config, true).await;
+    let ready = || async {
+        let resp = app.http.get(app.url("/ready")).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().await.unwrap())
+    };
+    let (status, body) = ready().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["database"].as_str(), body["migrations"].as_str(), body["broker"].as_str()), (Some("ok"), Some("current"), Some("ok")), "{body}");
+    proxy.stop();
+    let (status, body) = ready().await;
+    assert_eq!(status, 503, "{body}");
+    assert_ne!(body["database"], "ok", "{body}");
+    assert_eq!(app.http.get(app.url("/health")).send().await.unwrap().status(), 200);
+    proxy.resume().await;
+    let mut back = None;
+    for _ in 0..50 {
+        let (status, body) = ready().await;
+        if status == 200 {
+            back = Some(body);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(back.is_some(), "ready again once the database is back");
+    app.shutdown().await;
+}
+
+fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && labels.iter().all(|want| l.contains(want)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// `/metrics` counts requests by route and status (with latency histograms), commands
+/// applied and refused, the queue; the numbers move under load. A worker-only process
+/// serves its own on KEFU_METRICS_ADDR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_move_under_load_rabbitmq_postgres() {
+    let app = spawn_tuned(Backend::RabbitPostgres, |_| {}).await;
+    let scrape = || async { app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap() };
+    let before = scrape().await;
+    let user = app.session("u1").await;
+    for i in 0..20 {
+        let (status, _) = app.post_json("/v1/question/new", json!({ "session": user, "title": format!("q{i}") })).await;
+        assert_eq!(status, 200);
+    }
+    let (status, _) = app.post_json("/v1/question/0123456789abcdef01234567/reopen", json!({ "session": user })).await;
+    assert_eq!(status, 404);
+    let after = scrape().await;
+    let route = r#"route="/v1/question/new""#;
+    let requests = |t: &str| metric(t, "kefu_http_requests_total", &[route, r#"status="200""#]);
+    assert_eq!(requests(&after) - requests(&before), 20.0, "{after}");
+    let histogram = |t: &str| metric(t, "kefu_http_request_duration_seconds_count", &[route]);
+    assert_eq!(histogram(&after) - histogram(&before), 20.0);
+    let applied = |t: &str| metric(t, "kefu_commands_total", &[r#"command="QuestionCreateV1""#, r#"result="applied""#]);
+    assert_eq!(applied(&after) - applied(&before), 20.0);
+    assert_eq!(metric(&after, "kefu_commands_total", &[r#"command="QuestionReopenV1""#, r#"result="refused""#]), 1.0);
+    assert!(metric(&after, "kefu_command_apply_duration_seconds_count", &[r#"command="QuestionCreateV1""#]) >= 20.0);
+    assert!(after.contains("kefu_queue_ready "), "{after}");
+    assert!(metric(&after, "kefu_queue_consumers", &[]) >= 1.0, "{after}");
+    assert_eq!(metric(&after, "kefu_broker_up", &[]), 1.0);
+
+    // A worker-only process on its own metrics address.
+    let addr = support::free_addr();
+    let _worker = support::Proc::start(
+        "worker",
+        &app.config.database_url,
+        &app.config.amqp_prefix,
+        &support::free_addr(),
+        &[("KEFU_METRICS_ADDR", addr.as_str())],
+    );
+    let mut text = None;
+    for _ in 0..100 {
+        if let Ok(resp) = app.http.get(format!("http://{addr}/metrics")).send().await {
+            text = Some(resp.text().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let text = text.expect("the worker serves /metrics on KEFU_METRICS_ADDR");
+    assert!(metric(&text, "kefu_queue_consumers", &[]) >= 2.0, "both workers consume: {text}");
+    app.shutdown().await;
+}
+
+/// The operators' surface: apps and agents through the admin API and the CLI (one
+/// service layer); passwords from stdin; the CLI does not migrate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_manage_apps_agents_through_api_and_cli_embedded_sqlite() {
+    let owned = spawn_tuned(Backend::Embedded, |_| {}).await;
+    let app = &owned;
+    let get = |path: &'static str| async move {
+        let resp = app.http.get(app.url(path)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+        (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+    };
+    let (status, created) = admin_post(app, "/admin/v1/apps", json!({ "identify": "com.example.game", "name": "Game" })).await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["secret"].as_str().unwrap().len(), 40);
+    let (status, again) = admin_post(&app, "/admin/v1/apps", json!({ "identify": "com.example.game" })).await;
+    assert_eq!(status, 409, "{again}");
+    let (status, bad) = admin_post(&app, "/admin/v1/apps", json!({ "identify": "com.example.x", "default_avatar_url": "javascript:alert(1)" })).await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad["field"], "default_avatar_url");
+    let (_, listed) = get("/admin/v1/apps").await;
+    let identifies: Vec<&str> = listed["apps"].as_array().unwrap().iter().map(|a| a["identify"].as_str().unwrap()).collect();
+    assert_eq!(identifies, ["com.example.shop", "com.example.game"]);
+    assert!(listed["apps"][0].get("secret").is_none(), "lists never show secrets");
+    let resp = app
+        .http
+        .patch(app.url("/admin/v1/apps/com.example.game"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({ "name": "Game 2", "default_avatar_url": "https://cdn.example.com/g.png" }))
+        .send()
+        .await
+        .unwrap();
+    let updated: Value = resp.json().await.unwrap();
+    assert_eq!((updated["name"].as_str(), updated["default_avatar_url"].as_str()), (Some("Game 2"), Some("https://cdn.example.com/g.png")));
+
+    // An agent through the API, its password changed through the API, then its apps.
+    let (status, agent) = admin_post(&app, "/admin/v1/agents", json!({ "serv_id": "erin", "password": "first-pw", "apps": ["com.example.shop"] })).await;
+    assert_eq!(status, 200, "{agent}");
+    assert_eq!(agent["apps"], json!(["com.example.shop"]));
+    let device = app.session("device-erin").await;
+    let bind = |password: &'static str| {
+        let (app, device) = (&app, device.clone());
+        async move { app.post_form("/v1/serv/bind", &[("session", &device), ("serv_id", "erin"), ("password", password)]).await }
+    };
+    assert_eq!(bind("first-pw").await.0, 200);
+    let (status, _) = admin_post(&app, "/admin/v1/agents/erin/password", json!({ "password": "second-pw" })).await;
+    assert_eq!(status, 200);
+    support::assert_code(&app.get("/v1/serv/erin/tasks", &[("session", &device)]).await.1, "not_bound");
+    assert_eq!(bind("first-pw").await.0, 401);
+    assert_eq!(bind("second-pw").await.0, 200);
+    let (_, agent) = admin_post(&app, "/admin/v1/agents/erin/apps", json!({ "apps": ["com.example.shop", "com.example.game"] })).await;
+    assert_eq!(agent["apps"], json!(["com.example.shop", "com.example.game"]));
+    let (_, agents) = get("/admin/v1/agents").await;
+    assert_eq!(agents["agents"].as_array().unwrap().len(), 3);
+
+    // The CLI: a password from stdin, never from the arguments.
+    let db = app.config.database_url.clone();
+    let out = admin_with_stdin(&db, &["agent", "create", "--serv-id", "frank", "--password-stdin", "--app", "com.example.game"], "frank-pw\n");
+    assert_eq!(out["apps"], json!(["com.example.game"]));
+    let out = admin_with_stdin(&db, &["agent", "set-password", "--serv-id", "frank", "--password-stdin"], "frank-pw-2\n");
+    assert_eq!(out["serv_id"], "frank");
+    let out = admin(&db, &["agent", "disable", "--serv-id", "frank"]);
+    assert_eq!(out["disabled"], true);
+    let out = admin(&db, &["app", "list"]);
+    assert_eq!(out.as_array().unwrap().len(), 2);
+
+    // The CLI does not migrate as a side effect.
+    let fresh = std::env::temp_dir().join(format!("kefu-unmigrated-{}.db", uuid::Uuid::new_v4().simple()));
+    let url = format!("sqlite://{}?mode=rwc", fresh.display());
+    let out = support::kefu_cmd(&url).args(["admin", "app", "list"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("kefu migrate"), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_file(fresh);
+    owned.shutdown().await;
+}
+
+/// Identifiers refuse control characters (line breaks too); URLs must be http(s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identifiers_and_urls_are_checked_embedded_sqlite() {
+    let app = spawn_tuned(Backend::Embedded, |_| {}).await;
+    let before = counts(&app).await;
+    for (field, body) in [
+        ("user_id", json!({ "identify": "com.example.shop", "user_id": "u1\nINFO forged log line", "user_name": "U" })),
+        ("device_id", json!({ "identify": "com.example.shop", "user_id": "u1", "user_name": "U", "device_id": "d\t1" })),
+        ("user_image_url", json!({ "identify": "com.example.shop", "user_id": "u1", "user_name": "U", "user_image_url": "javascript:alert(1)" })),
+    ] {
+        let (status, answer) = app.signed_session_new(&body, now_ms(), &app.secret.clone()).await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer["field"], field, "{answer}");
+    }
+    assert_eq!(counts(&app).await, before);
+    app.shutdown().await;
+}
