@@ -14,6 +14,7 @@ use support::{admin, count_rows, delete_topology, free_addr, queue_ready, Backen
 async fn worker_killed_before_ack_loses_nothing_and_applies_once() {
     support::init_tracing();
     let db = TestDb::create(Backend::RabbitPostgres).await;
+    support::migrate(&db.url);
     let app = admin(&db.url, &["app", "create", "--identify", "com.example.crash"]);
     let prefix = format!("kefu-crash-{}", uuid::Uuid::new_v4().simple());
     let addr = free_addr();
@@ -117,6 +118,7 @@ async fn worker_killed_before_ack_loses_nothing_and_applies_once() {
 async fn embedded_serve_killed_loses_nothing_and_applies_once() {
     support::init_tracing();
     let db = TestDb::create(Backend::Embedded).await;
+    support::migrate(&db.url);
     let app = admin(&db.url, &["app", "create", "--identify", "com.example.crash"]);
     let addr = free_addr();
     let remote = Client::new(format!("http://{addr}"), &app);

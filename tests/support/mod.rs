@@ -176,6 +176,12 @@ pub fn kefu_cmd(db_url: &str) -> std::process::Command {
     cmd
 }
 
+/// `kefu migrate` through the real CLI (the admin CLI does not migrate).
+pub fn migrate(db_url: &str) {
+    let out = kefu_cmd(db_url).arg("migrate").output().expect("run kefu migrate");
+    assert!(out.status.success(), "kefu migrate failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// `kefu admin …` through the real CLI; returns its JSON output.
 pub fn admin(db_url: &str, args: &[&str]) -> Value {
     admin_with_stdin(db_url, args, "")
