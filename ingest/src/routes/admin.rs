@@ -508,7 +508,7 @@ pub async fn revoke_sessions(State(state): State<AppState>, _: Admin, Valid(req)
 
 /// Ends one session (and its binding).
 #[utoipa::path(delete, path = "/admin/v1/sessions/{session}", operation_id = "admin_session_delete", tag = "admin",
-    params(("session" = String, Path, description = "The 12-character session")),
+    params(("session" = String, Path, description = "The 12-character session", pattern = "^[A-Za-z0-9]{12}$")),
     responses((status = 200, description = "How many ended (0 or 1)", body = RevokedAnswer), crate::openapi::Errors),
     security(("admin" = [])))]
 pub async fn delete_session(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<RevokedAnswer>, ApiError> {
