@@ -7,9 +7,9 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
+use support::media::{amr, b64, jpeg};
 use support::{admin, admin_with_stdin, now_ms, spawn_custom, Backend, Client, TestApp};
 
 const ADMIN_TOKEN: &str = "the-admin-token-of-this-test";
@@ -39,35 +39,6 @@ async fn counts(app: &TestApp) -> BTreeMap<&'static str, i64> {
         out.insert(t, app.count(t).await);
     }
     out
-}
-
-/// A small baseline JPEG (8×8 grey).
-fn jpeg() -> Vec<u8> {
-    let mut b = vec![0xFF, 0xD8];
-    b.extend([0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0]);
-    b.extend([0xFF, 0xDB, 0x00, 0x43, 0x00]);
-    b.extend(std::iter::repeat_n(7u8, 64));
-    b.extend([0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x08, 0x00, 0x08, 0x01, 0x01, 0x11, 0x00]);
-    for class in [0x00u8, 0x10] {
-        b.extend([0xFF, 0xC4, 0x00, 0x14, class, 0x01]);
-        b.extend([0u8; 15]);
-        b.push(0x00);
-    }
-    b.extend([0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00, 0x3F, 0xFF, 0xD9]);
-    b
-}
-
-fn amr() -> Vec<u8> {
-    let mut b = b"#!AMR\n".to_vec();
-    for _ in 0..50 {
-        b.push(0x3C);
-        b.extend([0x55u8; 31]);
-    }
-    b
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// One identity that must not reach app 1's data (or, for lists, must see none of it).
@@ -323,7 +294,7 @@ fn rows(r: &Resources) -> Vec<Row> {
             name: "send_image as user",
             method: "POST",
             path: format!("/v1/question/{s}/message/send_image"),
-            fields: |who| json!({ "sender": who.user, "sender_type": 1, "image": b64(&jpeg()) }),
+            fields: |who| json!({ "sender": who.user, "sender_type": 1, "image": b64(&jpeg(7)) }),
             expect: user_side,
         },
         Row {

@@ -5,35 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use base64::Engine;
 use serde_json::{json, Value};
+use support::media::{amr, b64, jpeg};
 use support::{admin, admin_with_stdin, now_ms, spawn_app, spawn_custom, Backend, TestApp, AMQP_URL};
-
-/// A small baseline JPEG (8×8 grey): SOI, JFIF, quantisation and Huffman tables, SOF0,
-/// one scan, EOI.
-fn jpeg(variant: u8) -> Vec<u8> {
-    let mut b = vec![0xFF, 0xD8];
-    b.extend([0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0]);
-    b.extend([0xFF, 0xDB, 0x00, 0x43, 0x00]);
-    b.extend(std::iter::repeat_n(variant.max(1), 64));
-    b.extend([0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x08, 0x00, 0x08, 0x01, 0x01, 0x11, 0x00]);
-    for class in [0x00u8, 0x10] {
-        b.extend([0xFF, 0xC4, 0x00, 0x14, class, 0x01]);
-        b.extend([0u8; 15]);
-        b.push(0x00);
-    }
-    b.extend([0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00, 0x3F, 0xFF, 0xD9]);
-    b
-}
-
-fn amr() -> Vec<u8> {
-    let mut b = b"#!AMR\n".to_vec();
-    for _ in 0..50 {
-        b.push(0x3C);
-        b.extend([0x55u8; 31]);
-    }
-    b
-}
 
 fn mp3() -> Vec<u8> {
     let mut b = b"ID3\x03\x00\x00\x00\x00\x00\x00".to_vec();
@@ -52,9 +26,6 @@ fn ogg_opus() -> Vec<u8> {
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde";
 
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
 
 async fn new_question(app: &TestApp, session: &str) -> String {
     let (status, body) = app

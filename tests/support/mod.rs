@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod contract;
+pub mod media;
 pub mod proxy;
 
 use std::sync::Arc;

@@ -74,13 +74,20 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/v1/leavemessage/{id}", reads(get(leave::show), limit))
         .route("/v1/leavemessage/{id}/tag", reads(post(leave::tag), limit))
         .route("/admin/v1/apps", reads(get(admin::apps).post(admin::create_app), limit))
-        .route("/admin/v1/apps/{app}", reads(get(admin::app).patch(admin::update_app).post(admin::update_app), limit))
+        .route(
+            "/admin/v1/apps/{app}",
+            // DELETE disables (nothing is ever deleted: questions and messages keep their app).
+            reads(get(admin::app).patch(admin::update_app).post(admin::update_app).delete(admin::disable_app), limit),
+        )
         .route("/admin/v1/apps/{app}/disable", reads(post(admin::disable_app), limit))
         .route("/admin/v1/apps/{app}/enable", reads(post(admin::enable_app), limit))
         .route("/admin/v1/apps/{app}/rotate_secret", reads(post(admin::rotate_secret), limit))
         .route("/admin/v1/apps/{app}/rotate-secret", reads(post(admin::rotate_secret), limit))
         .route("/admin/v1/agents", reads(get(admin::agents).post(admin::create_agent), limit))
-        .route("/admin/v1/agents/{serv_id}", reads(get(admin::agent).patch(admin::update_agent).post(admin::update_agent), limit))
+        .route(
+            "/admin/v1/agents/{serv_id}",
+            reads(get(admin::agent).patch(admin::update_agent).post(admin::update_agent).delete(admin::disable_agent), limit),
+        )
         .route("/admin/v1/agents/{serv_id}/disable", reads(post(admin::disable_agent), limit))
         .route("/admin/v1/agents/{serv_id}/enable", reads(post(admin::enable_agent), limit))
         .route("/admin/v1/agents/{serv_id}/password", reads(post(admin::agent_password), limit))
