@@ -74,7 +74,7 @@ pub async fn leave_messages(
     params(("id" = Uuid, Path, description = "The message's UUID")),
     responses((status = 200, description = "The message", body = LeaveMessageOne), crate::openapi::Errors),
     security(("admin" = [])))]
-#[tracing::instrument(skip_all, fields(id = %id))]
+#[tracing::instrument(skip_all, fields(id = %id.escape_debug()))]
 pub async fn leave_message(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -97,7 +97,7 @@ pub async fn leave_message(
         crate::openapi::Errors,
     ),
     security(("admin" = [])))]
-#[tracing::instrument(skip_all, fields(id = %id))]
+#[tracing::instrument(skip_all, fields(id = %id.escape_debug()))]
 pub async fn tag_leave_message(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -422,7 +422,7 @@ async fn visible(state: &AppState, caller: &Caller, raw: &str) -> Result<leave_m
     params(("id" = Uuid, Path, description = "The message's UUID"), crate::openapi::SessionQuery),
     responses((status = 200, description = "The message", body = LeaveMessageOne), crate::openapi::Errors),
     security(("session" = []), ("bearer" = [])))]
-#[tracing::instrument(skip_all, fields(id = %id))]
+#[tracing::instrument(skip_all, fields(id = %id.escape_debug()))]
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -461,7 +461,7 @@ pub struct TagRequest {
         crate::openapi::Errors,
     ),
     security(("session" = []), ("bearer" = [])))]
-#[tracing::instrument(skip_all, fields(id = %id))]
+#[tracing::instrument(skip_all, fields(id = %id.escape_debug()))]
 pub async fn tag(
     State(state): State<AppState>,
     Path(id): Path<String>,
