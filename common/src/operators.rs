@@ -56,8 +56,8 @@ impl From<app::Model> for AppView {
 }
 
 /// An app with its signing secret: the answer of create and rotate-secret, the only
-/// times the secret is shown.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// times the secret is shown (never by `Debug`).
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct AppWithSecret {
     #[serde(flatten)]
     pub app: AppView,
@@ -73,6 +73,12 @@ pub struct AgentView {
     pub disabled: bool,
     /// Seconds since the epoch.
     pub created_at: i64,
+}
+
+impl std::fmt::Debug for AppWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppWithSecret").field("app", &self.app).field("secret", &"***").finish()
+    }
 }
 
 fn new_secret() -> String {
@@ -387,4 +393,36 @@ pub async fn prune_expired_sessions(db: &DatabaseConnection) -> Result<u64, DbEr
         .rows_affected;
     txn.commit().await?;
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let app = app::Model {
+            id: 1,
+            identify: "com.example.shop".into(),
+            name: "Shop".into(),
+            secret: "the-app-secret-value".into(),
+            created_at: 0,
+            default_avatar_url: None,
+            disabled_at: None,
+        };
+        let agent = agent::Model {
+            serv_id: "alice".into(),
+            password_hash: "$argon2id$the-hash".into(),
+            created_at: 0,
+            disabled_at: None,
+        };
+        let shown = AppWithSecret {
+            app: app.clone().into(),
+            secret: "the-app-secret-value".into(),
+        };
+        for printed in [format!("{app:?}"), format!("{agent:?}"), format!("{shown:?}")] {
+            assert!(!printed.contains("the-app-secret-value") && !printed.contains("the-hash"), "{printed}");
+            assert!(printed.contains("***"), "{printed}");
+        }
+    }
 }

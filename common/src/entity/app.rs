@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A tenant: an app keyed by its package name (`identify`).
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "apps")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -22,3 +22,18 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The secret is never printed.
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("app::Model")
+            .field("id", &self.id)
+            .field("identify", &self.identify)
+            .field("name", &self.name)
+            .field("secret", &"***")
+            .field("created_at", &self.created_at)
+            .field("default_avatar_url", &self.default_avatar_url)
+            .field("disabled_at", &self.disabled_at)
+            .finish()
+    }
+}
