@@ -3,6 +3,7 @@
 
 #[macro_use]
 pub mod domain;
+pub mod events;
 pub mod broker;
 pub mod command;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod leave;
 pub mod media;
 pub mod metrics;
 pub mod operators;
+pub mod outbox;
 pub mod outcome;
 pub mod retry;
 pub mod store;

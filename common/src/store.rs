@@ -191,9 +191,38 @@ pub async fn users_of(db: &impl ConnectionTrait, questions: &[question::Model]) 
     user::Entity::find().filter(any).all(db).await
 }
 
+/// A question's messages in commit order (its sequence numbers, then ids): a message
+/// whose command committed late still lands where it happened, behind any cursor a
+/// client holds. A cursor id is resolved to its sequence number.
 pub async fn messages(db: &impl ConnectionTrait, question_id: &str, page: &Page) -> Result<Vec<message::Model>, DbErr> {
-    let select = message::Entity::find().filter(message::Column::QuestionId.eq(question_id));
-    paged(select, message::Column::Id, page).all(db).await
+    use message::Column::{Id, QuestionId, Seq};
+    let mut select = message::Entity::find().filter(QuestionId.eq(question_id));
+    if let Some(cursor) = &page.cursor {
+        let at = message::Entity::find_by_id(cursor.as_str())
+            .filter(QuestionId.eq(question_id))
+            .one(db)
+            .await?;
+        select = match (at, page.sort) {
+            (Some(at), Sort::Desc) => select.filter(
+                Condition::any()
+                    .add(Seq.lt(at.seq))
+                    .add(Condition::all().add(Seq.eq(at.seq)).add(Id.lt(cursor.as_str()))),
+            ),
+            (Some(at), Sort::Asc) => select.filter(
+                Condition::any()
+                    .add(Seq.gt(at.seq))
+                    .add(Condition::all().add(Seq.eq(at.seq)).add(Id.gt(cursor.as_str()))),
+            ),
+            // Not a message of this question: ids are time-ordered, so compare them.
+            (None, Sort::Desc) => select.filter(Id.lt(cursor.as_str())),
+            (None, Sort::Asc) => select.filter(Id.gt(cursor.as_str())),
+        };
+    }
+    let select = match page.sort {
+        Sort::Desc => select.order_by_desc(Seq).order_by_desc(Id),
+        Sort::Asc => select.order_by_asc(Seq).order_by_asc(Id),
+    };
+    select.offset(page.offset()).limit(page.num).all(db).await
 }
 
 /// The apps behind a page of questions (their default avatars).

@@ -7,6 +7,7 @@ mod m20261125_000001_contract;
 mod m20261125_000002_toolkit;
 mod m20261125_000003_leave_messages;
 mod m20261129_000001_security;
+mod m20261129_000002_events;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_toolkit::Migration),
             Box::new(m20261125_000003_leave_messages::Migration),
             Box::new(m20261129_000001_security::Migration),
+            Box::new(m20261129_000002_events::Migration),
         ]
     }
 }

@@ -74,7 +74,7 @@ async fn handle(worker: &Worker, delivery: Delivery) {
 
     let pause = Duration::from_millis(worker.config.worker_pause_before_commit_ms);
     let started = std::time::Instant::now();
-    match execute(&worker.db, &envelope, pause).await {
+    match execute(&worker.db, &envelope, pause, &worker.config.media_base()).await {
         Ok((outcome, result)) => {
             worker.metrics.applied_in(name, started.elapsed());
             worker.metrics.command(name, result);
@@ -132,13 +132,14 @@ pub async fn execute(
     db: &DatabaseConnection,
     envelope: &Envelope,
     pause_before_commit: Duration,
+    media_base: &str,
 ) -> Result<(Outcome, CommandResult), ExecuteError> {
     let id = envelope.id.to_string();
     if let Some(done) = store::processed(db, &id).await? {
         tracing::info!("duplicate command; answering the stored outcome");
         return Ok((stored(done)?, CommandResult::Duplicate));
     }
-    match apply_once(db, envelope, &id, pause_before_commit).await {
+    match apply_once(db, envelope, &id, pause_before_commit, media_base).await {
         Ok(outcome) => {
             let result = match outcome {
                 Outcome::Ok { .. } => CommandResult::Applied,
@@ -161,20 +162,24 @@ pub async fn execute(
     }
 }
 
-/// One attempt: the change and its `processed_commands` record in one transaction (a
-/// refusal records only the record). Dropping the transaction on error rolls it back.
+/// One attempt: the change, its events (the outbox) and its `processed_commands` record
+/// in one transaction (a refusal records only the record). Dropping the transaction on
+/// error rolls it back.
 async fn apply_once(
     db: &DatabaseConnection,
     envelope: &Envelope,
     id: &str,
     pause_before_commit: Duration,
+    media_base: &str,
 ) -> Result<Outcome, ExecuteError> {
     let txn = db.begin().await?;
-    let outcome = service::apply(&txn, &envelope.command).await?;
+    let effects = service::apply(&txn, &envelope.command, media_base).await?;
+    let outcome = effects.outcome;
     let txn = if matches!(outcome, Outcome::Failed(_)) {
         txn.rollback().await?;
         db.begin().await?
     } else {
+        kefu_common::outbox::write(&txn, &effects.events).await?;
         txn
     };
     processed_command::ActiveModel {

@@ -2,6 +2,7 @@
 //! Refusals are `Failure`s (recorded, answered); only database trouble is an error.
 
 use kefu_common::command::{Actor, Command};
+use kefu_common::events::{DomainEvent, MessageFacts, QuestionFacts};
 use kefu_common::domain::{SessionDigest, Labels, MessageType, NotifyAction, QuestionStatus, SenderType, Text};
 use kefu_common::entity::{
     agent_app, agent_binding, leave_message, leave_message_app, message, question, question_label, session, user,
@@ -17,7 +18,102 @@ use serde_json::{json, Value};
 
 type Applied = Result<Result<Value, Failure>, DbErr>;
 
-pub async fn apply(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome, DbErr> {
+/// What applying a command produced: the answer, and (when it succeeded) the domain
+/// events of the change, to be written to the outbox in the same transaction.
+#[derive(Debug)]
+pub struct Effects {
+    pub outcome: Outcome,
+    pub events: Vec<DomainEvent>,
+}
+
+/// Applies a command inside `txn`. `media_base` is the prefix of media URLs in events.
+pub async fn apply(txn: &DatabaseTransaction, command: &Command, media_base: &str) -> Result<Effects, DbErr> {
+    let outcome = change(txn, command).await?;
+    let events = match &outcome {
+        Outcome::Ok { .. } => events_of(txn, command, media_base).await?,
+        Outcome::Failed(_) => Vec::new(),
+    };
+    Ok(Effects { outcome, events })
+}
+
+/// The events of a command that succeeded, read back from the transaction's own writes.
+async fn events_of(txn: &DatabaseTransaction, command: &Command, media_base: &str) -> Result<Vec<DomainEvent>, DbErr> {
+    use Command::*;
+    let question = |id: &ObjectId| {
+        let id = id.to_string();
+        async move { store::question(txn, &id).await }
+    };
+    let message_of = |id: &ObjectId| {
+        let id = id.to_string();
+        async move { message::Entity::find_by_id(id).one(txn).await }
+    };
+    let with_message = |q: &question::Model, m: Option<message::Model>| {
+        m.map(|m| DomainEvent::MessageCreated {
+            question: QuestionFacts::from(q),
+            message: MessageFacts::new(&m, media_base),
+        })
+    };
+    let mut events = Vec::new();
+    match command {
+        SessionCreateV2 { app_id, user_id, device_id, .. } => events.push(DomainEvent::SessionOpened {
+            app_id: *app_id,
+            user_id: user_id.to_string(),
+            device_id: device_id.as_ref().map(|d| d.to_string()),
+        }),
+        AgentBindV2 { session, serv_id } | AgentUnbindV2 { session, serv_id } => {
+            let app_id = session::Entity::find_by_id(session.as_str()).one(txn).await?.map_or(0, |s| s.app_id);
+            let serv_id = serv_id.to_string();
+            events.push(if matches!(command, AgentBindV2 { .. }) {
+                DomainEvent::AgentBound { app_id, serv_id }
+            } else {
+                DomainEvent::AgentUnbound { app_id, serv_id }
+            });
+        }
+        QuestionCreateV1 { question_id, labels, .. } => {
+            if let Some(q) = question(question_id).await? {
+                let labels = labels.iter().map(|l| l.to_string()).collect();
+                events.push(DomainEvent::QuestionCreated { question: (&q).into(), labels });
+            }
+        }
+        QuestionServeV1 { question_id, message_id, .. }
+        | QuestionQuitV1 { question_id, message_id, .. }
+        | QuestionFinishV1 { question_id, message_id, .. }
+        | QuestionReopenV1 { question_id, message_id, .. } => {
+            if let Some(q) = question(question_id).await? {
+                let facts = QuestionFacts::from(&q);
+                events.push(match command {
+                    QuestionServeV1 { .. } => DomainEvent::QuestionServed { question: facts },
+                    QuestionQuitV1 { .. } => DomainEvent::QuestionQuit { question: facts },
+                    QuestionFinishV1 { .. } => DomainEvent::QuestionFinished { question: facts },
+                    _ => DomainEvent::QuestionReopened { question: facts },
+                });
+                events.extend(with_message(&q, message_of(message_id).await?));
+            }
+        }
+        MessageSendTextV1 { question_id, message_id, .. }
+        | MessageSendImageV1 { question_id, message_id, .. }
+        | MessageSendAudioV1 { question_id, message_id, .. } => {
+            if let Some(q) = question(question_id).await? {
+                events.extend(with_message(&q, message_of(message_id).await?));
+            }
+        }
+        LeaveMessageCreateV1 { id, app_id, .. } => events.push(DomainEvent::LeaveMessageCreated {
+            app_id: *app_id,
+            id: id.to_string(),
+        }),
+        LeaveMessageTagV1 { id, tag, .. } | LeaveMessageTagByAdminV1 { id, tag } => {
+            let app_id = leave_message_app::Entity::find_by_id(id.to_string()).one(txn).await?.map_or(0, |m| m.app_id);
+            events.push(DomainEvent::LeaveMessageTagged {
+                app_id,
+                id: id.to_string(),
+                tag: tag.as_ref().map(|t| t.to_string()),
+            });
+        }
+    }
+    Ok(events)
+}
+
+async fn change(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome, DbErr> {
     use Command::*;
     let result = match command {
         SessionCreateV2 {
@@ -302,6 +398,7 @@ async fn create_question(
         last_mess_sender_type: Set(None),
         last_mess_type: Set(None),
         served_at: Set(None),
+        seq: Set(1),
     }
     .insert(txn)
     .await?;
@@ -321,7 +418,15 @@ async fn create_question(
     })))
 }
 
+/// Takes the question's row lock by incrementing its sequence number, then reads it: the
+/// transactions changing one question run one after the other, in the order of their
+/// sequence numbers, and see each other's commits. A refusal rolls the increment back.
 async fn load(txn: &DatabaseTransaction, id: &ObjectId) -> Result<Option<question::Model>, DbErr> {
+    question::Entity::update_many()
+        .col_expr(question::Column::Seq, Expr::col(question::Column::Seq).add(1))
+        .filter(question::Column::Id.eq(id.as_str()))
+        .exec(txn)
+        .await?;
     store::question(txn, id.as_str()).await
 }
 
@@ -343,6 +448,7 @@ fn agent_state_refusal(q: &question::Model, serv_id: &str) -> Failure {
 
 async fn notify(
     txn: &DatabaseTransaction,
+    seq: i64,
     question_id: &ObjectId,
     message_id: &ObjectId,
     sender: &str,
@@ -362,6 +468,7 @@ async fn notify(
         image_url: Set(None),
         created_at: Set(now_ms()),
         media_key: Set(None),
+        seq: Set(seq),
     }
     .insert(txn)
     .await?;
@@ -396,7 +503,7 @@ async fn serve(txn: &DatabaseTransaction, id: &ObjectId, serv_id: &str, message_
             "another agent took the question first",
         );
     }
-    notify(txn, id, message_id, serv_id, SenderType::Agent, NotifyAction::Serve).await?;
+    notify(txn, q.seq, id, message_id, serv_id, SenderType::Agent, NotifyAction::Serve).await?;
     Ok(Ok(json!({ "message_id": message_id.as_str() })))
 }
 
@@ -433,7 +540,7 @@ async fn leave(
     if updated.rows_affected != 1 {
         return Ok(Err(agent_state_refusal(&q, serv_id)));
     }
-    notify(txn, id, message_id, serv_id, SenderType::Agent, action).await?;
+    notify(txn, q.seq, id, message_id, serv_id, SenderType::Agent, action).await?;
     Ok(Ok(json!({ "message_id": message_id.as_str() })))
 }
 
@@ -478,7 +585,7 @@ async fn reopen(txn: &DatabaseTransaction, id: &ObjectId, actor: &Actor, message
     if updated.rows_affected != 1 {
         return refuse(ErrorCode::QuestionNotFinished, "the question changed state meanwhile");
     }
-    notify(txn, id, message_id, &q.user_id, SenderType::User, NotifyAction::Reopen).await?;
+    notify(txn, q.seq, id, message_id, &q.user_id, SenderType::User, NotifyAction::Reopen).await?;
     Ok(Ok(json!({ "message_id": message_id.as_str() })))
 }
 
@@ -557,6 +664,7 @@ async fn send_message(
         image_url: Set(None),
         created_at: Set(now),
         media_key: Set(media_key),
+        seq: Set(q.seq),
     }
     .insert(txn)
     .await?;

@@ -19,6 +19,8 @@ pub struct Model {
     pub created_at: i64,
     /// The media store key of an image or audio message.
     pub media_key: Option<String>,
+    /// The question's sequence number of the transaction that wrote it.
+    pub seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

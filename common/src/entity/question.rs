@@ -23,6 +23,8 @@ pub struct Model {
     pub last_mess_type: Option<i16>,
     /// When an agent last started serving it (queue-position estimates).
     pub served_at: Option<i64>,
+    /// Incremented by every transaction that changes the question (commit order).
+    pub seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
