@@ -6,9 +6,11 @@
 //! - `kefu migrate` — apply database migrations
 //! - `kefu admin …` — create apps and agents
 //! - `kefu openapi` — print the OpenAPI document
+//! - `kefu events tail` — print domain events as they come
 
 mod admin;
 mod admin_templates;
+mod events_cli;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -59,6 +61,11 @@ enum Cmd {
     Migrate,
     /// Print the OpenAPI 3.1 document of the HTTP API (docs/openapi.json).
     Openapi,
+    /// Domain events (`kefu events tail`).
+    Events {
+        #[command(subcommand)]
+        command: events_cli::EventsCmd,
+    },
     /// Manage apps and agents.
     Admin {
         #[command(subcommand)]
@@ -80,6 +87,8 @@ enum RunError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Admin(#[from] admin::AdminError),
+    #[error(transparent)]
+    Tail(#[from] events_cli::TailError),
     #[error("the database has {0} pending migration(s); run `kefu migrate` first")]
     NotMigrated(usize),
 }
@@ -163,6 +172,14 @@ async fn run(command: Cmd, config: Arc<Config>) -> Result<(), RunError> {
         Cmd::Migrate => {
             database(&config, true).await?;
             tracing::info!("migrations applied");
+            Ok(())
+        }
+        Cmd::Events { command } => {
+            let db = database(&config, false).await?;
+            let broker = Broker::connect(&config, db.clone()).await?;
+            shutdown_on_signal(cancel.clone());
+            events_cli::run(&db, &broker, command, cancel).await?;
+            broker.close().await;
             Ok(())
         }
         Cmd::Admin { command } => {

@@ -81,6 +81,15 @@ pub struct Config {
     /// `KEFU_PASSWORD_HASH_CONCURRENCY`: argon2 checks run at once (each takes ~19 MiB);
     /// 0: the number of CPUs.
     pub password_hash_concurrency: usize,
+    /// `KEFU_RELAY`: whether this worker runs the outbox relay (any number may).
+    pub relay: bool,
+    /// `KEFU_RELAY_BATCH`: events published per confirm round.
+    pub relay_batch: u64,
+    /// `KEFU_RELAY_POLL_MS`: how often an idle relay looks for new events.
+    pub relay_poll_ms: u64,
+    /// `KEFU_EVENTS_RETENTION_SECS`: how long events stay in the outbox table after
+    /// they were published (with the embedded broker: after they were written).
+    pub events_retention_secs: u64,
     /// `KEFU_METRICS_ADDR`: where a worker-only process (`kefu worker`) serves Prometheus
     /// `/metrics`; the ingest serves them on its own address. Empty: not served.
     pub metrics_addr: String,
@@ -142,6 +151,10 @@ impl Default for Config {
             login_slow_ms: 500,
             password_hash_concurrency: 0,
             metrics_addr: String::new(),
+            relay: true,
+            relay_batch: 500,
+            relay_poll_ms: 50,
+            events_retention_secs: 24 * 3600,
             session_rate_per_sec: 20,
             session_rate_burst: 60,
             error_http_status: "fitting".into(),
@@ -254,6 +267,9 @@ impl Config {
         }
         if self.app_rate_per_sec > 0 && self.app_rate_burst == 0 {
             return invalid("app_rate_burst", "must be at least 1 when KEFU_APP_RATE_PER_SEC is set");
+        }
+        if self.relay_batch == 0 {
+            return invalid("relay_batch", "must be at least 1");
         }
         if self.login_lock_secs == 0 {
             return invalid("login_lock_secs", "must be above 0");

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use kefu_common::broker::Delivery;
 use kefu_common::command::Envelope;
-use kefu_common::db::is_unique_violation;
+use kefu_common::db::{is_unavailable, is_unique_violation};
 use kefu_common::entity::processed_command;
 use kefu_common::metrics::CommandResult;
 use kefu_common::outcome::Outcome;
@@ -98,6 +98,18 @@ async fn handle(worker: &Worker, delivery: Delivery) {
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "ack failed; the command will come again and be de-duplicated")
+                }
+            }
+        }
+        Err(ExecuteError::Db(err)) if is_unavailable(&err) => {
+            // Nothing is wrong with the command: wait for the database as long as it takes.
+            let delay = worker.config.retry_schedule().first().copied().unwrap_or(Duration::from_secs(1));
+            worker.metrics.command(name, CommandResult::Retried);
+            tracing::warn!(error = %err, delay_ms = delay.as_millis() as u64, "database unreachable; the command waits (not counted as a retry)");
+            if let Err(err) = delivery.retry_later_uncounted(delay).await {
+                tracing::error!(error = %err, "could not re-schedule; returning it to the queue");
+                if let Err(err) = delivery.requeue().await {
+                    tracing::error!(error = %err, "could not return it either; it comes back when the channel closes");
                 }
             }
         }

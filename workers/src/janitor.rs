@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kefu_common::entity::{idempotency_key, processed_command};
+use kefu_common::entity::{idempotency_key, outbox_event, processed_command};
 use kefu_common::media::MediaStore;
 use kefu_common::now_ms;
 use sea_orm::{ColumnTrait, DeleteResult, EntityTrait, QueryFilter};
@@ -48,6 +48,16 @@ pub async fn run_janitor(worker: Worker, cancel: CancellationToken) {
                 Ok(r) => tracing::debug!(rows = r.rows_affected, what, "janitor pruned"),
                 Err(err) => tracing::warn!(error = %err, what, "janitor failed; will try again"),
             }
+        }
+        // Events: kept `KEFU_EVENTS_RETENTION_SECS` after their relay (embedded: after
+        // they were written, the table being the log).
+        let events_before = now - (worker.config.events_retention_secs * 1000) as i64;
+        let mut prune = outbox_event::Entity::delete_many().filter(outbox_event::Column::CreatedAt.lt(events_before));
+        if !matches!(worker.broker, kefu_common::broker::Broker::Embedded(_)) {
+            prune = prune.filter(outbox_event::Column::PublishedAt.lt(events_before));
+        }
+        if let Err(err) = prune.exec(db).await {
+            tracing::warn!(error = %err, "janitor failed to prune events; will try again");
         }
         match kefu_common::operators::prune_expired_sessions(db).await {
             Ok(n) => tracing::debug!(rows = n, "janitor pruned expired sessions and their bindings"),

@@ -1,9 +1,11 @@
-//! Workers: consume commands, apply them in one database transaction, answer, then ack.
+//! Workers: consume commands, apply them in one database transaction (with their events
+//! in the outbox), answer, then ack; relay the outbox to `kefu.events`.
 
 mod consumer;
 mod janitor;
 mod media_gc;
 mod metrics_http;
+pub mod relay;
 pub mod service;
 
 use consumer::run_consumer;
@@ -30,6 +32,13 @@ pub struct Worker {
 /// Runs the command consumer and the janitor until `cancel`.
 pub async fn run(worker: Worker, cancel: CancellationToken) {
     let janitor = tokio::spawn(run_janitor(worker.clone(), cancel.clone()));
+    let relay = worker
+        .config
+        .relay
+        .then(|| tokio::spawn(relay::run_relay(worker.clone(), cancel.clone())));
     run_consumer(worker, cancel).await;
     let _ = janitor.await;
+    if let Some(relay) = relay {
+        let _ = relay.await;
+    }
 }

@@ -177,6 +177,16 @@ impl Embedded {
         Ok(())
     }
 
+    /// Like [`Self::retry_later`], but this delivery does not count as an attempt.
+    pub async fn retry_later_uncounted(&self, job_id: i64, delay: Duration) -> Result<(), BrokerError> {
+        queue_job::Entity::update_many()
+            .col_expr(queue_job::Column::Attempts, Expr::col(queue_job::Column::Attempts).sub(1))
+            .filter(queue_job::Column::Id.eq(job_id))
+            .exec(&self.db)
+            .await?;
+        self.retry_later(job_id, delay).await
+    }
+
     pub async fn retry_later(&self, job_id: i64, delay: Duration) -> Result<(), BrokerError> {
         queue_job::Entity::update_many()
             .col_expr(

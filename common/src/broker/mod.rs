@@ -149,6 +149,15 @@ impl Broker {
         }
     }
 
+    /// Publishes relayed events (RabbitMQ). The embedded backend has no exchange: there
+    /// the outbox table itself is the event log (`kefu events tail`), so nothing is sent.
+    pub async fn publish_events(&self, events: &[(&str, &str, &[u8])]) -> Result<bool, BrokerError> {
+        match self {
+            Broker::Rabbit(r) => r.publish_events(events).await.map(|()| true),
+            Broker::Embedded(_) => Ok(false),
+        }
+    }
+
     /// Reaches the broker and reads the command queue (readiness, metrics).
     pub async fn probe(&self) -> Result<QueueStats, BrokerError> {
         match self {
@@ -211,6 +220,19 @@ impl Delivery {
         match &self.acker {
             Acker::Rabbit { acker, rabbit, .. } => rabbit.nack(acker, true).await,
             Acker::Embedded { job_id, embedded } => embedded.retry_later(*job_id, Duration::ZERO).await,
+        }
+    }
+
+    /// Schedules the command again after `delay` without counting this delivery against
+    /// its retries: for failures that say nothing about the command (the database is
+    /// unreachable), so an outage of any length dead-letters nothing.
+    pub async fn retry_later_uncounted(&self, delay: Duration) -> Result<(), BrokerError> {
+        match &self.acker {
+            Acker::Rabbit { acker, rabbit, headers } => {
+                rabbit.retry_later(&self.payload, headers.clone(), self.retries, delay).await?;
+                rabbit.ack(acker).await.map(|_| ())
+            }
+            Acker::Embedded { job_id, embedded } => embedded.retry_later_uncounted(*job_id, delay).await,
         }
     }
 

@@ -170,6 +170,14 @@ impl Rabbit {
         )
         .await?;
 
+        // Domain events for downstream systems: routing key = the event's type.
+        bounded(
+            t,
+            "declare exchange",
+            ch.exchange_declare(self.events_exchange().into(), ExchangeKind::Topic, durable, FieldTable::default()),
+        )
+        .await?;
+
         let mut dead_args = FieldTable::default();
         str_arg(&mut dead_args, "x-queue-type", "quorum");
         self.declare_queue(ch, self.dead_queue(), dead_args, Some((&dlx, "")))
@@ -312,6 +320,58 @@ impl Rabbit {
         }
     }
 
+    /// The topic exchange downstream systems bind to (`<prefix>.events`).
+    pub fn events_exchange(&self) -> String {
+        format!("{}.events", self.prefix)
+    }
+
+    /// Publishes a batch of CloudEvents (routing key, id, payload) to the events exchange
+    /// and waits for every confirm. Not mandatory: an exchange nobody listens to yet drops
+    /// them, as a topic does. On error the whole batch is for the caller to re-publish
+    /// (same ids: at least once).
+    pub async fn publish_events(&self, events: &[(&str, &str, &[u8])]) -> Result<(), BrokerError> {
+        let result = async {
+            let ch = self.publisher_channel().await?;
+            let exchange = self.events_exchange();
+            let mut confirms = Vec::with_capacity(events.len());
+            for (routing_key, id, payload) in events {
+                let props = BasicProperties::default()
+                    .with_delivery_mode(2)
+                    .with_content_type("application/cloudevents+json".into())
+                    .with_message_id((*id).into())
+                    .with_type((*routing_key).into());
+                let confirm = bounded(
+                    self.timeout,
+                    "publish event",
+                    ch.basic_publish(
+                        exchange.as_str().into(),
+                        (*routing_key).into(),
+                        BasicPublishOptions::default(),
+                        payload,
+                        props,
+                    ),
+                )
+                .await?;
+                confirms.push(confirm);
+            }
+            for confirm in confirms {
+                match bounded(self.timeout, "event confirm", confirm).await? {
+                    Confirmation::Ack(_) => {}
+                    Confirmation::Nack(_) => return Err(BrokerError::Rejected("the events exchange refused an event".into())),
+                    Confirmation::NotRequested => {
+                        return Err(BrokerError::Unavailable("publisher confirms are not enabled".into()))
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if result.is_err() {
+            self.drop_publisher().await;
+        }
+        result
+    }
+
     pub async fn publish_command(&self, message_id: &str, payload: &[u8], want_reply: bool) -> Result<(), BrokerError> {
         let mut props = BasicProperties::default()
             .with_delivery_mode(2)
@@ -441,6 +501,54 @@ impl Rabbit {
                         },
                     }
                 }))
+            });
+        Ok(stream.boxed())
+    }
+
+    /// A temporary queue (exclusive, deleted with its connection) bound to the events
+    /// exchange with a topic `pattern`: the events published from now on, as raw
+    /// CloudEvent bodies (`kefu events tail`).
+    pub async fn subscribe_events(&self, pattern: &str) -> Result<BoxStream<'static, Vec<u8>>, BrokerError> {
+        let conn = self.connection().await?;
+        let ch = bounded(self.timeout, "create channel", conn.create_channel()).await?;
+        let options = QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..Default::default()
+        };
+        let queue = bounded(self.timeout, "declare queue", ch.queue_declare("".into(), options, FieldTable::default())).await?;
+        let name = queue.name().clone();
+        bounded(
+            self.timeout,
+            "bind queue",
+            ch.queue_bind(
+                name.clone(),
+                self.events_exchange().into(),
+                pattern.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            ),
+        )
+        .await?;
+        let consumer = bounded(
+            self.timeout,
+            "consume",
+            ch.basic_consume(
+                name,
+                "kefu-events-tail".into(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            ),
+        )
+        .await?;
+        let stream = consumer
+            .take_while(|item| std::future::ready(item.is_ok()))
+            .filter_map(move |item| {
+                let _keep = &ch;
+                std::future::ready(item.ok().map(|d| d.data))
             });
         Ok(stream.boxed())
     }
