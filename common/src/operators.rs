@@ -56,7 +56,8 @@ impl From<app::Model> for AppView {
 }
 
 /// An app with its signing secret: the answer of create and rotate-secret, the only
-/// times the secret is shown (never by `Debug`).
+/// times the secret is shown.
+// No derived `Debug`: the one below hides the secret.
 #[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct AppWithSecret {
     #[serde(flatten)]
