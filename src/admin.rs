@@ -33,6 +33,30 @@ pub enum AdminCmd {
         #[command(subcommand)]
         command: crate::admin_templates::TemplateCmd,
     },
+    /// Messages a queue gave up on: list them, put them back.
+    DeadLetters {
+        #[command(subcommand)]
+        command: DeadLettersCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DeadLettersCmd {
+    /// List dead letters with their reason and attempts (JSON array).
+    List {
+        /// Only this queue's (`commands`).
+        #[arg(long)]
+        queue: Option<String>,
+    },
+    /// Put dead letters back on their queue: one (--id) or all of a queue (--queue … --all).
+    Redrive {
+        #[arg(long, conflicts_with_all = ["queue", "all"], required_unless_present = "all")]
+        id: Option<String>,
+        #[arg(long, requires = "all")]
+        queue: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Args)]
@@ -157,6 +181,10 @@ pub enum AdminError {
     Operator(#[from] OperatorError),
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    DeadLetters(#[from] kefu_common::dead_letters::DeadLetterError),
+    #[error("broker: {0}")]
+    Broker(#[from] kefu_common::broker::BrokerError),
 }
 
 pub(crate) fn arg<T>(name: &'static str, parse: impl FnOnce(&str) -> Result<T, Invalid>, raw: &str) -> Result<T, AdminError> {
@@ -202,8 +230,22 @@ fn avatar_url(raw: &str) -> Result<Option<Url>, Invalid> {
     }
 }
 
-pub async fn run(db: &DatabaseConnection, command: AdminCmd) -> Result<(), AdminError> {
+pub async fn run(db: &DatabaseConnection, config: &kefu_common::config::Config, command: AdminCmd) -> Result<(), AdminError> {
     let printed: Value = match command {
+        AdminCmd::DeadLetters {
+            command: DeadLettersCmd::List { queue },
+        } => to_json(kefu_common::dead_letters::list(db, queue.as_deref()).await?),
+        AdminCmd::DeadLetters {
+            command: DeadLettersCmd::Redrive { id, queue, all },
+        } => {
+            if id.is_none() && !all {
+                return Err(AdminError::Usage("give --id ID, or --queue Q --all".into()));
+            }
+            let broker = kefu_common::broker::Broker::connect(config, db.clone()).await?;
+            let n = kefu_common::dead_letters::redrive(db, &broker, id.as_deref(), queue.as_deref()).await;
+            broker.close().await;
+            json!({ "redriven": n? })
+        }
         AdminCmd::Template { command } => crate::admin_templates::run(db, command).await?,
         AdminCmd::App { command } => app(db, command).await?,
         AdminCmd::Agent { command } => agent(db, command).await?,

@@ -185,7 +185,7 @@ async fn run(command: Cmd, config: Arc<Config>) -> Result<(), RunError> {
         Cmd::Admin { command } => {
             // No migration as a side effect: `kefu migrate` is the one that changes the schema.
             let db = database(&config, false).await?;
-            Ok(admin::run(&db, command).await?)
+            Ok(admin::run(&db, &config, command).await?)
         }
         Cmd::Serve | Cmd::Ingest | Cmd::Worker => {
             let with_ingest = !matches!(command, Cmd::Worker);

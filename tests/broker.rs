@@ -92,12 +92,10 @@ async fn duplicate_delivery_applied_once_embedded_sqlite() {
     duplicate_applied_once(Backend::Embedded).await;
 }
 
-/// Commands in the dead-letter queue (RabbitMQ) or dead rows (embedded queue).
+/// Dead letters kept for operators (the embedded queue moves them there itself; on
+/// RabbitMQ the workers' keeper drains the dead-letter queue into the table).
 async fn dead_letters(app: &TestApp) -> u32 {
-    match app.backend {
-        Backend::Embedded => count_rows(&app.db, "queue_jobs", Some("queue = 'dead'")).await as u32,
-        _ => queue_depth(app, "commands.dead").await,
-    }
+    count_rows(&app.db, "dead_letters", None).await as u32
 }
 
 /// Polls until exactly one command is dead-lettered (or gives up after 10 s).
@@ -307,29 +305,12 @@ async fn failing_command_is_retried_then_dead_lettered_embedded_sqlite() {
 
 /// How many scheduled retries the dead-lettered command had.
 async fn retries_of_dead_command(app: &TestApp) -> i64 {
-    if !app.backend.rabbit() {
-        // attempts counts deliveries: the first one plus the retries.
-        return count_rows(&app.db, "queue_jobs", Some("queue = 'dead' AND attempts = 3")).await * 2;
-    }
-    let conn = lapin::Connection::connect(AMQP_URL, Default::default()).await.unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    let dead = format!("{}.commands.dead", app.config.amqp_prefix);
-    let message = ch
-        .basic_get(dead.into(), Default::default())
+    use sea_orm::ConnectionTrait;
+    let row = app
+        .db
+        .query_one(sea_orm::Statement::from_string(app.db.get_database_backend(), "SELECT attempts FROM dead_letters"))
         .await
         .unwrap()
-        .expect("a dead message");
-    let retries = message
-        .delivery
-        .properties
-        .headers()
-        .as_ref()
-        .and_then(|h| h.inner().get("x-kefu-retries").cloned())
-        .and_then(|v| match v {
-            lapin::types::AMQPValue::LongLongInt(n) => Some(n),
-            _ => None,
-        })
-        .expect("the retries header");
-    let _ = conn.close(200, "bye".into()).await;
-    retries
+        .expect("a dead letter");
+    i64::from(row.try_get::<i32>("", "attempts").unwrap())
 }

@@ -8,6 +8,7 @@ pub mod broker;
 pub mod command;
 pub mod config;
 pub mod db;
+pub mod dead_letters;
 pub mod entity;
 pub mod ids;
 pub mod leave;

@@ -68,6 +68,8 @@ is HTTP 200 and only the body's `status` tells success (200), queued (202) and f
         admin::agent_apps,
         admin::revoke_sessions,
         admin::delete_session,
+        admin::dead_letters,
+        admin::redrive,
         admin::leave_messages,
         admin::leave_message,
         admin::tag_leave_message,

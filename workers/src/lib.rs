@@ -2,6 +2,7 @@
 //! in the outbox), answer, then ack; relay the outbox to `kefu.events`.
 
 mod consumer;
+mod dead_keeper;
 mod janitor;
 mod media_gc;
 mod metrics_http;
@@ -32,12 +33,14 @@ pub struct Worker {
 /// Runs the command consumer and the janitor until `cancel`.
 pub async fn run(worker: Worker, cancel: CancellationToken) {
     let janitor = tokio::spawn(run_janitor(worker.clone(), cancel.clone()));
+    let keeper = tokio::spawn(dead_keeper::run_dead_keeper(worker.clone(), cancel.clone()));
     let relay = worker
         .config
         .relay
         .then(|| tokio::spawn(relay::run_relay(worker.clone(), cancel.clone())));
     run_consumer(worker, cancel).await;
     let _ = janitor.await;
+    let _ = keeper.await;
     if let Some(relay) = relay {
         let _ = relay.await;
     }

@@ -23,7 +23,6 @@ use crate::entity::queue_job;
 use crate::now_ms;
 
 const COMMANDS: &str = "commands";
-const DEAD: &str = "dead";
 /// Local reply address: replies are delivered in-process.
 const LOCAL: &str = "local";
 
@@ -166,13 +165,17 @@ impl Embedded {
         Ok(result.rows_affected == 1)
     }
 
+    /// Moves the job into `dead_letters`, in one transaction.
     pub async fn dead_letter(&self, job_id: i64, reason: &str) -> Result<(), BrokerError> {
-        queue_job::Entity::update_many()
-            .col_expr(queue_job::Column::Queue, Expr::value(DEAD))
-            .col_expr(queue_job::Column::LastError, Expr::value(reason))
-            .filter(queue_job::Column::Id.eq(job_id))
-            .exec(&self.db)
-            .await?;
+        use sea_orm::TransactionTrait;
+        let txn = self.db.begin().await?;
+        if let Some(job) = queue_job::Entity::find_by_id(job_id).one(&txn).await? {
+            let attempts = (job.attempts - 1).max(0);
+            crate::dead_letters::keep(&txn, crate::dead_letters::COMMANDS, &job.message_id, job.payload.as_bytes(), reason, attempts)
+                .await?;
+            queue_job::Entity::delete_by_id(job_id).exec(&txn).await?;
+        }
+        txn.commit().await?;
         tracing::error!(job = job_id, reason, "embedded queue: command dead-lettered");
         Ok(())
     }

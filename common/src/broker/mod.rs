@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 
 pub use embedded::Embedded;
-pub use rabbit::Rabbit;
+pub use rabbit::{DeadMessage, Rabbit};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {

@@ -29,6 +29,25 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::{Acker, BrokerError, Delivery, Replies};
+
+/// A message of the dead-letter queue.
+pub struct DeadMessage {
+    pub message_id: String,
+    pub payload: Vec<u8>,
+    /// RabbitMQ's `x-first-death-reason`: `rejected` (given up by a worker) or
+    /// `delivery_limit` (it crashed workers).
+    pub reason: String,
+    /// Scheduled retries it had.
+    pub retries: i32,
+    acker: lapin::Acker,
+    rabbit: Arc<Rabbit>,
+}
+
+impl DeadMessage {
+    pub async fn ack(&self) -> Result<bool, BrokerError> {
+        self.rabbit.ack(&self.acker).await
+    }
+}
 use crate::config::Config;
 use crate::retry::Backoff;
 
@@ -499,6 +518,61 @@ impl Rabbit {
                             rabbit,
                             headers,
                         },
+                    }
+                }))
+            });
+        Ok(stream.boxed())
+    }
+
+    /// The dead-letter queue's messages, for the keeper that moves them into the
+    /// database (`dead_letters`).
+    pub async fn consume_dead(self: &Arc<Self>) -> Result<BoxStream<'static, DeadMessage>, BrokerError> {
+        let conn = self.connection().await?;
+        let ch = bounded(self.timeout, "create channel", conn.create_channel()).await?;
+        bounded(self.timeout, "qos", ch.basic_qos(32, BasicQosOptions::default())).await?;
+        let consumer = bounded(
+            self.timeout,
+            "consume",
+            ch.basic_consume(
+                self.dead_queue().into(),
+                format!("kefu-dead-keeper-{}", uuid::Uuid::new_v4()).into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            ),
+        )
+        .await?;
+        let rabbit = Arc::clone(self);
+        let stream = consumer
+            .take_while(|item| std::future::ready(item.is_ok()))
+            .filter_map(move |item| {
+                let _keep = &ch;
+                let rabbit = Arc::clone(&rabbit);
+                std::future::ready(item.ok().map(|d| {
+                    let headers = d.properties.headers().clone().unwrap_or_default();
+                    let header = |name: &str| headers.inner().get(name).cloned();
+                    let retries = match header(RETRIES_HEADER) {
+                        Some(AMQPValue::LongLongInt(n)) => n as i32,
+                        Some(AMQPValue::LongInt(n)) => n,
+                        _ => 0,
+                    };
+                    let reason = match header("x-first-death-reason") {
+                        Some(AMQPValue::LongString(s)) => s.to_string(),
+                        Some(AMQPValue::ShortString(s)) => s.to_string(),
+                        _ => "rejected".to_owned(),
+                    };
+                    let message_id = d
+                        .properties
+                        .message_id()
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                    DeadMessage {
+                        message_id,
+                        payload: d.data,
+                        reason,
+                        retries,
+                        acker: d.acker,
+                        rabbit,
                     }
                 }))
             });

@@ -92,6 +92,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/v1/agents/{serv_id}/enable", reads(post(admin::enable_agent), limit))
         .route("/admin/v1/agents/{serv_id}/password", reads(post(admin::agent_password), limit))
         .route("/admin/v1/agents/{serv_id}/apps", reads(post(admin::agent_apps).put(admin::agent_apps), limit))
+        .route("/admin/v1/dead-letters", reads(get(admin::dead_letters), limit))
+        .route("/admin/v1/dead-letters/redrive", reads(post(admin::redrive), limit))
         .route("/admin/v1/sessions/revoke", reads(post(admin::revoke_sessions), limit))
         .route("/admin/v1/sessions/{session}", reads(delete(admin::delete_session), limit))
         .route("/admin/v1/leavemessages", reads(get(admin::leave_messages), limit))
