@@ -43,7 +43,7 @@ pub struct MessageFacts {
     pub sender: String,
     /// 1 user, 2 agent.
     pub sender_type: i16,
-    /// 0 text, 1 audio, 2 image, 3 notification.
+    /// 1 audio, 2 image, 3 text, 4 notification.
     #[serde(rename = "type")]
     pub msg_type: i16,
     pub text: Option<String>,
@@ -58,6 +58,7 @@ pub struct MessageFacts {
 impl MessageFacts {
     /// `media_base`: the prefix of media URLs (`Config::media_base`).
     pub fn new(m: &message::Model, media_base: &str) -> Self {
+        // Media URLs by message type (MessageType: 1 audio, 2 image).
         let url = |kind: i16| {
             (m.msg_type == kind)
                 .then(|| m.media_key.as_ref().map(|k| format!("{media_base}/{k}")))
@@ -214,6 +215,22 @@ pub fn type_matches(pattern: &str, event_type: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docs/asyncapi.json documents exactly the event types there are.
+    #[test]
+    fn asyncapi_lists_every_event_type() {
+        let doc: Value = serde_json::from_str(include_str!("../../docs/asyncapi.json")).unwrap();
+        let mut documented: Vec<String> = doc["channels"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|c| c["address"].as_str().unwrap().to_owned())
+            .collect();
+        documented.sort();
+        let mut types: Vec<String> = DomainEvent::TYPES.iter().map(|t| t.to_string()).collect();
+        types.sort();
+        assert_eq!(documented, types);
+    }
 
     #[test]
     fn topic_patterns() {

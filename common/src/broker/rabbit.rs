@@ -555,16 +555,29 @@ impl Rabbit {
                         Some(AMQPValue::LongInt(n)) => n,
                         _ => 0,
                     };
-                    let reason = match header("x-first-death-reason") {
-                        Some(AMQPValue::LongString(s)) => s.to_string(),
-                        Some(AMQPValue::ShortString(s)) => s.to_string(),
-                        _ => "rejected".to_owned(),
+                    let text = |v: Option<AMQPValue>| match v {
+                        Some(AMQPValue::LongString(s)) => Some(s.to_string()),
+                        Some(AMQPValue::ShortString(s)) => Some(s.to_string()),
+                        _ => None,
                     };
-                    let message_id = d
-                        .properties
-                        .message_id()
-                        .as_ref()
-                        .map(|m| m.to_string())
+                    // The last death says why it ended here (earlier ones are the delay
+                    // queues' expiries).
+                    let latest_death = match header("x-death") {
+                        Some(AMQPValue::FieldArray(deaths)) => deaths.as_slice().first().and_then(|d| match d {
+                            AMQPValue::FieldTable(t) => text(t.inner().get("reason").cloned()),
+                            _ => None,
+                        }),
+                        _ => None,
+                    };
+                    let reason = text(header("x-last-death-reason"))
+                        .or(latest_death)
+                        .or_else(|| text(header("x-first-death-reason")))
+                        .unwrap_or_else(|| "rejected".to_owned());
+                    // The command's own id (the envelope's), which re-drive publishes again.
+                    let message_id = serde_json::from_slice::<serde_json::Value>(&d.data)
+                        .ok()
+                        .and_then(|v| v["id"].as_str().map(str::to_owned))
+                        .or_else(|| d.properties.message_id().as_ref().map(|m| m.to_string()))
                         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
                     DeadMessage {
                         message_id,
