@@ -211,12 +211,7 @@ async fn run(command: Cmd, config: Arc<Config>) -> Result<(), RunError> {
                 )))
             };
             let worker = with_worker.then(|| {
-                let worker = kefu_workers::Worker {
-                    db: db.clone(),
-                    broker: broker.clone(),
-                    config: Arc::clone(&config),
-                    metrics: Arc::clone(&metrics),
-                };
+                let worker = kefu_workers::Worker::new(db.clone(), broker.clone(), Arc::clone(&config), Arc::clone(&metrics));
                 tokio::spawn(kefu_workers::run(worker, cancel.clone()))
             });
             if with_ingest {

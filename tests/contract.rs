@@ -548,12 +548,7 @@ async fn database_outage_answers_503_and_never_loses_a_confirmed_command_rabbitm
     proxy.resume().await;
 
     // The queued command is applied once a worker runs.
-    let worker = kefu_workers::Worker {
-        db: app.db.clone(),
-        broker: app.broker.clone(),
-        config: std::sync::Arc::new(app.config.clone()),
-        metrics: Default::default(),
-    };
+    let worker = kefu_workers::Worker::new(app.db.clone(), app.broker.clone(), std::sync::Arc::new(app.config.clone()), Default::default());
     tokio::spawn(kefu_workers::run(worker, app.cancel.clone()));
     let question_id = body["question_id"].as_str().unwrap().to_owned();
     let mut applied = false;

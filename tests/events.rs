@@ -63,6 +63,7 @@ async fn collect(consumer: &mut lapin::Consumer, wait: Duration, done: impl Fn(&
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, consumer.next()).await {
             Ok(Some(Ok(d))) => events.push(serde_json::from_slice(&d.data).unwrap()),
+            Ok(Some(Err(err))) => panic!("the test's consumer failed: {err}"),
             _ => break,
         }
     }
@@ -220,7 +221,7 @@ async fn two_relays_publish_no_event_twice_rabbitmq_postgres() {
         true,
     )
     .await;
-    let (_conn, mut consumer) = subscribe(&app, "kefu.question.created").await;
+    let (_conn, mut consumer) = subscribe(&app, "#").await;
     let user = app.session("u1").await;
     let n = 150;
     for i in 0..n {
@@ -240,13 +241,32 @@ async fn two_relays_publish_no_event_twice_rabbitmq_postgres() {
             }
         })
     };
+    // And a backlog of 5,000 more (copies with ids of their own), to see the throughput.
+    {
+        use sea_orm::ConnectionTrait;
+        app.db
+            .execute_unprepared(
+                "INSERT INTO outbox_events (event_id, event_type, subject, payload, created_at) \
+                 SELECT x.nid, x.event_type, x.subject, replace(x.payload, x.event_id, x.nid), x.created_at \
+                 FROM (SELECT gen_random_uuid()::text AS nid, e.* FROM outbox_events e, generate_series(1, 40) g \
+                       WHERE e.event_type = 'kefu.question.created' LIMIT 5000) x",
+            )
+            .await
+            .unwrap();
+    }
+    let total = count_rows(&app.db, "outbox_events", None).await as usize;
+    assert_eq!(total, n + 5000 + 1, "the questions, the backlog, the session");
+    let started = Instant::now();
     let (a, b) = (relay(&app), relay(&app));
     let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    let took = started.elapsed();
     assert!(a > 0 && b > 0, "both relays took a share: {a} + {b}");
-    let events = collect(&mut consumer, Duration::from_secs(10), |e| e.len() >= n).await;
+    assert_eq!(a + b, total);
+    eprintln!("two relays, batches of 10: {total} events in {took:?} ({:.0}/s)", total as f64 / took.as_secs_f64());
+    let events = collect(&mut consumer, Duration::from_secs(30), |e| e.len() >= total).await;
     let ids: HashSet<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
-    assert_eq!(events.len(), n, "every event once");
-    assert_eq!(ids.len(), n);
+    assert_eq!(events.len(), total, "every event once");
+    assert_eq!(ids.len(), total);
     // Nothing arrives twice later either.
     assert!(collect(&mut consumer, Duration::from_millis(500), |e| !e.is_empty()).await.is_empty());
     app.shutdown().await;
@@ -317,12 +337,7 @@ async fn a_late_commit_is_listed_in_commit_order_rabbitmq_postgres() {
 async fn last_message_is_the_last_commit_under_two_workers_rabbitmq_postgres() {
     use sea_orm::ConnectionTrait;
     let app = spawn_custom(Backend::RabbitPostgres, |c| c.session_rate_per_sec = 0, true).await;
-    let second = kefu_workers::Worker {
-        db: app.db.clone(),
-        broker: app.broker.clone(),
-        config: std::sync::Arc::new(app.config.clone()),
-        metrics: Default::default(),
-    };
+    let second = kefu_workers::Worker::new(app.db.clone(), app.broker.clone(), std::sync::Arc::new(app.config.clone()), Default::default());
     tokio::spawn(kefu_workers::run(second, app.cancel.clone()));
     let user = app.session("u1").await;
     let alice = app.agent_session("alice").await;

@@ -274,12 +274,7 @@ pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config, worke
     let broker = Broker::connect(&config, db.clone()).await.expect("connect broker");
     let cancel = CancellationToken::new();
     let metrics = Arc::new(kefu_common::metrics::Metrics::new());
-    let worker = kefu_workers::Worker {
-        db: db.clone(),
-        broker: broker.clone(),
-        config: Arc::clone(&config),
-        metrics: Arc::clone(&metrics),
-    };
+    let worker = kefu_workers::Worker::new(db.clone(), broker.clone(), Arc::clone(&config), Arc::clone(&metrics));
     let mut tasks = Vec::new();
     if workers {
         tasks.push(tokio::spawn(kefu_workers::run(worker, cancel.clone())));

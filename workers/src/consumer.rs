@@ -76,6 +76,9 @@ async fn handle(worker: &Worker, delivery: Delivery) {
     let started = std::time::Instant::now();
     match execute(&worker.db, &envelope, pause, &worker.config.media_base()).await {
         Ok((outcome, result)) => {
+            if matches!(result, CommandResult::Applied) {
+                worker.relay_wakeup.notify_one();
+            }
             worker.metrics.applied_in(name, started.elapsed());
             worker.metrics.command(name, result);
             if worker.config.worker_pause_before_ack_ms > 0 {

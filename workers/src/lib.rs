@@ -28,6 +28,21 @@ pub struct Worker {
     pub broker: Broker,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    /// Rung after a commit that wrote events, so the relay publishes at once instead of
+    /// at its next poll.
+    pub relay_wakeup: Arc<tokio::sync::Notify>,
+}
+
+impl Worker {
+    pub fn new(db: DatabaseConnection, broker: Broker, config: Arc<Config>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            db,
+            broker,
+            config,
+            metrics,
+            relay_wakeup: Arc::default(),
+        }
+    }
 }
 
 /// Runs the command consumer and the janitor until `cancel`.

@@ -57,6 +57,7 @@ pub async fn run_relay(worker: Worker, cancel: CancellationToken) {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
+            _ = worker.relay_wakeup.notified(), if !wait.is_zero() => {}
         }
     }
 }
