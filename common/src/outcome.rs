@@ -274,6 +274,29 @@ impl Failure {
     }
 }
 
+/// What a successful command answers, typed; stored and sent as its JSON object (the
+/// same shape as before it was typed, so stored outcomes stay readable).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Reply {
+    /// session/new: the session's expiry (epoch seconds); the ingest adds the token.
+    SessionOpened { expires_at: i64 },
+    /// question/new.
+    QuestionCreated { question_id: String, question: CreatedQuestion },
+    /// Anything that wrote a message (send_*, serve, quit, finish, reopen).
+    MessageWritten { message_id: String },
+    /// A leave message stored.
+    LeaveMessageStored { id: String },
+    /// Done, nothing to tell (bind, unbind, tag).
+    Done {},
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedQuestion {
+    pub id: String,
+    pub status: i16,
+}
+
 /// The result of applying one command. Domain refusals are outcomes, not errors: they are
 /// recorded like successes so a redelivered or retried command answers the same way.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -287,6 +310,10 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub fn reply(reply: &Reply) -> Self {
+        Self::ok(serde_json::to_value(reply).expect("replies serialize"))
+    }
+
     pub fn ok(body: serde_json::Value) -> Self {
         match body {
             serde_json::Value::Object(map) => Outcome::Ok { body: map },

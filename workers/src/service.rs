@@ -10,13 +10,12 @@ use kefu_common::entity::{
 use kefu_common::leave::Tag;
 use kefu_common::ids::ObjectId;
 use kefu_common::now_ms;
-use kefu_common::outcome::{ErrorCode, Failure, Outcome};
+use kefu_common::outcome::{CreatedQuestion, ErrorCode, Failure, Outcome, Reply};
 use kefu_common::store;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set};
-use serde_json::{json, Value};
 
-type Applied = Result<Result<Value, Failure>, DbErr>;
+type Applied = Result<Result<Reply, Failure>, DbErr>;
 
 /// What applying a command produced: the answer, and (when it succeeded) the domain
 /// events of the change, to be written to the outbox in the same transaction.
@@ -173,7 +172,7 @@ async fn change(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome,
             .insert(txn)
             .await?;
             // The token itself is known to the ingest only (it answers it).
-            Ok(json!({ "expires_at": expires_at / 1000 }))
+            Ok(Reply::SessionOpened { expires_at: expires_at / 1000 })
         }
         AgentBindV2 { session, serv_id } => bind(txn, session, serv_id.as_str()).await?,
         AgentUnbindV2 { session, serv_id } => {
@@ -182,7 +181,7 @@ async fn change(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome,
                 .filter(agent_binding::Column::ServId.eq(serv_id.as_str()))
                 .exec(txn)
                 .await?;
-            Ok(json!({}))
+            Ok(Reply::Done {})
         }
         QuestionCreateV1 {
             question_id,
@@ -273,7 +272,7 @@ async fn change(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome,
             }
             .insert(txn)
             .await?;
-            Ok(json!({ "id": id.to_string() }))
+            Ok(Reply::LeaveMessageStored { id: id.to_string() })
         }
         LeaveMessageTagV1 { id, serv_id, tag } => {
             tag_leave_message(txn, &id.to_string(), Some(serv_id.as_str()), tag.as_ref()).await?
@@ -299,7 +298,7 @@ async fn change(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome,
         }
     };
     Ok(match result {
-        Ok(body) => Outcome::ok(body),
+        Ok(reply) => Outcome::reply(&reply),
         Err(failure) => Outcome::Failed(failure),
     })
 }
@@ -324,7 +323,7 @@ async fn tag_leave_message(txn: &DatabaseTransaction, id: &str, serv_id: Option<
         .filter(leave_message::Column::Id.eq(id))
         .exec(txn)
         .await?;
-    Ok(Ok(json!({})))
+    Ok(Ok(Reply::Done {}))
 }
 
 fn refuse(code: ErrorCode, debug: impl Into<String>) -> Applied {
@@ -370,7 +369,7 @@ async fn bind(txn: &DatabaseTransaction, session: &SessionDigest, serv_id: &str)
     }
     .insert(txn)
     .await?;
-    Ok(Ok(json!({})))
+    Ok(Ok(Reply::Done {}))
 }
 
 async fn create_question(
@@ -412,10 +411,10 @@ async fn create_question(
     if !rows.is_empty() {
         question_label::Entity::insert_many(rows).exec(txn).await?;
     }
-    Ok(Ok(json!({
-        "question_id": id.as_str(),
-        "question": { "id": id.as_str(), "status": QuestionStatus::Waiting as i16 },
-    })))
+    Ok(Ok(Reply::QuestionCreated {
+        question_id: id.to_string(),
+        question: CreatedQuestion { id: id.to_string(), status: QuestionStatus::Waiting as i16 },
+    }))
 }
 
 /// Takes the question's row lock by incrementing its sequence number, then reads it: the
@@ -504,7 +503,7 @@ async fn serve(txn: &DatabaseTransaction, id: &ObjectId, serv_id: &str, message_
         );
     }
     notify(txn, q.seq, id, message_id, serv_id, SenderType::Agent, NotifyAction::Serve).await?;
-    Ok(Ok(json!({ "message_id": message_id.as_str() })))
+    Ok(Ok(Reply::MessageWritten { message_id: message_id.to_string() }))
 }
 
 /// quit (back to waiting) and finish: only the serving agent may do either.
@@ -541,7 +540,7 @@ async fn leave(
         return Ok(Err(agent_state_refusal(&q, serv_id)));
     }
     notify(txn, q.seq, id, message_id, serv_id, SenderType::Agent, action).await?;
-    Ok(Ok(json!({ "message_id": message_id.as_str() })))
+    Ok(Ok(Reply::MessageWritten { message_id: message_id.to_string() }))
 }
 
 /// A user's question of another app answers as a missing one (nothing leaks).
@@ -586,7 +585,7 @@ async fn reopen(txn: &DatabaseTransaction, id: &ObjectId, actor: &Actor, message
         return refuse(ErrorCode::QuestionNotFinished, "the question changed state meanwhile");
     }
     notify(txn, q.seq, id, message_id, &q.user_id, SenderType::User, NotifyAction::Reopen).await?;
-    Ok(Ok(json!({ "message_id": message_id.as_str() })))
+    Ok(Ok(Reply::MessageWritten { message_id: message_id.to_string() }))
 }
 
 /// What a chat message carries.
@@ -693,5 +692,5 @@ async fn send_message(
             }
         }));
     }
-    Ok(Ok(json!({ "message_id": message_id.as_str() })))
+    Ok(Ok(Reply::MessageWritten { message_id: message_id.to_string() }))
 }
