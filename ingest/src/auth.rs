@@ -211,6 +211,32 @@ pub async fn verify_agent(
         tracing::warn!(serv_id = %serv_id.as_str().escape_debug(), source = ?source, "agent login refused: locked after failed attempts");
         too_frequent(wait)
     })?;
+    let checked = check_password(state, serv_id, password).await;
+    let (exists, disabled, ok) = match checked {
+        Ok(found) => found,
+        Err(err) => {
+            state.limits.logins.abandon(attempt);
+            return Err(err);
+        }
+    };
+    if exists && ok {
+        state.limits.logins.succeeded(attempt);
+        if disabled {
+            return Err(ApiError::field(ErrorCode::AgentDisabled, "serv_id", "this agent account is disabled"));
+        }
+        return Ok(());
+    }
+    tracing::info!(serv_id = %serv_id.as_str().escape_debug(), source = ?source, "agent login failed");
+    tokio::time::sleep(attempt.slowdown).await;
+    Err(if exists {
+        ApiError::field(ErrorCode::WrongPassword, "password", "wrong password")
+    } else {
+        ApiError::field(ErrorCode::UnknownAgent, "serv_id", "no agent account with this serv_id")
+    })
+}
+
+/// (agent exists, is disabled, password matches), argon2 in the bounded pool.
+async fn check_password(state: &AppState, serv_id: &ServId, password: Password) -> Result<(bool, bool, bool), ApiError> {
     let agent = store::agent(&state.db, serv_id.as_str()).await?;
     let (exists, disabled) = (agent.is_some(), agent.as_ref().is_some_and(|a| a.disabled_at.is_some()));
     let hash = agent.map(|a| a.password_hash).unwrap_or_else(|| DUMMY_HASH.to_owned());
@@ -230,20 +256,7 @@ pub async fn verify_agent(
     })
     .await
     .map_err(|e| ApiError::Internal(format!("password check task: {e}")))?;
-    if exists && ok {
-        state.limits.logins.succeeded(attempt);
-        if disabled {
-            return Err(ApiError::field(ErrorCode::AgentDisabled, "serv_id", "this agent account is disabled"));
-        }
-        return Ok(());
-    }
-    tracing::info!(serv_id = %serv_id.as_str().escape_debug(), source = ?source, "agent login failed");
-    tokio::time::sleep(attempt.slowdown).await;
-    Err(if exists {
-        ApiError::field(ErrorCode::WrongPassword, "password", "wrong password")
-    } else {
-        ApiError::field(ErrorCode::UnknownAgent, "serv_id", "no agent account with this serv_id")
-    })
+    Ok((exists, disabled, ok))
 }
 
 /// Verifies an app-signed request: query `timestamp` (ms) within the allowed skew and

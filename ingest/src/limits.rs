@@ -158,6 +158,24 @@ impl Logins {
         }
     }
 
+    /// The attempt could not be judged (the database was unreachable): it does not count.
+    pub fn abandon(&self, attempt: Attempt) {
+        let undo = |f: &mut Failures, max: u32| {
+            f.count = f.count.saturating_sub(1);
+            if max == 0 || f.count < max {
+                f.locked_until = None;
+            }
+        };
+        if let Some(f) = self.agents.lock().expect("login table").get_mut(&attempt.agent) {
+            undo(f, self.max_agent);
+        }
+        if let Some(source) = attempt.source {
+            if let Some(f) = self.sources.lock().expect("login table").get_mut(&source) {
+                undo(f, self.max_source);
+            }
+        }
+    }
+
     fn prune(&self) {
         let now = Instant::now();
         let stale = |f: &Failures| now.duration_since(f.since) > self.window && f.locked_until.is_none_or(|u| u <= now);
