@@ -112,7 +112,11 @@ pub async fn redrive(
     };
     let mut n = 0;
     for row in rows {
-        broker.publish_command(&row.message_id, row.payload.as_bytes(), false).await?;
+        if row.queue == COMMANDS {
+            broker.publish_command(&row.message_id, row.payload.as_bytes(), false).await?;
+        } else {
+            broker.publish_to(&row.queue, &row.message_id, row.payload.as_bytes()).await?;
+        }
         dead_letter::Entity::delete_by_id(row.id.clone()).exec(db).await?;
         tracing::info!(id = %row.id, queue = %row.queue, "dead letter re-driven");
         n += 1;

@@ -29,6 +29,13 @@ pub struct CommandLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskLabels {
+    pub queue: String,
+    /// `done`, `retried`, `dead_lettered`.
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ApplyLabels {
     pub command: String,
 }
@@ -66,6 +73,7 @@ pub struct Metrics {
     http_duration: Family<HttpLabels, Histogram, fn() -> Histogram>,
     commands: Family<CommandLabels, Counter>,
     apply_duration: Family<ApplyLabels, Histogram, fn() -> Histogram>,
+    tasks: Family<TaskLabels, Counter>,
     queue_ready: Gauge<i64>,
     queue_consumers: Gauge<i64>,
     broker_up: Gauge<i64>,
@@ -102,6 +110,8 @@ impl Metrics {
             "Time to apply one command and commit it",
             apply_duration.clone(),
         );
+        let tasks = Family::<TaskLabels, Counter>::default();
+        registry.register("tasks", "Tasks of the task queues by queue and result: done, retried, dead_lettered", tasks.clone());
         let queue_ready = Gauge::default();
         registry.register("queue_ready", "Commands waiting in the command queue (read at scrape time)", queue_ready.clone());
         let queue_consumers = Gauge::default();
@@ -120,6 +130,7 @@ impl Metrics {
             http_duration,
             commands,
             apply_duration,
+            tasks,
             queue_ready,
             queue_consumers,
             broker_up,
@@ -142,6 +153,15 @@ impl Metrics {
             .get_or_create(&CommandLabels {
                 command: command.to_owned(),
                 result: result.as_str().to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn task(&self, queue: &str, result: &str) {
+        self.tasks
+            .get_or_create(&TaskLabels {
+                queue: queue.to_owned(),
+                result: result.to_owned(),
             })
             .inc();
     }

@@ -161,10 +161,12 @@ pub async fn delete_topology(prefix: &str, schedule_ms: &[u64]) {
     };
     let mut queues = vec![format!("{prefix}.commands"), format!("{prefix}.commands.dead")];
     queues.extend(schedule_ms.iter().map(|ms| format!("{prefix}.commands.retry.{ms}")));
+    // The task queue of tests/tasks.rs.
+    queues.extend(["test-jobs", "test-jobs.dead", "test-jobs.retry.100", "test-jobs.retry.200", "test-jobs.retry.400"].map(|q| format!("{prefix}.{q}")));
     for q in queues {
         let _ = ch.queue_delete(q.into(), Default::default()).await;
     }
-    for x in [format!("{prefix}.commands"), format!("{prefix}.dlx")] {
+    for x in [format!("{prefix}.commands"), format!("{prefix}.dlx"), format!("{prefix}.events"), format!("{prefix}.test-jobs.dlx")] {
         let _ = ch.exchange_delete(x.into(), Default::default()).await;
     }
     let _ = conn.close(200, "bye".into()).await;

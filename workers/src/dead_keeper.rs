@@ -11,12 +11,18 @@ use tokio_util::sync::CancellationToken;
 use crate::Worker;
 
 pub async fn run_dead_keeper(worker: Worker, cancel: CancellationToken) {
+    run_keeper_of(worker, COMMANDS.to_owned(), cancel).await;
+}
+
+/// The keeper of one queue's dead letters (`commands`, or a task queue's name).
+pub async fn run_keeper_of(worker: Worker, queue: String, cancel: CancellationToken) {
     let Broker::Rabbit(rabbit) = &worker.broker else {
         return;
     };
+    let dead_queue = if queue == COMMANDS { rabbit.dead_queue() } else { rabbit.task_dead_queue(&queue) };
     let mut backoff = Backoff::reconnect();
     while !cancel.is_cancelled() {
-        match rabbit.consume_dead().await {
+        match rabbit.consume_dead_of(dead_queue.clone()).await {
             Ok(mut dead) => {
                 backoff.reset();
                 loop {
@@ -24,7 +30,7 @@ pub async fn run_dead_keeper(worker: Worker, cancel: CancellationToken) {
                         _ = cancel.cancelled() => return,
                         next = dead.next() => match next { Some(m) => m, None => break },
                     };
-                    let kept = keep(&worker.db, COMMANDS, &message.message_id, &message.payload, &message.reason, message.retries).await;
+                    let kept = keep(&worker.db, &queue, &message.message_id, &message.payload, &message.reason, message.retries).await;
                     match kept {
                         Ok(()) => {
                             tracing::warn!(message_id = %message.message_id, reason = %message.reason, "dead letter kept for operators");

@@ -7,6 +7,7 @@ mod janitor;
 mod media_gc;
 mod metrics_http;
 pub mod relay;
+pub mod tasks;
 pub mod service;
 
 use consumer::run_consumer;

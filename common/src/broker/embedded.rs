@@ -34,6 +34,7 @@ pub struct Embedded {
     visibility_ms: i64,
     batch: u64,
     max_attempts: i32,
+    delivery_limit: u32,
 }
 
 impl Embedded {
@@ -56,6 +57,7 @@ impl Embedded {
             visibility_ms: (config.embedded_visibility_secs.max(1) * 1000) as i64,
             batch: u64::from(config.prefetch),
             max_attempts: (config.delivery_limit as usize + config.retry_schedule_ms.len()) as i32,
+            delivery_limit: config.delivery_limit,
         }
     }
 
@@ -64,10 +66,15 @@ impl Embedded {
     }
 
     pub async fn publish_command(&self, message_id: &str, payload: &[u8]) -> Result<(), BrokerError> {
+        self.publish(COMMANDS, message_id, payload).await
+    }
+
+    /// Inserts a job into `queue` (the commands' or a task queue's).
+    pub async fn publish(&self, queue: &str, message_id: &str, payload: &[u8]) -> Result<(), BrokerError> {
         let now = now_ms();
         let payload = String::from_utf8(payload.to_vec()).map_err(|e| BrokerError::Rejected(e.to_string()))?;
         queue_job::ActiveModel {
-            queue: Set(COMMANDS.into()),
+            queue: Set(queue.into()),
             message_id: Set(message_id.into()),
             payload: Set(payload),
             attempts: Set(0),
@@ -83,11 +90,11 @@ impl Embedded {
         Ok(())
     }
 
-    /// Claims up to `batch` ready jobs.
-    async fn claim(&self) -> Result<Vec<queue_job::Model>, BrokerError> {
+    /// Claims up to `batch` ready jobs of `queue`.
+    async fn claim(&self, queue: &str) -> Result<Vec<queue_job::Model>, BrokerError> {
         let now = now_ms();
         let candidates = queue_job::Entity::find()
-            .filter(queue_job::Column::Queue.eq(COMMANDS))
+            .filter(queue_job::Column::Queue.eq(queue))
             .filter(queue_job::Column::AvailableAt.lte(now))
             .filter(queue_job::Column::LockedUntil.lte(now))
             .order_by_asc(queue_job::Column::Id)
@@ -117,12 +124,18 @@ impl Embedded {
     }
 
     pub async fn consume(self: Arc<Self>) -> Result<BoxStream<'static, Delivery>, BrokerError> {
-        let stream = stream::unfold(self, |this| async move {
+        self.consume_queue(None).await
+    }
+
+    /// The jobs of a task queue (`None`: the commands).
+    pub async fn consume_queue(self: Arc<Self>, task: Option<Arc<super::TaskQueue>>) -> Result<BoxStream<'static, Delivery>, BrokerError> {
+        let stream = stream::unfold((self, task), |(this, task)| async move {
+            let queue = task.as_ref().map_or(COMMANDS.to_owned(), |t| t.name.clone());
             loop {
                 // Register interest before looking, so a publish in between is not missed.
                 let notified = this.notify.notified();
-                let deliveries: Vec<Delivery> = match this.claim().await {
-                    Ok(jobs) => jobs.into_iter().filter_map(|job| this.to_delivery(job)).collect(),
+                let deliveries: Vec<Delivery> = match this.claim(&queue).await {
+                    Ok(jobs) => jobs.into_iter().filter_map(|job| this.to_delivery(job, task.clone())).collect(),
                     Err(err) => {
                         tracing::warn!(error = %err, "embedded queue: claim failed");
                         Vec::new()
@@ -130,7 +143,7 @@ impl Embedded {
                 };
                 if !deliveries.is_empty() {
                     drop(notified);
-                    return Some((stream::iter(deliveries), this));
+                    return Some((stream::iter(deliveries), (this, task)));
                 }
                 let _ = tokio::time::timeout(this.poll, notified).await;
             }
@@ -138,8 +151,12 @@ impl Embedded {
         Ok(stream.flatten().boxed())
     }
 
-    fn to_delivery(self: &Arc<Self>, job: queue_job::Model) -> Option<Delivery> {
-        if job.attempts > self.max_attempts {
+    fn to_delivery(self: &Arc<Self>, job: queue_job::Model, task: Option<Arc<super::TaskQueue>>) -> Option<Delivery> {
+        let max_attempts = match &task {
+            Some(t) => (t.retry.retries() + self.delivery_limit) as i32,
+            None => self.max_attempts,
+        };
+        if job.attempts > max_attempts {
             let this = Arc::clone(self);
             tokio::spawn(async move {
                 if let Err(err) = this.dead_letter(job.id, "delivery limit exceeded").await {
@@ -149,6 +166,7 @@ impl Embedded {
             return None;
         }
         Some(Delivery {
+            queue: task,
             payload: job.payload.into_bytes(),
             reply_to: Some(LOCAL.into()),
             retries: (job.attempts - 1).max(0) as u32,
@@ -171,7 +189,7 @@ impl Embedded {
         let txn = self.db.begin().await?;
         if let Some(job) = queue_job::Entity::find_by_id(job_id).one(&txn).await? {
             let attempts = (job.attempts - 1).max(0);
-            crate::dead_letters::keep(&txn, crate::dead_letters::COMMANDS, &job.message_id, job.payload.as_bytes(), reason, attempts)
+            crate::dead_letters::keep(&txn, &job.queue, &job.message_id, job.payload.as_bytes(), reason, attempts)
                 .await?;
             queue_job::Entity::delete_by_id(job_id).exec(&txn).await?;
         }

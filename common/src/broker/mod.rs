@@ -75,6 +75,19 @@ impl Replies {
     }
 }
 
+/// A named task queue: its own queue, prefetch, retry policy (delay queues) and
+/// dead-letter queue. Commands have theirs (`commands`); other task kinds declare one
+/// each (`Broker::declare_tasks`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskQueue {
+    /// `[a-z0-9-]+`: the RabbitMQ queues are `<prefix>.<name>`, `<prefix>.<name>.retry.<ms>`
+    /// and `<prefix>.<name>.dead`; the embedded queue's `queue` column.
+    pub name: String,
+    /// Tasks a worker holds at once.
+    pub prefetch: u16,
+    pub retry: crate::retry::RetryPolicy,
+}
+
 /// The command queue as the broker sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueStats {
@@ -158,6 +171,36 @@ impl Broker {
         }
     }
 
+    /// Declares a task queue (RabbitMQ: its queue, delay queues and dead-letter queue,
+    /// again after every reconnect). Idempotent.
+    pub async fn declare_tasks(&self, queue: &TaskQueue) -> Result<(), BrokerError> {
+        match self {
+            Broker::Rabbit(r) => r.declare_tasks(queue).await,
+            Broker::Embedded(_) => Ok(()),
+        }
+    }
+
+    /// Publishes a task (confirmed / committed before this returns).
+    pub async fn publish_task(&self, queue: &TaskQueue, id: &str, payload: &[u8]) -> Result<(), BrokerError> {
+        self.publish_to(&queue.name, id, payload).await
+    }
+
+    /// Publishes to a task queue by name (a re-driven dead letter).
+    pub async fn publish_to(&self, queue: &str, id: &str, payload: &[u8]) -> Result<(), BrokerError> {
+        match self {
+            Broker::Rabbit(r) => r.publish_task(queue, id, payload).await,
+            Broker::Embedded(e) => e.publish(queue, id, payload).await,
+        }
+    }
+
+    /// The tasks of one queue, as deliveries to acknowledge after their work is done.
+    pub async fn consume_tasks(&self, queue: &Arc<TaskQueue>) -> Result<BoxStream<'static, Delivery>, BrokerError> {
+        match self {
+            Broker::Rabbit(r) => r.consume_tasks(queue).await,
+            Broker::Embedded(e) => Arc::clone(e).consume_queue(Some(Arc::clone(queue))).await,
+        }
+    }
+
     /// Reaches the broker and reads the command queue (readiness, metrics).
     pub async fn probe(&self) -> Result<QueueStats, BrokerError> {
         match self {
@@ -186,9 +229,11 @@ enum Acker {
     },
 }
 
-/// One received command.
+/// One received command or task.
 pub struct Delivery {
     pub payload: Vec<u8>,
+    /// The task queue it came from (`None`: the command queue).
+    pub queue: Option<Arc<TaskQueue>>,
     pub reply_to: Option<String>,
     /// Scheduled retries this command has had so far.
     pub retries: u32,
@@ -221,6 +266,30 @@ impl Delivery {
             Acker::Rabbit { acker, rabbit, .. } => rabbit.nack(acker, true).await,
             Acker::Embedded { job_id, embedded } => embedded.retry_later(*job_id, Duration::ZERO).await,
         }
+    }
+
+    /// A task that failed in a way worth retrying: again after its queue's next delay
+    /// (through a delay queue), or to its dead-letter queue once out of retries.
+    /// `Ok(true)`: it will come again.
+    pub async fn retry_or_give_up(&self, reason: &str) -> Result<bool, BrokerError> {
+        let queue = self
+            .queue
+            .as_ref()
+            .ok_or_else(|| BrokerError::Unavailable("retry_or_give_up is for task queues".into()))?;
+        let Some((level, wait)) = queue.retry.delay(self.retries) else {
+            self.dead_letter(reason).await?;
+            return Ok(false);
+        };
+        match &self.acker {
+            Acker::Rabbit { acker, rabbit, headers } => {
+                rabbit
+                    .retry_task(queue, &self.payload, headers.clone(), self.retries + 1, level, wait)
+                    .await?;
+                rabbit.ack(acker).await?;
+            }
+            Acker::Embedded { job_id, embedded } => embedded.retry_later(*job_id, wait).await?,
+        }
+        Ok(true)
     }
 
     /// Schedules the command again after `delay` without counting this delivery against

@@ -28,7 +28,7 @@ use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProper
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use super::{Acker, BrokerError, Delivery, Replies};
+use super::{Acker, BrokerError, Delivery, Replies, TaskQueue};
 
 /// A message of the dead-letter queue.
 pub struct DeadMessage {
@@ -66,6 +66,8 @@ pub struct Rabbit {
     publisher: Mutex<Option<Channel>>,
     reply_queue: RwLock<Option<String>>,
     replies: Replies,
+    /// Task queues declared so far, declared again after every reconnect.
+    tasks: RwLock<Vec<TaskQueue>>,
 }
 
 async fn bounded<T, E: Into<BrokerError>>(
@@ -98,6 +100,7 @@ impl Rabbit {
             queue_max_length: config.queue_max_length,
             schedule_ms: config.retry_schedule_ms.clone(),
             conn: Mutex::new(None),
+            tasks: RwLock::default(),
             publisher: Mutex::new(None),
             reply_queue: RwLock::new(None),
             replies: Replies::default(),
@@ -225,7 +228,108 @@ impl Rabbit {
             str_arg(&mut args, "x-dead-letter-routing-key", ROUTING_KEY);
             self.declare_queue(ch, self.retry_queue(*ms), args, None).await?;
         }
+        let tasks = self.tasks.read().expect("tasks lock").clone();
+        for task in &tasks {
+            self.declare_task_topology(ch, task).await?;
+        }
         Ok(())
+    }
+
+    /// `<prefix>.<name>`: the task queue (quorum, dead-lettering into its own
+    /// `<prefix>.<name>.dlx` → `<prefix>.<name>.dead`), and one delay queue per retry level
+    /// (`<prefix>.<name>.retry.<ms>`) expiring back into it.
+    async fn declare_task_topology(&self, ch: &Channel, task: &TaskQueue) -> Result<(), BrokerError> {
+        let queue = self.task_queue(&task.name);
+        let dlx = format!("{queue}.dlx");
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        bounded(
+            self.timeout,
+            "declare exchange",
+            ch.exchange_declare(dlx.clone().into(), ExchangeKind::Fanout, durable, FieldTable::default()),
+        )
+        .await?;
+        let mut dead_args = FieldTable::default();
+        str_arg(&mut dead_args, "x-queue-type", "quorum");
+        self.declare_queue(ch, format!("{queue}.dead"), dead_args, Some((&dlx, ""))).await?;
+        let mut args = FieldTable::default();
+        str_arg(&mut args, "x-queue-type", "quorum");
+        str_arg(&mut args, "x-dead-letter-exchange", &dlx);
+        str_arg(&mut args, "x-dead-letter-strategy", "at-least-once");
+        str_arg(&mut args, "x-overflow", "reject-publish");
+        int_arg(&mut args, "x-delivery-limit", i64::from(self.delivery_limit));
+        int_arg(&mut args, "x-max-length", i64::from(self.queue_max_length));
+        self.declare_queue(ch, queue.clone(), args, None).await?;
+        for ms in task.retry.levels_ms() {
+            let mut args = FieldTable::default();
+            str_arg(&mut args, "x-queue-type", "quorum");
+            str_arg(&mut args, "x-dead-letter-strategy", "at-least-once");
+            str_arg(&mut args, "x-overflow", "reject-publish");
+            int_arg(&mut args, "x-message-ttl", ms as i64);
+            str_arg(&mut args, "x-dead-letter-exchange", "");
+            str_arg(&mut args, "x-dead-letter-routing-key", &queue);
+            self.declare_queue(ch, format!("{queue}.retry.{ms}"), args, None).await?;
+        }
+        Ok(())
+    }
+
+    fn task_queue(&self, name: &str) -> String {
+        format!("{}.{name}", self.prefix)
+    }
+
+    /// The dead-letter queue of a task queue.
+    pub fn task_dead_queue(&self, name: &str) -> String {
+        format!("{}.{name}.dead", self.prefix)
+    }
+
+    /// Registers a task queue and declares it now (and after every reconnect).
+    pub async fn declare_tasks(&self, task: &TaskQueue) -> Result<(), BrokerError> {
+        {
+            let mut tasks = self.tasks.write().expect("tasks lock");
+            if !tasks.iter().any(|t| t.name == task.name) {
+                tasks.push(task.clone());
+            }
+        }
+        let conn = self.connection().await?;
+        let ch = bounded(self.timeout, "create channel", conn.create_channel()).await?;
+        let declared = self.declare_task_topology(&ch, task).await;
+        let _ = bounded(self.timeout, "close channel", ch.close(200, "declared".into())).await;
+        declared
+    }
+
+    /// A task, confirmed, to its queue (through the default exchange).
+    pub async fn publish_task(&self, queue: &str, id: &str, payload: &[u8]) -> Result<(), BrokerError> {
+        let props = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into())
+            .with_message_id(id.into());
+        self.publish_confirmed("", &self.task_queue(queue), payload, props).await
+    }
+
+    /// A task again, through the delay queue of `level`, expiring after `wait` (≤ level).
+    pub async fn retry_task(
+        &self,
+        task: &TaskQueue,
+        payload: &[u8],
+        headers: Option<FieldTable>,
+        retries: u32,
+        level: u64,
+        wait: Duration,
+    ) -> Result<(), BrokerError> {
+        let mut headers = headers.unwrap_or_default();
+        headers.insert(RETRIES_HEADER.into(), AMQPValue::LongLongInt(i64::from(retries)));
+        let props = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_headers(headers)
+            .with_expiration(wait.as_millis().to_string().into());
+        let queue = format!("{}.retry.{level}", self.task_queue(&task.name));
+        self.publish_confirmed("", &queue, payload, props).await
+    }
+
+    pub async fn consume_tasks(self: &Arc<Self>, task: &Arc<TaskQueue>) -> Result<BoxStream<'static, Delivery>, BrokerError> {
+        self.consume_from(self.task_queue(&task.name), task.prefetch, Some(Arc::clone(task))).await
     }
 
     /// A durable queue, bound to `(exchange, routing key)` when given.
@@ -464,27 +568,26 @@ impl Rabbit {
     }
 
     pub async fn consume(self: &Arc<Self>) -> Result<BoxStream<'static, Delivery>, BrokerError> {
+        self.consume_from(self.commands_queue(), self.prefetch, None).await
+    }
+
+    async fn consume_from(
+        self: &Arc<Self>,
+        queue: String,
+        prefetch: u16,
+        task: Option<Arc<TaskQueue>>,
+    ) -> Result<BoxStream<'static, Delivery>, BrokerError> {
         let conn = self.connection().await?;
         let ch = bounded(self.timeout, "create channel", conn.create_channel()).await?;
-        bounded(
-            self.timeout,
-            "qos",
-            ch.basic_qos(self.prefetch, BasicQosOptions::default()),
-        )
-        .await?;
+        bounded(self.timeout, "qos", ch.basic_qos(prefetch, BasicQosOptions::default())).await?;
         let tag: ShortString = format!("kefu-worker-{}", uuid::Uuid::new_v4()).into();
         let consumer = bounded(
             self.timeout,
             "consume",
-            ch.basic_consume(
-                self.commands_queue().into(),
-                tag,
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            ),
+            ch.basic_consume(queue.clone().into(), tag, BasicConsumeOptions::default(), FieldTable::default()),
         )
         .await?;
-        tracing::info!(queue = %self.commands_queue(), prefetch = self.prefetch, "consuming commands");
+        tracing::info!(queue = %queue, prefetch, "consuming");
         let rabbit = Arc::clone(self);
         // Keep the channel alive as long as the stream.
         let stream = consumer
@@ -497,6 +600,7 @@ impl Rabbit {
             .filter_map(move |item| {
                 let _keep = &ch;
                 let rabbit = Arc::clone(&rabbit);
+                let task = task.clone();
                 std::future::ready(item.ok().map(|d| {
                     let headers = d.properties.headers().clone();
                     let retries = headers
@@ -509,6 +613,7 @@ impl Rabbit {
                         })
                         .unwrap_or(0);
                     Delivery {
+                        queue: task,
                         reply_to: d.properties.reply_to().as_ref().map(|s| s.to_string()),
                         retries,
                         redelivered: d.redelivered,
@@ -527,6 +632,11 @@ impl Rabbit {
     /// The dead-letter queue's messages, for the keeper that moves them into the
     /// database (`dead_letters`).
     pub async fn consume_dead(self: &Arc<Self>) -> Result<BoxStream<'static, DeadMessage>, BrokerError> {
+        self.consume_dead_of(self.dead_queue()).await
+    }
+
+    /// The messages of one dead-letter queue (the commands' or a task queue's).
+    pub async fn consume_dead_of(self: &Arc<Self>, dead_queue: String) -> Result<BoxStream<'static, DeadMessage>, BrokerError> {
         let conn = self.connection().await?;
         let ch = bounded(self.timeout, "create channel", conn.create_channel()).await?;
         bounded(self.timeout, "qos", ch.basic_qos(32, BasicQosOptions::default())).await?;
@@ -534,7 +644,7 @@ impl Rabbit {
             self.timeout,
             "consume",
             ch.basic_consume(
-                self.dead_queue().into(),
+                dead_queue.into(),
                 format!("kefu-dead-keeper-{}", uuid::Uuid::new_v4()).into(),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
