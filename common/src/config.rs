@@ -90,6 +90,18 @@ pub struct Config {
     /// `KEFU_EVENTS_RETENTION_SECS`: how long events stay in the outbox table after
     /// they were published (with the embedded broker: after they were written).
     pub events_retention_secs: u64,
+    /// `KEFU_TASK_PREFETCH`: tasks of one task queue a worker holds at once.
+    pub task_prefetch: u16,
+    /// `KEFU_TASK_RETRY_INITIAL_MS`: a task queue's first retry delay.
+    pub task_retry_initial_ms: u64,
+    /// `KEFU_TASK_RETRY_FACTOR`: how each retry delay grows.
+    pub task_retry_factor: f64,
+    /// `KEFU_TASK_RETRY_MAX_MS`: the longest retry delay.
+    pub task_retry_max_ms: u64,
+    /// `KEFU_TASK_RETRY_COUNT`: retries before a task is dead-lettered.
+    pub task_retry_count: u32,
+    /// `KEFU_TASK_RETRY_JITTER`: each delay is shortened by a random share up to this.
+    pub task_retry_jitter: f64,
     /// `KEFU_METRICS_ADDR`: where a worker-only process (`kefu worker`) serves Prometheus
     /// `/metrics`; the ingest serves them on its own address. Empty: not served.
     pub metrics_addr: String,
@@ -151,6 +163,12 @@ impl Default for Config {
             login_slow_ms: 500,
             password_hash_concurrency: 0,
             metrics_addr: String::new(),
+            task_prefetch: 32,
+            task_retry_initial_ms: 1_000,
+            task_retry_factor: 2.0,
+            task_retry_max_ms: 3_600_000,
+            task_retry_count: 36,
+            task_retry_jitter: 0.2,
             relay: true,
             relay_batch: 500,
             relay_poll_ms: 50,
@@ -268,6 +286,15 @@ impl Config {
         if self.app_rate_per_sec > 0 && self.app_rate_burst == 0 {
             return invalid("app_rate_burst", "must be at least 1 when KEFU_APP_RATE_PER_SEC is set");
         }
+        if self.task_prefetch == 0 {
+            return invalid("task_prefetch", "must be at least 1");
+        }
+        if !(self.task_retry_factor >= 1.0) {
+            return invalid("task_retry_factor", "must be at least 1");
+        }
+        if !(0.0..=1.0).contains(&self.task_retry_jitter) {
+            return invalid("task_retry_jitter", "must be between 0 and 1");
+        }
         if self.relay_batch == 0 {
             return invalid("relay_batch", "must be at least 1");
         }
@@ -326,6 +353,22 @@ impl Config {
             format!("{}/static/default-avatar.png", self.public_base())
         } else {
             self.default_avatar_url.clone()
+        }
+    }
+
+    /// A task queue with the configured prefetch and retry policy (defaults: 1 s doubling
+    /// to 1 h, 36 retries: about 25 hours before a task is given up).
+    pub fn task_queue(&self, name: &str) -> crate::broker::TaskQueue {
+        crate::broker::TaskQueue {
+            name: name.to_owned(),
+            prefetch: self.task_prefetch,
+            retry: crate::retry::RetryPolicy::exponential(
+                Duration::from_millis(self.task_retry_initial_ms),
+                self.task_retry_factor,
+                Duration::from_millis(self.task_retry_max_ms),
+                self.task_retry_count,
+                self.task_retry_jitter,
+            ),
         }
     }
 
