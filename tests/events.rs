@@ -447,3 +447,58 @@ async fn dead_letters_are_listed_and_redriven_rabbitmq_postgres() {
     assert_eq!(count_rows(&app.db, "dead_letters", None).await, 0);
     app.shutdown().await;
 }
+
+/// `kefu events tail --type PATTERN` prints the matching events as they come, one JSON
+/// line each (RabbitMQ: a temporary queue; embedded: the outbox table).
+async fn tail_prints_events(backend: Backend) {
+    use std::io::BufRead;
+    let app = spawn_app(backend).await;
+    let mut cmd = support::kefu_cmd(&app.config.database_url);
+    if backend.rabbit() {
+        cmd.env("KEFU_AMQP_URL", AMQP_URL).env("KEFU_AMQP_PREFIX", &app.config.amqp_prefix);
+    }
+    let mut child = cmd
+        .args(["events", "tail", "--type", "kefu.question.*"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let user = app.session("u1").await;
+    let (_, created) = app.post_json("/v1/question/new", json!({ "session": user, "title": "tail me" })).await;
+    let q = created["question_id"].as_str().unwrap().to_owned();
+    app.post_json(
+        &format!("/v1/question/{q}/message/send_text"),
+        json!({ "session": user, "sender": "u1", "sender_type": 1, "text": "hi" }),
+    )
+    .await;
+    let line = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .expect("a line from kefu events tail");
+    let _ = child.kill();
+    let _ = child.wait();
+    let event: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["type"], "kefu.question.created", "only the pattern's types, the session's not: {event}");
+    assert_eq!(event["subject"], q.as_str());
+    check_schema(&event);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_tail_prints_matching_events_rabbitmq_postgres() {
+    tail_prints_events(Backend::RabbitPostgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_tail_prints_matching_events_embedded_sqlite() {
+    tail_prints_events(Backend::Embedded).await;
+}

@@ -84,9 +84,11 @@ async fn dead_letter(app: &TestApp, id: &str) -> Value {
 async fn task_queues(backend: Backend) {
     let app = spawn_app(backend).await;
     let attempts: Attempts = Arc::default();
-    start(&app, &attempts);
     let q = queue();
+    // Declared before the runner starts: RabbitMQ may fail two concurrent first
+    // declarations of one quorum queue (the runner retries; this test would not).
     app.broker.declare_tasks(&q).await.unwrap();
+    start(&app, &attempts);
     let publish = |id: &str, body: Value| {
         let (broker, q, id) = (app.broker.clone(), Arc::clone(&q), id.to_owned());
         async move { broker.publish_task(&q, &id, body.to_string().as_bytes()).await.unwrap() }

@@ -89,6 +89,19 @@ fn int_arg(table: &mut FieldTable, key: &str, value: i64) {
     table.insert(key.into(), AMQPValue::LongLongInt(value));
 }
 
+/// A quorum delay queue whose messages expire (at least once) into `exchange` /
+/// `routing_key` after `ms` (or their own shorter expiration).
+fn delay_queue_args(ms: u64, exchange: &str, routing_key: &str) -> FieldTable {
+    let mut args = FieldTable::default();
+    str_arg(&mut args, "x-queue-type", "quorum");
+    str_arg(&mut args, "x-dead-letter-strategy", "at-least-once");
+    str_arg(&mut args, "x-overflow", "reject-publish");
+    int_arg(&mut args, "x-message-ttl", ms as i64);
+    str_arg(&mut args, "x-dead-letter-exchange", exchange);
+    str_arg(&mut args, "x-dead-letter-routing-key", routing_key);
+    args
+}
+
 impl Rabbit {
     pub async fn connect(url: &str, config: &Config) -> Result<Self, BrokerError> {
         let rabbit = Self {
@@ -205,27 +218,14 @@ impl Rabbit {
         self.declare_queue(ch, self.dead_queue(), dead_args, Some((&dlx, "")))
             .await?;
 
-        let mut args = FieldTable::default();
-        str_arg(&mut args, "x-queue-type", "quorum");
-        str_arg(&mut args, "x-dead-letter-exchange", &dlx);
-        str_arg(&mut args, "x-dead-letter-strategy", "at-least-once");
-        str_arg(&mut args, "x-overflow", "reject-publish");
-        int_arg(&mut args, "x-delivery-limit", i64::from(self.delivery_limit));
-        int_arg(&mut args, "x-max-length", i64::from(self.queue_max_length));
-        self.declare_queue(ch, self.commands_queue(), args, Some((&commands_x, ROUTING_KEY)))
+        self.declare_queue(ch, self.commands_queue(), self.work_queue_args(&dlx), Some((&commands_x, ROUTING_KEY)))
             .await?;
 
         // Quorum delay queues: their dead-lettering back into the command queue is
         // at-least-once too (a classic queue would drop expiring messages when the
         // command queue refuses them).
         for ms in &self.schedule_ms {
-            let mut args = FieldTable::default();
-            str_arg(&mut args, "x-queue-type", "quorum");
-            str_arg(&mut args, "x-dead-letter-strategy", "at-least-once");
-            str_arg(&mut args, "x-overflow", "reject-publish");
-            int_arg(&mut args, "x-message-ttl", *ms as i64);
-            str_arg(&mut args, "x-dead-letter-exchange", &commands_x);
-            str_arg(&mut args, "x-dead-letter-routing-key", ROUTING_KEY);
+            let args = delay_queue_args(*ms, &commands_x, ROUTING_KEY);
             self.declare_queue(ch, self.retry_queue(*ms), args, None).await?;
         }
         let tasks = self.tasks.read().expect("tasks lock").clone();
@@ -254,25 +254,26 @@ impl Rabbit {
         let mut dead_args = FieldTable::default();
         str_arg(&mut dead_args, "x-queue-type", "quorum");
         self.declare_queue(ch, format!("{queue}.dead"), dead_args, Some((&dlx, ""))).await?;
+        self.declare_queue(ch, queue.clone(), self.work_queue_args(&dlx), None).await?;
+        for ms in task.retry.levels_ms() {
+            // Expiring through the default exchange straight back into the task queue.
+            let args = delay_queue_args(ms, "", &queue);
+            self.declare_queue(ch, format!("{queue}.retry.{ms}"), args, None).await?;
+        }
+        Ok(())
+    }
+
+    /// A work queue (commands or tasks): quorum, dead-lettering at least once into `dlx`,
+    /// refusing publishes when full, with the delivery limit for crashing messages.
+    fn work_queue_args(&self, dlx: &str) -> FieldTable {
         let mut args = FieldTable::default();
         str_arg(&mut args, "x-queue-type", "quorum");
-        str_arg(&mut args, "x-dead-letter-exchange", &dlx);
+        str_arg(&mut args, "x-dead-letter-exchange", dlx);
         str_arg(&mut args, "x-dead-letter-strategy", "at-least-once");
         str_arg(&mut args, "x-overflow", "reject-publish");
         int_arg(&mut args, "x-delivery-limit", i64::from(self.delivery_limit));
         int_arg(&mut args, "x-max-length", i64::from(self.queue_max_length));
-        self.declare_queue(ch, queue.clone(), args, None).await?;
-        for ms in task.retry.levels_ms() {
-            let mut args = FieldTable::default();
-            str_arg(&mut args, "x-queue-type", "quorum");
-            str_arg(&mut args, "x-dead-letter-strategy", "at-least-once");
-            str_arg(&mut args, "x-overflow", "reject-publish");
-            int_arg(&mut args, "x-message-ttl", ms as i64);
-            str_arg(&mut args, "x-dead-letter-exchange", "");
-            str_arg(&mut args, "x-dead-letter-routing-key", &queue);
-            self.declare_queue(ch, format!("{queue}.retry.{ms}"), args, None).await?;
-        }
-        Ok(())
+        args
     }
 
     fn task_queue(&self, name: &str) -> String {
