@@ -6,7 +6,7 @@
 use std::io::{BufRead, IsTerminal};
 
 use clap::{Args, Subcommand};
-use kefu_common::domain::{AppName, Identify, Invalid, Password, ServId, SessionToken, Url, UserId};
+use kefu_common::domain::{AppName, Identify, ImAccount, ImSecretKey, Invalid, Password, ServId, SessionToken, Url, UserId};
 use kefu_common::operators::{self, OperatorError};
 use sea_orm::DatabaseConnection;
 use serde_json::{json, Value};
@@ -98,6 +98,34 @@ pub enum AppCmd {
     Enable(AppRef),
     /// Replace the app's signing secret; prints the new one (the old stops working).
     RotateSecret(AppRef),
+    /// Set the app's Tencent Cloud IM settings: agents' replies are then delivered to
+    /// its users' IM through desk_http_svc/send_msg.
+    SetIm {
+        #[arg(long)]
+        identify: String,
+        /// The IM REST domain (default https://console.tim.qq.com).
+        #[arg(long)]
+        base_url: Option<String>,
+        /// The IM app's SDKAppID.
+        #[arg(long)]
+        sdkappid: u32,
+        /// The IM administrator account REST calls are signed as.
+        #[arg(long)]
+        identifier: String,
+        /// The key UserSigs are generated from (or --secret-key-stdin).
+        #[arg(long, required_unless_present = "secret_key_stdin")]
+        secret_key: Option<String>,
+        /// Read the secret key from the first line of standard input.
+        #[arg(long)]
+        secret_key_stdin: bool,
+        /// The customer-service account messages are sent from, e.g. @customer_service_account.
+        #[arg(long)]
+        from_account: String,
+    },
+    /// Show the app's IM settings (never the key).
+    ShowIm(AppRef),
+    /// Remove the app's IM settings: no more IM deliveries.
+    ClearIm(AppRef),
 }
 
 #[derive(Args)]
@@ -201,12 +229,7 @@ impl PasswordInput {
             eprintln!("kefu: --password is visible in the process list; use --password-stdin or the prompt");
             p
         } else if self.password_stdin || !std::io::stdin().is_terminal() {
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(|e| AdminError::Usage(format!("reading the password from stdin: {e}")))?;
-            line.trim_end_matches(['\r', '\n']).to_owned()
+            read_line("password")?
         } else {
             let first = rpassword::prompt_password("Password: ")
                 .map_err(|e| AdminError::Usage(format!("password prompt: {e}")))?;
@@ -219,6 +242,16 @@ impl PasswordInput {
         };
         arg("password", Password::parse, &raw)
     }
+}
+
+/// The first line of standard input.
+fn read_line(what: &str) -> Result<String, AdminError> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| AdminError::Usage(format!("reading the {what} from stdin: {e}")))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 /// An http(s) URL, or "" for none.
@@ -318,6 +351,32 @@ async fn app(db: &DatabaseConnection, command: AppCmd) -> Result<Value, AdminErr
         AppCmd::Disable(r) => to_json(operators::set_app_disabled(db, &identify(&r.identify)?, true).await?),
         AppCmd::Enable(r) => to_json(operators::set_app_disabled(db, &identify(&r.identify)?, false).await?),
         AppCmd::RotateSecret(r) => to_json(operators::rotate_app_secret(db, &identify(&r.identify)?).await?),
+        AppCmd::SetIm {
+            identify: raw,
+            base_url,
+            sdkappid,
+            identifier,
+            secret_key,
+            secret_key_stdin,
+            from_account,
+        } => {
+            let identify = identify(&raw)?;
+            let secret_key = match (secret_key, secret_key_stdin) {
+                (Some(key), false) => key,
+                (None, true) => read_line("secret key")?,
+                _ => return Err(AdminError::Usage("give --secret-key or --secret-key-stdin".into())),
+            };
+            let settings = operators::ImSettings {
+                base_url: base_url.map(|u| arg("base-url", Url::parse, &u)).transpose()?,
+                sdkappid,
+                identifier: arg("identifier", ImAccount::parse, &identifier)?,
+                secret_key: arg("secret-key", ImSecretKey::parse, &secret_key)?,
+                from_account: arg("from-account", ImAccount::parse, &from_account)?,
+            };
+            to_json(operators::set_im(db, &identify, settings).await?)
+        }
+        AppCmd::ShowIm(r) => to_json(operators::get_im(db, &identify(&r.identify)?).await?),
+        AppCmd::ClearIm(r) => json!({ "cleared": operators::clear_im(db, &identify(&r.identify)?).await? }),
     })
 }
 

@@ -595,7 +595,7 @@ async fn failed_logins_are_slowed_then_locked_embedded_sqlite() {
     let app = spawn_tuned(Backend::Embedded, |c| {
         c.login_max_failures = 3;
         c.login_source_max_failures = 5;
-        // Also the window failures are counted in: long enough for the whole sequence.
+        // Failures are forgotten after this long without any.
         c.login_lock_secs = 4;
         c.login_slow_ms = 300;
     })

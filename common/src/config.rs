@@ -72,8 +72,8 @@ pub struct Config {
     /// `KEFU_LOGIN_SOURCE_MAX_FAILURES`: failed agent logins from one client address
     /// (any agent) before the address is locked likewise (0: never locked).
     pub login_source_max_failures: u32,
-    /// `KEFU_LOGIN_LOCK_SECS`: how long a lock lasts; also the window failures are
-    /// counted in (a success resets the agent's count).
+    /// `KEFU_LOGIN_LOCK_SECS`: how long a lock lasts; failures are also forgotten after
+    /// this long without any (a success resets the agent's count).
     pub login_lock_secs: u64,
     /// `KEFU_LOGIN_SLOW_MS`: each failure after the first answers this much later than
     /// the one before (at most 5 s).

@@ -172,6 +172,17 @@ string_type!(@with crate::domain::http_url, Some(crate::domain::HTTP_URL),
     Url, 1, 512
 );
 string_type!(
+    ident
+    /// A Tencent IM account (the administrator identifier, the customer-service
+    /// FromAccount), 1–64 characters.
+    ImAccount, 1, 64
+);
+string_type!(
+    ident
+    /// The secret key UserSigs are made from, 1–256 characters.
+    ImSecretKey, 1, 256
+);
+string_type!(
     /// An app display name, 1–64 characters.
     AppName, 1, 64
 );

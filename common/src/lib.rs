@@ -11,6 +11,7 @@ pub mod db;
 pub mod dead_letters;
 pub mod entity;
 pub mod ids;
+pub mod im;
 pub mod leave;
 pub mod media;
 pub mod metrics;

@@ -80,7 +80,8 @@ impl Limits {
 #[derive(Debug, Clone, Copy)]
 struct Failures {
     count: u32,
-    since: Instant,
+    /// The latest attempt: failures are forgotten after a window without any.
+    last: Instant,
     locked_until: Option<Instant>,
 }
 
@@ -178,7 +179,7 @@ impl Logins {
 
     fn prune(&self) {
         let now = Instant::now();
-        let stale = |f: &Failures| now.duration_since(f.since) > self.window && f.locked_until.is_none_or(|u| u <= now);
+        let stale = |f: &Failures| now.duration_since(f.last) > self.window && f.locked_until.is_none_or(|u| u <= now);
         self.agents.lock().expect("login table").retain(|_, f| !stale(f));
         self.sources.lock().expect("login table").retain(|_, f| !stale(f));
     }
@@ -188,16 +189,17 @@ impl Logins {
 fn count_attempt<K>(entry: std::collections::hash_map::Entry<'_, K, Failures>, now: Instant, window: Duration, max: u32) -> u32 {
     let f = entry.or_insert(Failures {
         count: 0,
-        since: now,
+        last: now,
         locked_until: None,
     });
-    if now.duration_since(f.since) > window {
+    if now.duration_since(f.last) > window && f.locked_until.is_none_or(|u| u <= now) {
         *f = Failures {
             count: 0,
-            since: now,
+            last: now,
             locked_until: None,
         };
     }
+    f.last = now;
     f.count += 1;
     if max > 0 && f.count >= max {
         f.locked_until = Some(now + window);

@@ -8,6 +8,7 @@ mod m20261125_000002_toolkit;
 mod m20261125_000003_leave_messages;
 mod m20261129_000001_security;
 mod m20261129_000002_events;
+mod m20261129_000003_im_settings;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_leave_messages::Migration),
             Box::new(m20261129_000001_security::Migration),
             Box::new(m20261129_000002_events::Migration),
+            Box::new(m20261129_000003_im_settings::Migration),
         ]
     }
 }

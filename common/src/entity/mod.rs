@@ -6,6 +6,7 @@ pub mod agent_binding;
 pub mod answer_item;
 pub mod answer_template;
 pub mod app;
+pub mod app_im_settings;
 pub mod dead_letter;
 pub mod idempotency_key;
 pub mod leave_message;

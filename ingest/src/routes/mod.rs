@@ -79,6 +79,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             // DELETE disables (nothing is ever deleted: questions and messages keep their app).
             reads(get(admin::app).patch(admin::update_app).post(admin::update_app).delete(admin::disable_app), limit),
         )
+        .route(
+            "/admin/v1/apps/{app}/im",
+            reads(get(admin::get_im).put(admin::set_im).post(admin::set_im).delete(admin::clear_im), limit),
+        )
         .route("/admin/v1/apps/{app}/disable", reads(post(admin::disable_app), limit))
         .route("/admin/v1/apps/{app}/enable", reads(post(admin::enable_app), limit))
         .route("/admin/v1/apps/{app}/rotate_secret", reads(post(admin::rotate_secret), limit))

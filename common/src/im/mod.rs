@@ -1,0 +1,4 @@
+//! Tencent Cloud IM: the customer-service send_msg API Kefu delivers agent replies
+//! through (../shared/spec/im-desk-send-msg.txt).
+
+pub mod usersig;
