@@ -1,0 +1,175 @@
+//! What Kefu sends to the IM: the body of `v4/desk_http_svc/send_msg` for one message,
+//! and how the IM's answers are told apart (delivered, retry, give up).
+//!
+//! Element choice: text goes as `TIMTextElem`; images, audio and notifications as
+//! `TIMCustomElem` whose `Data` is the origin's push payload (`push_type` `service`,
+//! question_id, message_id, sender, sender_type, timestamp, type and its fields), so an
+//! app parses one format whatever the kind, and no IM-side media upload is needed (the
+//! IM's own TIMImageElem / TIMSoundElem want its UUIDs and sizes). `Desc` carries the
+//! preview the IM shows in notifications (`[图片]`, `[语音]`, `[通知]`).
+
+use serde_json::{json, Value};
+
+use crate::events::MessageFacts;
+
+/// The IM refuses bodies over 12 KB (93000).
+pub const MAX_BODY_BYTES: usize = 12 * 1024;
+
+/// The origin's push payload of a message.
+pub fn push_payload(question_id: &str, m: &MessageFacts) -> Value {
+    let mut p = json!({
+        "push_type": "service",
+        "question_id": question_id,
+        "message_id": m.message_id,
+        "sender": m.sender,
+        "sender_type": m.sender_type,
+        "timestamp": m.timestamp as f64 / 1000.0,
+        "type": m.msg_type,
+    });
+    match m.msg_type {
+        3 => p["text"] = json!(m.text),
+        2 => p["image_url"] = json!(m.image_url),
+        1 => {
+            p["audio_url"] = json!(m.audio_url);
+            p["audio_len"] = json!(m.audio_len);
+        }
+        _ => p["action"] = json!(m.action),
+    }
+    p
+}
+
+/// `MsgRandom`: fixed per message (the IM de-duplicates retries by it).
+pub fn msg_random(message_id: &str) -> u32 {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(message_id.as_bytes());
+    u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+}
+
+/// Who the message goes to: the question's IM session, or the user's account.
+pub enum Recipient<'a> {
+    Session(&'a str),
+    Account { from: &'a str, to: &'a str },
+}
+
+/// The send_msg body for one message.
+pub fn send_msg_body(question_id: &str, m: &MessageFacts, to: &Recipient<'_>) -> Value {
+    let element = match m.msg_type {
+        3 => json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": m.text.clone().unwrap_or_default() } }),
+        kind => {
+            let desc = match kind {
+                2 => "[图片]",
+                1 => "[语音]",
+                _ => "[通知]",
+            };
+            json!({ "MsgType": "TIMCustomElem", "MsgContent": {
+                "Data": push_payload(question_id, m).to_string(), "Desc": desc } })
+        }
+    };
+    let mut body = json!({
+        "MsgRandom": msg_random(&m.message_id),
+        "MsgBody": [element],
+        "CloudCustomData": json!({ "question_id": question_id, "message_id": m.message_id }).to_string(),
+    });
+    match to {
+        Recipient::Session(id) => body["SessionId"] = json!(id),
+        Recipient::Account { from, to } => {
+            body["FromAccount"] = json!(from);
+            body["ToAccount"] = json!(to);
+        }
+    }
+    // Notifications do not start or reset the user-reply countdown.
+    if m.msg_type == 4 {
+        body["ExcludeFromUserRespTimeout"] = json!(1);
+    }
+    body
+}
+
+/// What an IM answer means for the delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Delivered,
+    /// Worth another try: a connection error, a timeout, HTTP 5xx or 429, 141002, a rate
+    /// limit, or a code not known to be final.
+    Retry(String),
+    /// Trying again cannot help (malformed, too long, no such session…): marked failed.
+    Fail(String),
+    /// The app's IM settings are wrong (UserSig, admin rights): failed and reported.
+    BadSettings(String),
+}
+
+/// Reads an answer: the HTTP status, then the body's `ErrorCode`.
+pub fn verdict(http_status: u16, body: &str) -> Verdict {
+    if http_status == 429 || http_status >= 500 {
+        return Verdict::Retry(format!("HTTP {http_status}"));
+    }
+    if !(200..300).contains(&http_status) {
+        return Verdict::Fail(format!("HTTP {http_status}"));
+    }
+    let Ok(answer) = serde_json::from_str::<Value>(body) else {
+        return Verdict::Retry("an answer that is not JSON".into());
+    };
+    let code = answer["ErrorCode"].as_i64().unwrap_or(-1);
+    let info = answer["ErrorInfo"].as_str().unwrap_or("");
+    let why = format!("ErrorCode {code}: {info}");
+    match code {
+        0 => Verdict::Delivered,
+        // 90009: the identifier is not an IM administrator; 70001 / 70009 and the other
+        // 70xxx: the UserSig (the key or sdkappid is wrong).
+        90009 | 70001..=70049 | 70051..=70999 => Verdict::BadSettings(why),
+        90001 | 90005 | 90007 | 93000 | 141004 | 141005 => Verdict::Fail(why),
+        _ => Verdict::Retry(why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(kind: i16) -> MessageFacts {
+        MessageFacts {
+            message_id: "01a2295982fc0000bb6e2122".into(),
+            sender: "alice".into(),
+            sender_type: 2,
+            msg_type: kind,
+            text: (kind == 3).then(|| "您好".to_owned()),
+            action: (kind == 4).then_some(1),
+            image_url: (kind == 2).then(|| "https://kefu.example.com/media/x.jpg".to_owned()),
+            audio_url: None,
+            audio_len: None,
+            timestamp: 1_700_000_000_123,
+        }
+    }
+
+    #[test]
+    fn text_and_notification_bodies() {
+        let to = Recipient::Account { from: "@customer_service_account", to: "user45" };
+        let text = send_msg_body("q1", &message(3), &to);
+        assert_eq!(text["MsgBody"][0]["MsgType"], "TIMTextElem");
+        assert_eq!(text["MsgBody"][0]["MsgContent"]["Text"], "您好");
+        assert_eq!(text["FromAccount"], "@customer_service_account");
+        assert_eq!(text["ToAccount"], "user45");
+        assert!(text.get("ExcludeFromUserRespTimeout").is_none());
+        let custom: Value = serde_json::from_str(text["CloudCustomData"].as_str().unwrap()).unwrap();
+        assert_eq!(custom["message_id"], "01a2295982fc0000bb6e2122");
+        let note = send_msg_body("q1", &message(4), &Recipient::Session("s-1"));
+        assert_eq!(note["SessionId"], "s-1");
+        assert_eq!(note["ExcludeFromUserRespTimeout"], 1);
+        let data: Value = serde_json::from_str(note["MsgBody"][0]["MsgContent"]["Data"].as_str().unwrap()).unwrap();
+        assert_eq!((data["push_type"].as_str(), data["action"].as_i64(), data["type"].as_i64()), (Some("service"), Some(1), Some(4)));
+        assert_eq!(text["MsgRandom"], note["MsgRandom"], "fixed per message id");
+    }
+
+    #[test]
+    fn answers_are_told_apart() {
+        assert_eq!(verdict(200, r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#), Verdict::Delivered);
+        assert!(matches!(verdict(200, r#"{"ErrorCode":141002}"#), Verdict::Retry(_)));
+        assert!(matches!(verdict(200, r#"{"ErrorCode":70050}"#), Verdict::Retry(_)));
+        assert!(matches!(verdict(503, ""), Verdict::Retry(_)));
+        assert!(matches!(verdict(429, ""), Verdict::Retry(_)));
+        assert!(matches!(verdict(200, r#"{"ErrorCode":141005}"#), Verdict::Fail(_)));
+        assert!(matches!(verdict(200, r#"{"ErrorCode":93000}"#), Verdict::Fail(_)));
+        assert!(matches!(verdict(404, ""), Verdict::Fail(_)));
+        assert!(matches!(verdict(200, r#"{"ErrorCode":70009}"#), Verdict::BadSettings(_)));
+        assert!(matches!(verdict(200, r#"{"ErrorCode":90009}"#), Verdict::BadSettings(_)));
+    }
+}
