@@ -114,3 +114,40 @@ async fn im_settings_through_cli_and_admin_api_embedded_sqlite() {
     assert_eq!(get("/admin/v1/apps/com.example.shop/im").await.0, 404);
     app.shutdown().await;
 }
+
+/// An agent's text that could never pass the IM's 12 KB limit is refused at the ingest,
+/// naming `text`, for apps that deliver to the IM; other apps take it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_text_over_the_ims_12k_is_refused_embedded_sqlite() {
+    let app = spawn_custom(Backend::Embedded, |c| c.session_rate_per_sec = 0, true).await;
+    let user = app.session("u1").await;
+    let alice = app.agent_session("alice").await;
+    let (_, created) = app.post_json("/v1/question/new", json!({ "session": user, "title": "t" })).await;
+    let q = created["question_id"].as_str().unwrap().to_owned();
+    app.post_json(&format!("/v1/question/{q}/serve"), json!({ "session": alice, "serv_id": "alice" })).await;
+    let long = "😀".repeat(4000); // 16,000 bytes of UTF-8: the spec's 4,000 characters, over 12 KB
+    let send = |text: String| {
+        let (app, alice, q) = (&app, alice.clone(), q.clone());
+        async move {
+            app.post_json(
+                &format!("/v1/question/{q}/message/send_text"),
+                json!({ "session": alice, "sender": "alice", "sender_type": 2, "text": text }),
+            )
+            .await
+        }
+    };
+    assert_eq!(send(long.clone()).await.0, 200, "no IM settings: the spec's 4000 characters");
+    admin(
+        &app.config.database_url,
+        &[
+            "app", "set-im", "--identify", "com.example.shop", "--sdkappid", "1400000000", "--identifier", "administrator",
+            "--secret-key", "K", "--from-account", "@customer_service_account",
+        ],
+    );
+    let (status, body) = send(long).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["field"], "text");
+    support::assert_code(&body, "invalid_field");
+    assert_eq!(send("长".repeat(4000)).await.0, 200, "12,000 bytes of text still fit");
+    app.shutdown().await;
+}
