@@ -151,3 +151,165 @@ async fn agent_text_over_the_ims_12k_is_refused_embedded_sqlite() {
     assert_eq!(send("长".repeat(4000)).await.0, 200, "12,000 bytes of text still fit");
     app.shutdown().await;
 }
+
+/// A stand-in for the IM's REST API: checks the query and the UserSig, records each
+/// call, answers from a script (then success).
+#[derive(Clone, Default)]
+struct FakeIm {
+    calls: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+    script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<(u16, String)>>>,
+}
+
+impl FakeIm {
+    async fn start(key: &'static str) -> (FakeIm, String) {
+        use axum::extract::{Query, State};
+        use axum::routing::post;
+        let fake = FakeIm::default();
+        async fn send_msg(
+            State((fake, key)): State<(FakeIm, &'static str)>,
+            Query(q): Query<std::collections::HashMap<String, String>>,
+            body: String,
+        ) -> (axum::http::StatusCode, String) {
+            let verified = verify_usersig(&q["usersig"], key).expect("a UserSig made with the app's key");
+            assert_eq!(verified.identifier, q["identifier"]);
+            assert_eq!(verified.sdkappid.to_string(), q["sdkappid"]);
+            assert_eq!(q["contenttype"], "json");
+            let body: Value = serde_json::from_str(&body).unwrap();
+            fake.calls.lock().unwrap().push((q["random"].clone(), body));
+            let (status, answer) = fake
+                .script
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or((200, r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#.into()));
+            (axum::http::StatusCode::from_u16(status).unwrap(), answer)
+        }
+        let app = axum::Router::new()
+            .route("/v4/desk_http_svc/send_msg", post(send_msg))
+            .with_state((fake.clone(), key));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (fake, base)
+    }
+
+    fn answer(&self, times: usize, status: u16, body: &str) {
+        for _ in 0..times {
+            self.script.lock().unwrap().push_back((status, body.to_owned()));
+        }
+    }
+
+    fn calls(&self) -> Vec<(String, Value)> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+async fn wait_calls(fake: &FakeIm, n: usize) -> Vec<(String, Value)> {
+    for _ in 0..200 {
+        if fake.calls().len() >= n {
+            return fake.calls();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the IM got {} calls, not {n}: {:?}", fake.calls().len(), fake.calls());
+}
+
+fn text_of(call: &(String, Value)) -> String {
+    let element = &call.1["MsgBody"][0];
+    match element["MsgType"].as_str() {
+        Some("TIMTextElem") => element["MsgContent"]["Text"].as_str().unwrap().to_owned(),
+        _ => "<custom>".into(),
+    }
+}
+
+/// Agents' messages reach the IM in order, with the UserSig; a 141002 is retried with the
+/// same MsgRandom and a fresh random while the later messages wait; a 141005 is given
+/// up at once and does not hold the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn im_deliveries_retry_keep_order_and_give_up_rabbitmq_postgres() {
+    use sea_orm::ConnectionTrait;
+    const KEY: &str = "THE-IM-SECRET-KEY";
+    let (fake, base) = FakeIm::start(KEY).await;
+    let app = spawn_custom(
+        Backend::RabbitPostgres,
+        |c| {
+            c.session_rate_per_sec = 0;
+            c.task_retry_initial_ms = 100;
+            c.task_retry_max_ms = 400;
+        },
+        true,
+    )
+    .await;
+    admin(
+        &app.config.database_url,
+        &[
+            "app", "set-im", "--identify", "com.example.shop", "--base-url", &base, "--sdkappid", "1400000000",
+            "--identifier", "administrator", "--secret-key", KEY, "--from-account", "@customer_service_account",
+        ],
+    );
+    let user = app.session("u1").await;
+    let alice = app.agent_session("alice").await;
+    let (_, created) = app.post_json("/v1/question/new", json!({ "session": user, "title": "t" })).await;
+    let q = created["question_id"].as_str().unwrap().to_owned();
+    // The user's own message is not sent to the IM (it came from there).
+    app.post_json(
+        &format!("/v1/question/{q}/message/send_text"),
+        json!({ "session": user, "sender": "u1", "sender_type": 1, "text": "from the user" }),
+    )
+    .await;
+    // The serve notification meets two 141002s; three texts are written meanwhile.
+    fake.answer(2, 200, r#"{"ActionStatus":"FAIL","ErrorInfo":"internal error","ErrorCode":141002}"#);
+    let (status, _) = app.post_json(&format!("/v1/question/{q}/serve"), json!({ "session": alice, "serv_id": "alice" })).await;
+    assert_eq!(status, 200);
+    for text in ["one", "two", "three"] {
+        let (status, _) = app
+            .post_json(
+                &format!("/v1/question/{q}/message/send_text"),
+                json!({ "session": alice, "sender": "alice", "sender_type": 2, "text": text }),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let calls = wait_calls(&fake, 6).await;
+    let texts: Vec<String> = calls.iter().map(text_of).collect();
+    assert_eq!(texts, ["<custom>", "<custom>", "<custom>", "one", "two", "three"], "in order, the first retried");
+    let (first, second, third) = (&calls[0], &calls[1], &calls[2]);
+    assert_eq!(first.1["MsgRandom"], second.1["MsgRandom"]);
+    assert_eq!(first.1["MsgRandom"], third.1["MsgRandom"], "the same MsgRandom on every attempt");
+    assert!(first.0 != second.0 && second.0 != third.0, "a fresh random per request");
+    assert_eq!(first.1["ExcludeFromUserRespTimeout"], 1);
+    assert_eq!(calls[3].1["ToAccount"], "u1");
+    assert_eq!(calls[3].1["FromAccount"], "@customer_service_account");
+    let data: Value = serde_json::from_str(first.1["MsgBody"][0]["MsgContent"]["Data"].as_str().unwrap()).unwrap();
+    assert_eq!((data["push_type"].as_str(), data["action"].as_i64()), (Some("service"), Some(1)));
+
+    // A 141005 is final: one call, marked failed; the next message still goes.
+    fake.answer(1, 200, r#"{"ActionStatus":"FAIL","ErrorInfo":"session ended","ErrorCode":141005}"#);
+    for text in ["lost", "after"] {
+        app.post_json(
+            &format!("/v1/question/{q}/message/send_text"),
+            json!({ "session": alice, "sender": "alice", "sender_type": 2, "text": text }),
+        )
+        .await;
+    }
+    let calls = wait_calls(&fake, 8).await;
+    let texts: Vec<String> = calls.iter().skip(6).map(text_of).collect();
+    assert_eq!(texts, ["lost", "after"]);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(fake.calls().len(), 8, "nothing sent twice");
+    let row = app
+        .db
+        .query_one(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT d.state AS state, d.attempts AS attempts, d.last_error AS last_error FROM im_deliveries d \
+             JOIN messages m ON m.id = d.message_id WHERE m.text = 'lost'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<String>("", "state").unwrap(), "failed");
+    assert_eq!(row.try_get::<i32>("", "attempts").unwrap(), 1);
+    assert!(row.try_get::<String>("", "last_error").unwrap().contains("141005"));
+    assert_eq!(support::count_rows(&app.db, "im_deliveries", Some("state = 'delivered'")).await, 5);
+    app.shutdown().await;
+}

@@ -81,6 +81,16 @@ pub struct Config {
     /// `KEFU_PASSWORD_HASH_CONCURRENCY`: argon2 checks run at once (each takes ~19 MiB);
     /// 0: the number of CPUs.
     pub password_hash_concurrency: usize,
+    /// `KEFU_IM_CONNECT_TIMEOUT_MS`: connecting to the IM's REST domain.
+    pub im_connect_timeout_ms: u64,
+    /// `KEFU_IM_REQUEST_TIMEOUT_MS`: one send_msg call, answer included.
+    pub im_request_timeout_ms: u64,
+    /// `KEFU_IM_RATE_PER_SEC`: send_msg calls per second per app, per worker (the IM's
+    /// frequency limit is per app; 0: no bound).
+    pub im_rate_per_sec: u32,
+    /// `KEFU_IM_SWEEP_SECS`: how often pending deliveries nobody is working on are picked up
+    /// again (after a crash between commit and enqueue).
+    pub im_sweep_secs: u64,
     /// `KEFU_RELAY`: whether this worker runs the outbox relay (any number may).
     pub relay: bool,
     /// `KEFU_RELAY_BATCH`: events published per confirm round.
@@ -169,6 +179,10 @@ impl Default for Config {
             task_retry_max_ms: 3_600_000,
             task_retry_count: 36,
             task_retry_jitter: 0.2,
+            im_connect_timeout_ms: 3_000,
+            im_request_timeout_ms: 10_000,
+            im_rate_per_sec: 100,
+            im_sweep_secs: 10,
             relay: true,
             relay_batch: 500,
             relay_poll_ms: 50,

@@ -9,6 +9,7 @@ mod m20261125_000003_leave_messages;
 mod m20261129_000001_security;
 mod m20261129_000002_events;
 mod m20261129_000003_im_settings;
+mod m20261129_000004_im_deliveries;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_security::Migration),
             Box::new(m20261129_000002_events::Migration),
             Box::new(m20261129_000003_im_settings::Migration),
+            Box::new(m20261129_000004_im_deliveries::Migration),
         ]
     }
 }

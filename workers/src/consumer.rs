@@ -75,7 +75,8 @@ async fn handle(worker: &Worker, delivery: Delivery) {
     let pause = Duration::from_millis(worker.config.worker_pause_before_commit_ms);
     let started = std::time::Instant::now();
     match execute(&worker.db, &envelope, pause, &worker.config.media_base()).await {
-        Ok((outcome, result)) => {
+        Ok((outcome, result, deliveries)) => {
+            crate::im_delivery::trigger(worker, &deliveries).await;
             if matches!(result, CommandResult::Applied) {
                 worker.relay_wakeup.notify_one();
             }
@@ -148,19 +149,19 @@ pub async fn execute(
     envelope: &Envelope,
     pause_before_commit: Duration,
     media_base: &str,
-) -> Result<(Outcome, CommandResult), ExecuteError> {
+) -> Result<(Outcome, CommandResult, Vec<String>), ExecuteError> {
     let id = envelope.id.to_string();
     if let Some(done) = store::processed(db, &id).await? {
         tracing::info!("duplicate command; answering the stored outcome");
-        return Ok((stored(done)?, CommandResult::Duplicate));
+        return Ok((stored(done)?, CommandResult::Duplicate, Vec::new()));
     }
     match apply_once(db, envelope, &id, pause_before_commit, media_base).await {
-        Ok(outcome) => {
+        Ok((outcome, deliveries)) => {
             let result = match outcome {
                 Outcome::Ok { .. } => CommandResult::Applied,
                 Outcome::Failed(_) => CommandResult::Refused,
             };
-            Ok((outcome, result))
+            Ok((outcome, result, deliveries))
         }
         Err(ExecuteError::Db(err)) if is_unique_violation(&err) => {
             // The same command applied concurrently elsewhere (a duplicate delivery): the
@@ -168,7 +169,7 @@ pub async fn execute(
             match store::processed(db, &id).await? {
                 Some(done) => {
                     tracing::info!("duplicate command raced; answering the stored outcome");
-                    Ok((stored(done)?, CommandResult::Duplicate))
+                    Ok((stored(done)?, CommandResult::Duplicate, Vec::new()))
                 }
                 None => Err(ExecuteError::Db(err)),
             }
@@ -186,15 +187,17 @@ async fn apply_once(
     id: &str,
     pause_before_commit: Duration,
     media_base: &str,
-) -> Result<Outcome, ExecuteError> {
+) -> Result<(Outcome, Vec<String>), ExecuteError> {
     let txn = db.begin().await?;
     let effects = service::apply(&txn, &envelope.command, media_base).await?;
     let outcome = effects.outcome;
+    let mut deliveries = Vec::new();
     let txn = if matches!(outcome, Outcome::Failed(_)) {
         txn.rollback().await?;
         db.begin().await?
     } else {
         kefu_common::outbox::write(&txn, &effects.events).await?;
+        deliveries = kefu_common::im::deliveries::record(&txn, &effects.events).await?;
         txn
     };
     processed_command::ActiveModel {
@@ -209,7 +212,7 @@ async fn apply_once(
         tokio::time::sleep(pause_before_commit).await;
     }
     txn.commit().await?;
-    Ok(outcome)
+    Ok((outcome, deliveries))
 }
 
 fn stored(done: processed_command::Model) -> Result<Outcome, ExecuteError> {

@@ -3,6 +3,7 @@
 
 mod consumer;
 mod dead_keeper;
+pub mod im_delivery;
 mod janitor;
 mod media_gc;
 mod metrics_http;
@@ -32,6 +33,8 @@ pub struct Worker {
     /// Rung after a commit that wrote events, so the relay publishes at once instead of
     /// at its next poll.
     pub relay_wakeup: Arc<tokio::sync::Notify>,
+    /// Rung when a commit recorded IM deliveries (the IM queue starts on first use).
+    pub im_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl Worker {
@@ -42,6 +45,7 @@ impl Worker {
             config,
             metrics,
             relay_wakeup: Arc::default(),
+            im_wakeup: Arc::default(),
         }
     }
 }
@@ -50,6 +54,7 @@ impl Worker {
 pub async fn run(worker: Worker, cancel: CancellationToken) {
     let janitor = tokio::spawn(run_janitor(worker.clone(), cancel.clone()));
     let keeper = tokio::spawn(dead_keeper::run_dead_keeper(worker.clone(), cancel.clone()));
+    let im = tokio::spawn(im_delivery::run(worker.clone(), cancel.clone()));
     let relay = worker
         .config
         .relay
@@ -57,6 +62,7 @@ pub async fn run(worker: Worker, cancel: CancellationToken) {
     run_consumer(worker, cancel).await;
     let _ = janitor.await;
     let _ = keeper.await;
+    let _ = im.await;
     if let Some(relay) = relay {
         let _ = relay.await;
     }

@@ -9,6 +9,7 @@ pub mod app;
 pub mod app_im_settings;
 pub mod dead_letter;
 pub mod idempotency_key;
+pub mod im_delivery;
 pub mod leave_message;
 pub mod leave_message_app;
 pub mod media_blob;

@@ -1,0 +1,266 @@
+//! Outbound IM delivery: agents' messages and notifications reach the user's Tencent
+//! Cloud IM through `v4/desk_http_svc/send_msg`, on the `im-deliveries` task queue.
+//!
+//! A task names a question; its worker leases the question's pending deliveries and
+//! sends them in commit order. A retriable failure releases them and retries the task
+//! after the queue's backoff, so later messages of that question wait behind it (order
+//! kept) while other questions' tasks go on. `MsgRandom` is fixed per message, so a send
+//! repeated after a crash or a lost answer is de-duplicated by the IM.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use kefu_common::broker::TaskQueue;
+use kefu_common::entity::{app_im_settings, im_delivery, message, question};
+use kefu_common::events::MessageFacts;
+use kefu_common::im::deliveries::QUEUE;
+use kefu_common::im::message::{send_msg_body, verdict, Recipient, Verdict};
+use kefu_common::im::usersig::UserSigCache;
+use kefu_common::now_ms;
+use rand::Rng;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use tokio_util::sync::CancellationToken;
+
+use crate::tasks::{run_tasks, TaskError};
+use crate::Worker;
+
+/// How long a worker holds a question's deliveries while sending them.
+const LEASE_MS: i64 = 60_000;
+
+struct Sender {
+    worker: Worker,
+    http: reqwest::Client,
+    usersigs: UserSigCache,
+    rate: Option<DefaultKeyedRateLimiter<i64>>,
+    clock: DefaultClock,
+}
+
+pub fn task_queue(worker: &Worker) -> TaskQueue {
+    worker.config.task_queue(QUEUE)
+}
+
+/// After a commit that recorded deliveries: a task per question (best effort; the
+/// sweeper picks up what a crash in between left behind).
+pub async fn trigger(worker: &Worker, questions: &[String]) {
+    if questions.is_empty() {
+        return;
+    }
+    worker.im_wakeup.notify_one();
+    let queue = task_queue(worker);
+    for q in questions {
+        let payload = serde_json::json!({ "question_id": q }).to_string();
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut sent = worker.broker.publish_task(&queue, &id, payload.as_bytes()).await;
+        if let Err(kefu_common::broker::BrokerError::Unroutable(_)) = sent {
+            // The first delivery ever: the queue is declared on first use.
+            sent = match worker.broker.declare_tasks(&queue).await {
+                Ok(()) => worker.broker.publish_task(&queue, &id, payload.as_bytes()).await,
+                Err(err) => Err(err),
+            };
+        }
+        if let Err(err) = sent {
+            tracing::warn!(question_id = %q, error = %err, "could not enqueue an IM delivery; the sweeper will");
+        }
+    }
+}
+
+/// Runs the IM deliveries until `cancel`: the task queue and the sweeper. Nothing is
+/// declared on the broker until some app has IM settings.
+pub async fn run(worker: Worker, cancel: CancellationToken) {
+    loop {
+        match app_im_settings::Entity::find().one(&worker.db).await {
+            Ok(Some(_)) => break,
+            Ok(None) => {}
+            Err(err) => tracing::debug!(error = %err, "IM deliveries: cannot look for IM settings yet"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = worker.im_wakeup.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(worker.config.im_sweep_secs.max(1))) => {}
+        }
+    }
+    let http = match reqwest::Client::builder()
+        .connect_timeout(Duration::from_millis(worker.config.im_connect_timeout_ms))
+        .timeout(Duration::from_millis(worker.config.im_request_timeout_ms))
+        .build()
+    {
+        Ok(http) => http,
+        Err(err) => {
+            tracing::error!(error = %err, "no HTTP client: IM deliveries are off");
+            return;
+        }
+    };
+    let rate = NonZeroU32::new(worker.config.im_rate_per_sec).map(|r| RateLimiter::keyed(Quota::per_second(r)));
+    let sender = Arc::new(Sender {
+        worker: worker.clone(),
+        http,
+        usersigs: UserSigCache::default(),
+        rate,
+        clock: DefaultClock::default(),
+    });
+    let sweeper = tokio::spawn(sweep(worker.clone(), cancel.clone()));
+    let queue = Arc::new(task_queue(&worker));
+    let handler = move |payload: Vec<u8>| {
+        let sender = Arc::clone(&sender);
+        async move {
+            let task: serde_json::Value =
+                serde_json::from_slice(&payload).map_err(|e| TaskError::Fail(format!("unreadable task: {e}")))?;
+            let question_id = task["question_id"].as_str().ok_or_else(|| TaskError::Fail("no question_id".into()))?;
+            sender.deliver_question(question_id).await
+        }
+    };
+    run_tasks(worker, queue, handler, cancel).await;
+    let _ = sweeper.await;
+}
+
+/// Re-enqueues questions whose pending deliveries nobody holds and nobody touched lately.
+async fn sweep(worker: Worker, cancel: CancellationToken) {
+    let every = Duration::from_secs(worker.config.im_sweep_secs.max(1));
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let now = now_ms();
+        let stale = now - (worker.config.im_sweep_secs.max(1) * 1000) as i64;
+        let found = im_delivery::Entity::find()
+            .filter(im_delivery::Column::State.eq("pending"))
+            .filter(im_delivery::Column::LeaseUntil.lt(now))
+            .filter(im_delivery::Column::UpdatedAt.lt(stale))
+            .all(&worker.db)
+            .await;
+        match found {
+            Ok(rows) => {
+                let mut questions: Vec<String> = rows.into_iter().map(|r| r.question_id).collect();
+                questions.dedup();
+                trigger(&worker, &questions).await;
+            }
+            Err(err) => tracing::warn!(error = %err, "IM sweeper could not read; will try again"),
+        }
+    }
+}
+
+impl Sender {
+    #[tracing::instrument(skip(self))]
+    async fn deliver_question(&self, question_id: &str) -> Result<(), TaskError> {
+        let db = &self.worker.db;
+        let retry_db = |e: DbErr| TaskError::Retry(format!("database: {e}"));
+        loop {
+            let now = now_ms();
+            // A lease value of our own marks the rows this worker holds.
+            let lease = now + LEASE_MS + rand::thread_rng().gen_range(0..1_000_000);
+            let leased = im_delivery::Entity::update_many()
+                .col_expr(im_delivery::Column::LeaseUntil, Expr::value(lease))
+                .filter(im_delivery::Column::QuestionId.eq(question_id))
+                .filter(im_delivery::Column::State.eq("pending"))
+                .filter(im_delivery::Column::LeaseUntil.lt(now))
+                .exec(db)
+                .await
+                .map_err(retry_db)?;
+            if leased.rows_affected == 0 {
+                // Nothing pending, or another worker is on it (it sends ours too).
+                return Ok(());
+            }
+            let rows = im_delivery::Entity::find()
+                .filter(im_delivery::Column::QuestionId.eq(question_id))
+                .filter(im_delivery::Column::LeaseUntil.eq(lease))
+                .filter(im_delivery::Column::State.eq("pending"))
+                .order_by_asc(im_delivery::Column::Seq)
+                .all(db)
+                .await
+                .map_err(retry_db)?;
+            for row in rows {
+                let verdict = self.send(&row).await;
+                let (state, error) = match &verdict {
+                    Verdict::Delivered => ("delivered", None),
+                    Verdict::Retry(e) => ("pending", Some(e.clone())),
+                    Verdict::Fail(e) => ("failed", Some(e.clone())),
+                    Verdict::BadSettings(e) => {
+                        tracing::error!(app_id = row.app_id, error = %e, "the app's IM settings are broken; delivery failed");
+                        ("failed", Some(e.clone()))
+                    }
+                };
+                let mut update = im_delivery::Entity::update_many()
+                    .col_expr(im_delivery::Column::State, Expr::value(state))
+                    .col_expr(im_delivery::Column::Attempts, Expr::col(im_delivery::Column::Attempts).add(1))
+                    .col_expr(im_delivery::Column::LastError, Expr::value(error.clone()))
+                    .col_expr(im_delivery::Column::UpdatedAt, Expr::value(now_ms()))
+                    .filter(im_delivery::Column::MessageId.eq(row.message_id.as_str()));
+                if let Verdict::Retry(_) = verdict {
+                    update = update.col_expr(im_delivery::Column::LeaseUntil, Expr::value(0i64));
+                }
+                update.exec(db).await.map_err(retry_db)?;
+                if let Verdict::Retry(e) = verdict {
+                    // Release the rest too: they wait behind this one.
+                    im_delivery::Entity::update_many()
+                        .col_expr(im_delivery::Column::LeaseUntil, Expr::value(0i64))
+                        .filter(im_delivery::Column::LeaseUntil.eq(lease))
+                        .exec(db)
+                        .await
+                        .map_err(retry_db)?;
+                    return Err(TaskError::Retry(e));
+                }
+            }
+        }
+    }
+
+    /// One send_msg call.
+    async fn send(&self, row: &im_delivery::Model) -> Verdict {
+        let db = &self.worker.db;
+        let loaded = async {
+            let m = message::Entity::find_by_id(row.message_id.as_str()).one(db).await?;
+            let q = question::Entity::find_by_id(row.question_id.as_str()).one(db).await?;
+            let im = app_im_settings::Entity::find_by_id(row.app_id).one(db).await?;
+            Ok::<_, DbErr>((m, q, im))
+        }
+        .await;
+        let (m, q, im) = match loaded {
+            Ok((Some(m), Some(q), Some(im))) => (m, q, im),
+            Ok((_, _, None)) => return Verdict::Fail("the app has no IM settings any more".into()),
+            Ok(_) => return Verdict::Fail("the message or its question is gone".into()),
+            Err(err) => return Verdict::Retry(format!("database: {err}")),
+        };
+        if let Some(rate) = &self.rate {
+            while let Err(not_until) = rate.check_key(&row.app_id) {
+                tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await;
+            }
+        }
+        let facts = MessageFacts::new(&m, &self.worker.config.media_base());
+        let to = Recipient::Account {
+            from: &im.from_account,
+            to: &q.user_id,
+        };
+        let body = send_msg_body(&q.id, &facts, &to);
+        let sdkappid = im.sdkappid as u64;
+        let usersig = self.usersigs.get(sdkappid, &im.secret_key, &im.identifier);
+        let random: u32 = rand::thread_rng().gen();
+        let url = format!("{}/v4/desk_http_svc/send_msg", im.base_url.trim_end_matches('/'));
+        let sent = self
+            .http
+            .post(url)
+            .query(&[
+                ("sdkappid", sdkappid.to_string()),
+                ("identifier", im.identifier.clone()),
+                ("usersig", usersig),
+                ("random", random.to_string()),
+                ("contenttype", "json".to_owned()),
+            ])
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await;
+        match sent {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let text = resp.text().await.unwrap_or_default();
+                verdict(status, &text)
+            }
+            Err(err) if err.is_timeout() => Verdict::Retry("timed out".into()),
+            Err(err) => Verdict::Retry(format!("transport: {err}")),
+        }
+    }
+}
