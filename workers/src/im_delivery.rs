@@ -117,6 +117,16 @@ pub async fn run(worker: Worker, cancel: CancellationToken) {
     let _ = sweeper.await;
 }
 
+/// Lets go of what this worker leased.
+async fn release(db: &sea_orm::DatabaseConnection, lease: i64) -> Result<(), DbErr> {
+    im_delivery::Entity::update_many()
+        .col_expr(im_delivery::Column::LeaseUntil, Expr::value(0i64))
+        .filter(im_delivery::Column::LeaseUntil.eq(lease))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Re-enqueues questions whose pending deliveries nobody holds and nobody touched lately.
 async fn sweep(worker: Worker, cancel: CancellationToken) {
     let every = Duration::from_secs(worker.config.im_sweep_secs.max(1));
@@ -165,14 +175,20 @@ impl Sender {
                 // Nothing pending, or another worker is on it (it sends ours too).
                 return Ok(());
             }
-            let rows = im_delivery::Entity::find()
+            let pending = im_delivery::Entity::find()
                 .filter(im_delivery::Column::QuestionId.eq(question_id))
-                .filter(im_delivery::Column::LeaseUntil.eq(lease))
                 .filter(im_delivery::Column::State.eq("pending"))
                 .order_by_asc(im_delivery::Column::Seq)
                 .all(db)
                 .await
                 .map_err(retry_db)?;
+            // An earlier message held by another worker (in the middle of its send): ours
+            // must not overtake it. Let go and come back after the queue's delay.
+            if pending.first().is_some_and(|first| first.lease_until != lease) {
+                release(db, lease).await.map_err(retry_db)?;
+                return Err(TaskError::Retry("an earlier message of this question is being sent".into()));
+            }
+            let rows: Vec<im_delivery::Model> = pending.into_iter().take_while(|r| r.lease_until == lease).collect();
             for row in rows {
                 let verdict = self.send(&row).await;
                 let (state, error) = match &verdict {
@@ -196,12 +212,7 @@ impl Sender {
                 update.exec(db).await.map_err(retry_db)?;
                 if let Verdict::Retry(e) = verdict {
                     // Release the rest too: they wait behind this one.
-                    im_delivery::Entity::update_many()
-                        .col_expr(im_delivery::Column::LeaseUntil, Expr::value(0i64))
-                        .filter(im_delivery::Column::LeaseUntil.eq(lease))
-                        .exec(db)
-                        .await
-                        .map_err(retry_db)?;
+                    release(db, lease).await.map_err(retry_db)?;
                     return Err(TaskError::Retry(e));
                 }
             }
