@@ -157,7 +157,8 @@ async fn agent_text_over_the_ims_12k_is_refused_embedded_sqlite() {
 #[derive(Clone, Default)]
 struct FakeIm {
     calls: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
-    script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<(u16, String)>>>,
+    /// (HTTP status, body, ms to wait before answering)
+    script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<(u16, String, u64)>>>,
 }
 
 impl FakeIm {
@@ -176,12 +177,13 @@ impl FakeIm {
             assert_eq!(q["contenttype"], "json");
             let body: Value = serde_json::from_str(&body).unwrap();
             fake.calls.lock().unwrap().push((q["random"].clone(), body));
-            let (status, answer) = fake
+            let (status, answer, delay) = fake
                 .script
                 .lock()
                 .unwrap()
                 .pop_front()
-                .unwrap_or((200, r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#.into()));
+                .unwrap_or((200, r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#.into(), 0));
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
             (axum::http::StatusCode::from_u16(status).unwrap(), answer)
         }
         let app = axum::Router::new()
@@ -194,8 +196,12 @@ impl FakeIm {
     }
 
     fn answer(&self, times: usize, status: u16, body: &str) {
+        self.answer_after(times, status, body, 0);
+    }
+
+    fn answer_after(&self, times: usize, status: u16, body: &str, delay_ms: u64) {
         for _ in 0..times {
-            self.script.lock().unwrap().push_back((status, body.to_owned()));
+            self.script.lock().unwrap().push_back((status, body.to_owned(), delay_ms));
         }
     }
 
@@ -257,8 +263,11 @@ async fn im_deliveries_retry_keep_order_and_give_up_rabbitmq_postgres() {
         json!({ "session": user, "sender": "u1", "sender_type": 1, "text": "from the user" }),
     )
     .await;
-    // The serve notification meets two 141002s; three texts are written meanwhile.
-    fake.answer(2, 200, r#"{"ActionStatus":"FAIL","ErrorInfo":"internal error","ErrorCode":141002}"#);
+    // The serve notification meets two 141002s, the first one slow (the three texts are
+    // written while it is in flight: they must not overtake it).
+    let internal = r#"{"ActionStatus":"FAIL","ErrorInfo":"internal error","ErrorCode":141002}"#;
+    fake.answer_after(1, 200, internal, 500);
+    fake.answer(1, 200, internal);
     let (status, _) = app.post_json(&format!("/v1/question/{q}/serve"), json!({ "session": alice, "serv_id": "alice" })).await;
     assert_eq!(status, 200);
     for text in ["one", "two", "three"] {
@@ -297,16 +306,21 @@ async fn im_deliveries_retry_keep_order_and_give_up_rabbitmq_postgres() {
     assert_eq!(texts, ["lost", "after"]);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(fake.calls().len(), 8, "nothing sent twice");
-    let row = app
-        .db
-        .query_one(sea_orm::Statement::from_string(
-            app.db.get_database_backend(),
-            "SELECT d.state AS state, d.attempts AS attempts, d.last_error AS last_error FROM im_deliveries d \
-             JOIN messages m ON m.id = d.message_id WHERE m.text = 'lost'",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
+    let sql = "SELECT d.state AS state, d.attempts AS attempts, d.last_error AS last_error FROM im_deliveries d \
+               JOIN messages m ON m.id = d.message_id WHERE m.text = 'lost'";
+    let mut row = None;
+    for _ in 0..5 {
+        // Tolerates a busy database pool on a loaded machine.
+        match app.db.query_one(sea_orm::Statement::from_string(app.db.get_database_backend(), sql)).await {
+            Ok(found) => {
+                row = found;
+                break;
+            }
+            Err(err) => eprintln!("retrying the check: {err}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let row = row.expect("the delivery of 'lost'");
     assert_eq!(row.try_get::<String>("", "state").unwrap(), "failed");
     assert_eq!(row.try_get::<i32>("", "attempts").unwrap(), 1);
     assert!(row.try_get::<String>("", "last_error").unwrap().contains("141005"));
