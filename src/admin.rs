@@ -33,10 +33,38 @@ pub enum AdminCmd {
         #[command(subcommand)]
         command: crate::admin_templates::TemplateCmd,
     },
+    /// Messages on their way to the users' Tencent IM.
+    Deliveries {
+        #[command(subcommand)]
+        command: DeliveriesCmd,
+    },
     /// Messages a queue gave up on: list them, put them back.
     DeadLetters {
         #[command(subcommand)]
         command: DeadLettersCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DeliveriesCmd {
+    /// List IM deliveries (JSON array): state, attempts, last error.
+    List {
+        /// Only the failed ones.
+        #[arg(long)]
+        failed: bool,
+        /// Only this app's.
+        #[arg(long)]
+        identify: Option<String>,
+    },
+    /// Send failed deliveries again: one (--id, the message id) or all of an app
+    /// (--identify … --all).
+    Redrive {
+        #[arg(long, conflicts_with_all = ["identify", "all"], required_unless_present = "all")]
+        id: Option<String>,
+        #[arg(long, requires = "all")]
+        identify: Option<String>,
+        #[arg(long, requires = "identify")]
+        all: bool,
     },
 }
 
@@ -265,6 +293,29 @@ fn avatar_url(raw: &str) -> Result<Option<Url>, Invalid> {
 
 pub async fn run(db: &DatabaseConnection, config: &kefu_common::config::Config, command: AdminCmd) -> Result<(), AdminError> {
     let printed: Value = match command {
+        AdminCmd::Deliveries { command } => {
+            use kefu_common::im::deliveries;
+            let app_id = |identify: Option<String>| async move {
+                match identify {
+                    Some(raw) => {
+                        let identify = arg("identify", Identify::parse, &raw)?;
+                        Ok::<_, AdminError>(Some(operators::get_app(db, &identify).await?.app_id))
+                    }
+                    None => Ok(None),
+                }
+            };
+            match command {
+                DeliveriesCmd::List { failed, identify } => to_json(deliveries::list(db, failed, app_id(identify).await?).await?),
+                DeliveriesCmd::Redrive { id, identify, all: _ } => {
+                    let app = app_id(identify).await?;
+                    let broker = kefu_common::broker::Broker::connect(config, db.clone()).await?;
+                    let queue = config.task_queue(deliveries::QUEUE);
+                    let n = deliveries::redrive(db, &broker, &queue, id.as_deref(), app).await;
+                    broker.close().await;
+                    json!({ "redriven": n? })
+                }
+            }
+        }
         AdminCmd::DeadLetters {
             command: DeadLettersCmd::List { queue },
         } => to_json(kefu_common::dead_letters::list(db, queue.as_deref()).await?),

@@ -325,5 +325,33 @@ async fn im_deliveries_retry_keep_order_and_give_up_rabbitmq_postgres() {
     assert_eq!(row.try_get::<i32>("", "attempts").unwrap(), 1);
     assert!(row.try_get::<String>("", "last_error").unwrap().contains("141005"));
     assert_eq!(support::count_rows(&app.db, "im_deliveries", Some("state = 'delivered'")).await, 5);
+
+    // Operators list the failed one and re-drive it: sent again (same MsgRandom), delivered.
+    let cli = |args: &[&str]| {
+        let out = support::kefu_cmd(&app.config.database_url)
+            .env("KEFU_AMQP_URL", support::AMQP_URL)
+            .env("KEFU_AMQP_PREFIX", &app.config.amqp_prefix)
+            .arg("admin")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let failed = cli(&["deliveries", "list", "--failed", "--identify", "com.example.shop"]);
+    assert_eq!(failed.as_array().unwrap().len(), 1, "{failed}");
+    assert!(failed[0]["last_error"].as_str().unwrap().contains("141005"));
+    let id = failed[0]["message_id"].as_str().unwrap().to_owned();
+    assert_eq!(cli(&["deliveries", "redrive", "--id", &id])["redriven"], 1);
+    let calls = wait_calls(&fake, 9).await;
+    assert_eq!(text_of(&calls[8]), "lost");
+    assert_eq!(calls[8].1["MsgRandom"], calls[6].1["MsgRandom"]);
+    for _ in 0..100 {
+        if support::count_rows(&app.db, "im_deliveries", Some("state = 'delivered'")).await == 6 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(support::count_rows(&app.db, "im_deliveries", Some("state = 'delivered'")).await, 6);
     app.shutdown().await;
 }

@@ -50,21 +50,8 @@ pub async fn trigger(worker: &Worker, questions: &[String]) {
         return;
     }
     worker.im_wakeup.notify_one();
-    let queue = task_queue(worker);
-    for q in questions {
-        let payload = serde_json::json!({ "question_id": q }).to_string();
-        let id = uuid::Uuid::new_v4().to_string();
-        let mut sent = worker.broker.publish_task(&queue, &id, payload.as_bytes()).await;
-        if let Err(kefu_common::broker::BrokerError::Unroutable(_)) = sent {
-            // The first delivery ever: the queue is declared on first use.
-            sent = match worker.broker.declare_tasks(&queue).await {
-                Ok(()) => worker.broker.publish_task(&queue, &id, payload.as_bytes()).await,
-                Err(err) => Err(err),
-            };
-        }
-        if let Err(err) = sent {
-            tracing::warn!(question_id = %q, error = %err, "could not enqueue an IM delivery; the sweeper will");
-        }
+    if let Err(err) = kefu_common::im::deliveries::enqueue(&worker.broker, &task_queue(worker), questions).await {
+        tracing::warn!(error = %err, "could not enqueue IM deliveries; the sweeper will");
     }
 }
 

@@ -4,7 +4,11 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::sea_query::Expr;
+use serde::Serialize;
+
+use crate::broker::{Broker, BrokerError, TaskQueue};
 
 use crate::entity::{app_im_settings, im_delivery};
 use crate::events::DomainEvent;
@@ -52,4 +56,90 @@ pub async fn record(txn: &impl ConnectionTrait, events: &[DomainEvent]) -> Resul
         }
     }
     Ok(questions)
+}
+
+/// One task per question to the `im-deliveries` queue (declared on first use).
+pub async fn enqueue(broker: &Broker, queue: &TaskQueue, questions: &[String]) -> Result<(), BrokerError> {
+    for q in questions {
+        let payload = serde_json::json!({ "question_id": q }).to_string();
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut sent = broker.publish_task(queue, &id, payload.as_bytes()).await;
+        if let Err(BrokerError::Unroutable(_)) = sent {
+            broker.declare_tasks(queue).await?;
+            sent = broker.publish_task(queue, &id, payload.as_bytes()).await;
+        }
+        sent?;
+    }
+    Ok(())
+}
+
+/// A delivery as operators see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryView {
+    pub message_id: String,
+    pub question_id: String,
+    pub app_id: i64,
+    pub state: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    /// Seconds since the epoch.
+    pub updated_at: i64,
+}
+
+pub async fn list(db: &impl ConnectionTrait, failed_only: bool, app_id: Option<i64>) -> Result<Vec<DeliveryView>, DbErr> {
+    let mut select = im_delivery::Entity::find().order_by_asc(im_delivery::Column::UpdatedAt);
+    if failed_only {
+        select = select.filter(im_delivery::Column::State.eq("failed"));
+    }
+    if let Some(app_id) = app_id {
+        select = select.filter(im_delivery::Column::AppId.eq(app_id));
+    }
+    Ok(select
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| DeliveryView {
+            message_id: d.message_id,
+            question_id: d.question_id,
+            app_id: d.app_id,
+            state: d.state,
+            attempts: d.attempts,
+            last_error: d.last_error,
+            updated_at: d.updated_at / 1000,
+        })
+        .collect())
+}
+
+/// Puts failed deliveries back to pending (one, or all of an app) and enqueues their
+/// questions. Answers how many.
+pub async fn redrive(
+    db: &impl ConnectionTrait,
+    broker: &Broker,
+    queue: &TaskQueue,
+    message_id: Option<&str>,
+    app_id: Option<i64>,
+) -> Result<u64, BrokerError> {
+    let mut select = im_delivery::Entity::find().filter(im_delivery::Column::State.eq("failed"));
+    if let Some(id) = message_id {
+        select = select.filter(im_delivery::Column::MessageId.eq(id));
+    }
+    if let Some(app_id) = app_id {
+        select = select.filter(im_delivery::Column::AppId.eq(app_id));
+    }
+    let rows = select.all(db).await?;
+    let mut questions: Vec<String> = Vec::new();
+    for row in &rows {
+        im_delivery::Entity::update_many()
+            .col_expr(im_delivery::Column::State, Expr::value("pending"))
+            .col_expr(im_delivery::Column::LeaseUntil, Expr::value(0i64))
+            .col_expr(im_delivery::Column::UpdatedAt, Expr::value(now_ms()))
+            .filter(im_delivery::Column::MessageId.eq(row.message_id.as_str()))
+            .exec(db)
+            .await?;
+        if !questions.contains(&row.question_id) {
+            questions.push(row.question_id.clone());
+        }
+    }
+    enqueue(broker, queue, &questions).await?;
+    Ok(rows.len() as u64)
 }
