@@ -423,17 +423,7 @@ async fn dead_letters_are_listed_and_redriven_rabbitmq_postgres() {
         .await;
     assert_eq!(status, 202);
     wait_rows(&app, "dead_letters", "1 = 1", 1).await;
-    let cli = |args: &[&str]| {
-        let out = support::kefu_cmd(&app.config.database_url)
-            .env("KEFU_AMQP_URL", AMQP_URL)
-            .env("KEFU_AMQP_PREFIX", &app.config.amqp_prefix)
-            .arg("admin")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
-    };
+    let cli = |args: &[&str]| support::admin_on_broker(&app, args);
     let listed = cli(&["dead-letters", "list", "--queue", "commands"]);
     let dead = &listed[0];
     assert_eq!(dead["message_id"], queued["request_id"], "{listed}");

@@ -327,17 +327,7 @@ async fn im_deliveries_retry_keep_order_and_give_up_rabbitmq_postgres() {
     assert_eq!(support::count_rows(&app.db, "im_deliveries", Some("state = 'delivered'")).await, 5);
 
     // Operators list the failed one and re-drive it: sent again (same MsgRandom), delivered.
-    let cli = |args: &[&str]| {
-        let out = support::kefu_cmd(&app.config.database_url)
-            .env("KEFU_AMQP_URL", support::AMQP_URL)
-            .env("KEFU_AMQP_PREFIX", &app.config.amqp_prefix)
-            .arg("admin")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
-    };
+    let cli = |args: &[&str]| support::admin_on_broker(&app, args);
     let failed = cli(&["deliveries", "list", "--failed", "--identify", "com.example.shop"]);
     assert_eq!(failed.as_array().unwrap().len(), 1, "{failed}");
     assert!(failed[0]["last_error"].as_str().unwrap().contains("141005"));

@@ -190,6 +190,19 @@ pub fn admin(db_url: &str, args: &[&str]) -> Value {
     admin_with_stdin(db_url, args, "")
 }
 
+/// `kefu admin …` of an app on RabbitMQ (commands that publish: re-drives).
+pub fn admin_on_broker(app: &TestApp, args: &[&str]) -> Value {
+    let out = kefu_cmd(&app.config.database_url)
+        .env("KEFU_AMQP_URL", AMQP_URL)
+        .env("KEFU_AMQP_PREFIX", &app.config.amqp_prefix)
+        .arg("admin")
+        .args(args)
+        .output()
+        .expect("run kefu admin");
+    assert!(out.status.success(), "kefu admin {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("admin prints JSON")
+}
+
 /// `kefu admin …` with `stdin` on its standard input (`--password-stdin`).
 pub fn admin_with_stdin(db_url: &str, args: &[&str], stdin: &str) -> Value {
     use std::io::Write;

@@ -630,13 +630,8 @@ impl Rabbit {
         Ok(stream.boxed())
     }
 
-    /// The dead-letter queue's messages, for the keeper that moves them into the
-    /// database (`dead_letters`).
-    pub async fn consume_dead(self: &Arc<Self>) -> Result<BoxStream<'static, DeadMessage>, BrokerError> {
-        self.consume_dead_of(self.dead_queue()).await
-    }
-
-    /// The messages of one dead-letter queue (the commands' or a task queue's).
+    /// The messages of one dead-letter queue (the commands' or a task queue's), for the
+    /// keeper that moves them into the database (`dead_letters`).
     pub async fn consume_dead_of(self: &Arc<Self>, dead_queue: String) -> Result<BoxStream<'static, DeadMessage>, BrokerError> {
         let conn = self.connection().await?;
         let ch = bounded(self.timeout, "create channel", conn.create_channel()).await?;
