@@ -6,7 +6,9 @@
 use std::io::{BufRead, IsTerminal};
 
 use clap::{Args, Subcommand};
-use kefu_common::domain::{AppName, Identify, ImAccount, ImSecretKey, Invalid, Password, ServId, SessionToken, Url, UserId};
+use kefu_common::domain::{
+    AppName, Identify, ImAccount, ImSecretKey, Invalid, Password, ServId, SessionToken, Url, UserId,
+};
 use kefu_common::operators::{self, OperatorError};
 use sea_orm::DatabaseConnection;
 use serde_json::{json, Value};
@@ -243,7 +245,11 @@ pub enum AdminError {
     Broker(#[from] kefu_common::broker::BrokerError),
 }
 
-pub(crate) fn arg<T>(name: &'static str, parse: impl FnOnce(&str) -> Result<T, Invalid>, raw: &str) -> Result<T, AdminError> {
+pub(crate) fn arg<T>(
+    name: &'static str,
+    parse: impl FnOnce(&str) -> Result<T, Invalid>,
+    raw: &str,
+) -> Result<T, AdminError> {
     parse(raw).map_err(|e| AdminError::Invalid(name, e))
 }
 
@@ -291,7 +297,11 @@ fn avatar_url(raw: &str) -> Result<Option<Url>, Invalid> {
     }
 }
 
-pub async fn run(db: &DatabaseConnection, config: &kefu_common::config::Config, command: AdminCmd) -> Result<(), AdminError> {
+pub async fn run(
+    db: &DatabaseConnection,
+    config: &kefu_common::config::Config,
+    command: AdminCmd,
+) -> Result<(), AdminError> {
     let printed: Value = match command {
         AdminCmd::Deliveries { command } => {
             use kefu_common::im::deliveries;
@@ -305,7 +315,9 @@ pub async fn run(db: &DatabaseConnection, config: &kefu_common::config::Config, 
                 }
             };
             match command {
-                DeliveriesCmd::List { failed, identify } => to_json(deliveries::list(db, failed, app_id(identify).await?).await?),
+                DeliveriesCmd::List { failed, identify } => {
+                    to_json(deliveries::list(db, failed, app_id(identify).await?).await?)
+                }
                 DeliveriesCmd::Redrive { id, identify, all: _ } => {
                     let app = app_id(identify).await?;
                     let broker = kefu_common::broker::Broker::connect(config, db.clone()).await?;

@@ -5,7 +5,9 @@ use kefu_common::domain::{AnswerContent, AnswerQuestion, Identify, TemplateTitle
 use kefu_common::entity::{answer_item, answer_template};
 use kefu_common::ids::{IdGen, ObjectId};
 use kefu_common::{now_ms, store};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
 use serde_json::{json, Value};
 
 use crate::admin::{arg, AdminError};
@@ -156,7 +158,11 @@ pub async fn run(db: &DatabaseConnection, command: TemplateCmd) -> Result<Value,
             let updated = row.update(db).await?;
             json!({ "template_id": updated.id, "title": updated.title })
         }
-        TemplateCmd::UpdateItem { item, question, content } => {
+        TemplateCmd::UpdateItem {
+            item,
+            question,
+            content,
+        } => {
             let found = item_of(db, &item).await?;
             let mut row: answer_item::ActiveModel = found.into();
             if let Some(q) = question {
@@ -176,7 +182,9 @@ pub async fn run(db: &DatabaseConnection, command: TemplateCmd) -> Result<Value,
                 .filter(answer_item::Column::TemplateId.eq(found.id.as_str()))
                 .exec(&txn)
                 .await?;
-            answer_template::Entity::delete_by_id(found.id.clone()).exec(&txn).await?;
+            answer_template::Entity::delete_by_id(found.id.clone())
+                .exec(&txn)
+                .await?;
             txn.commit().await?;
             json!({ "template_id": found.id, "deleted_items": items.rows_affected })
         }

@@ -33,7 +33,12 @@ pub enum TailError {
     Io(#[from] std::io::Error),
 }
 
-pub async fn run(db: &DatabaseConnection, broker: &Broker, command: EventsCmd, cancel: CancellationToken) -> Result<(), TailError> {
+pub async fn run(
+    db: &DatabaseConnection,
+    broker: &Broker,
+    command: EventsCmd,
+    cancel: CancellationToken,
+) -> Result<(), TailError> {
     let EventsCmd::Tail { pattern } = command;
     let mut out = std::io::stdout().lock();
     match broker {

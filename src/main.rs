@@ -211,7 +211,8 @@ async fn run(command: Cmd, config: Arc<Config>) -> Result<(), RunError> {
                 )))
             };
             let worker = with_worker.then(|| {
-                let worker = kefu_workers::Worker::new(db.clone(), broker.clone(), Arc::clone(&config), Arc::clone(&metrics));
+                let worker =
+                    kefu_workers::Worker::new(db.clone(), broker.clone(), Arc::clone(&config), Arc::clone(&metrics));
                 tokio::spawn(kefu_workers::run(worker, cancel.clone()))
             });
             if with_ingest {

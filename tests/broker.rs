@@ -308,7 +308,10 @@ async fn retries_of_dead_command(app: &TestApp) -> i64 {
     use sea_orm::ConnectionTrait;
     let row = app
         .db
-        .query_one(sea_orm::Statement::from_string(app.db.get_database_backend(), "SELECT attempts FROM dead_letters"))
+        .query_one(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT attempts FROM dead_letters",
+        ))
         .await
         .unwrap()
         .expect("a dead letter");

@@ -14,7 +14,10 @@ use support::{admin, now_ms, read, spawn_app, spawn_custom, Backend, TestApp, Te
 
 /// The names of docs/errors.md's table.
 fn documented_codes() -> BTreeSet<String> {
-    include_str!("../docs/errors.md").split("## Leave messages").next().unwrap()
+    include_str!("../docs/errors.md")
+        .split("## Leave messages")
+        .next()
+        .unwrap()
         .lines()
         .filter(|l| l.starts_with("| 1") || l.starts_with("| 2") || l.starts_with("| 3"))
         .map(|l| l.split('|').nth(2).unwrap().trim().trim_matches('`').to_owned())
@@ -80,7 +83,8 @@ async fn every_error_code_rabbitmq_postgres() {
 
     // General codes.
     seen.check(
-        app.post_json(&format!("/v1/question/{q}/serve"), json!({ "session": alice })).await,
+        app.post_json(&format!("/v1/question/{q}/serve"), json!({ "session": alice }))
+            .await,
         400,
         "missing_field",
         Some("serv_id"),
@@ -93,8 +97,11 @@ async fn every_error_code_rabbitmq_postgres() {
         Some("title"),
     );
     seen.check(
-        app.post_json("/v1/question/not-an-id/serve", json!({ "session": alice, "serv_id": "alice" }))
-            .await,
+        app.post_json(
+            "/v1/question/not-an-id/serve",
+            json!({ "session": alice, "serv_id": "alice" }),
+        )
+        .await,
         400,
         "invalid_field",
         Some("question_id"),
@@ -141,15 +148,41 @@ async fn every_error_code_rabbitmq_postgres() {
         "unknown_question",
         None,
     );
-    seen.check(act(&app, &q, "quit", &alice, "alice").await, 409, "question_not_served", None);
-    seen.check(text(&app, &q, &alice, "alice", 2).await, 409, "question_not_served", None);
+    seen.check(
+        act(&app, &q, "quit", &alice, "alice").await,
+        409,
+        "question_not_served",
+        None,
+    );
+    seen.check(
+        text(&app, &q, &alice, "alice", 2).await,
+        409,
+        "question_not_served",
+        None,
+    );
     assert_eq!(act(&app, &q, "serve", &alice, "alice").await.0, 200);
-    seen.check(act(&app, &q, "serve", &bob, "bob").await, 409, "question_already_served", None);
-    seen.check(act(&app, &q, "finish", &bob, "bob").await, 409, "question_served_by_other", None);
-    seen.check(text(&app, &q, &bob, "bob", 2).await, 409, "question_served_by_other", None);
+    seen.check(
+        act(&app, &q, "serve", &bob, "bob").await,
+        409,
+        "question_already_served",
+        None,
+    );
+    seen.check(
+        act(&app, &q, "finish", &bob, "bob").await,
+        409,
+        "question_served_by_other",
+        None,
+    );
+    seen.check(
+        text(&app, &q, &bob, "bob", 2).await,
+        409,
+        "question_served_by_other",
+        None,
+    );
     seen.check(text(&app, &q, &other, "u2", 1).await, 403, "not_question_owner", None);
     seen.check(
-        app.post_form(&format!("/v1/question/{q}/reopen"), &[("session", &user)]).await,
+        app.post_form(&format!("/v1/question/{q}/reopen"), &[("session", &user)])
+            .await,
         409,
         "question_not_finished",
         None,
@@ -158,7 +191,8 @@ async fn every_error_code_rabbitmq_postgres() {
     seen.check(text(&app, &q, &alice, "alice", 2).await, 409, "question_finished", None);
     seen.check(text(&app, &q, &user, "u1", 1).await, 409, "question_finished", None);
     seen.check(
-        app.post_form(&format!("/v1/question/{q}/reopen"), &[("session", &other)]).await,
+        app.post_form(&format!("/v1/question/{q}/reopen"), &[("session", &other)])
+            .await,
         403,
         "not_question_owner",
         None,
@@ -192,7 +226,12 @@ async fn every_error_code_rabbitmq_postgres() {
         None,
     );
     let huge = json!({ "session": user, "title": "x".repeat(70 * 1024) });
-    seen.check(app.post_json("/v1/question/new", huge).await, 413, "body_too_large", None);
+    seen.check(
+        app.post_json("/v1/question/new", huge).await,
+        413,
+        "body_too_large",
+        None,
+    );
     let body = json!({ "identify": "com.example.nope", "user_id": "u9", "user_name": "N" });
     seen.check(
         app.signed_session_new(&body, now_ms(), &app.secret.clone()).await,
@@ -208,7 +247,8 @@ async fn every_error_code_rabbitmq_postgres() {
         Some("signature"),
     );
     seen.check(
-        app.signed_session_new(&body, now_ms() - 600_000, &app.secret.clone()).await,
+        app.signed_session_new(&body, now_ms() - 600_000, &app.secret.clone())
+            .await,
         401,
         "expired_timestamp",
         Some("timestamp"),
@@ -221,9 +261,20 @@ async fn every_error_code_rabbitmq_postgres() {
         )
     };
     assert_eq!(keyed("first").await.0, 200);
-    seen.check(keyed("second").await, 409, "idempotency_key_reused", Some("Idempotency-Key"));
+    seen.check(
+        keyed("second").await,
+        409,
+        "idempotency_key_reused",
+        Some("Idempotency-Key"),
+    );
     seen.check(app.get("/v1/nothing/here", &[]).await, 404, "not_found", None);
-    let resp = app.http.get(app.url("/admin/v1/leavemessages")).bearer_auth("guess").send().await.unwrap();
+    let resp = app
+        .http
+        .get(app.url("/admin/v1/leavemessages"))
+        .bearer_auth("guess")
+        .send()
+        .await
+        .unwrap();
     seen.check(read(resp).await, 401, "bad_admin_token", None);
     seen.check(
         app.post_json(
@@ -236,13 +287,18 @@ async fn every_error_code_rabbitmq_postgres() {
         Some("image"),
     );
     seen.check(
-        app.get("/v1/leavemessage/6f1c1d7e-1b7a-4a8e-9a39-0f4c2b8e9d11", &[("session", &alice)]).await,
+        app.get(
+            "/v1/leavemessage/6f1c1d7e-1b7a-4a8e-9a39-0f4c2b8e9d11",
+            &[("session", &alice)],
+        )
+        .await,
         404,
         "unknown_leave_message",
         Some("id"),
     );
     seen.check(
-        app.get("/v1/answer/template/0123456789abcdef01234567", &[("session", &alice)]).await,
+        app.get("/v1/answer/template/0123456789abcdef01234567", &[("session", &alice)])
+            .await,
         404,
         "unknown_template",
         Some("template_id"),
@@ -266,21 +322,48 @@ async fn every_error_code_rabbitmq_postgres() {
         .await
         .unwrap();
     seen.check(read(resp).await, 409, "already_exists", None);
-    let resp = app.http.post(app.url("/admin/v1/agents/bob/disable")).bearer_auth(token).send().await.unwrap();
+    let resp = app
+        .http
+        .post(app.url("/admin/v1/agents/bob/disable"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let device = app.session("u9").await;
     seen.check(
-        app.post_form("/v1/serv/bind", &[("session", &device), ("serv_id", "bob"), ("password", "secret-pw")]).await,
+        app.post_form(
+            "/v1/serv/bind",
+            &[("session", &device), ("serv_id", "bob"), ("password", "secret-pw")],
+        )
+        .await,
         403,
         "agent_disabled",
         Some("serv_id"),
     );
-    let resp = app.http.post(app.url("/admin/v1/apps/com.example.shop/disable")).bearer_auth(token).send().await.unwrap();
+    let resp = app
+        .http
+        .post(app.url("/admin/v1/apps/com.example.shop/disable"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let body = json!({ "identify": "com.example.shop", "user_id": "u1", "user_name": "U" });
     let secret = app.secret.clone();
-    seen.check(app.signed_session_new(&body, support::now_ms(), &secret).await, 403, "app_disabled", Some("identify"));
-    let resp = app.http.post(app.url("/admin/v1/apps/com.example.shop/enable")).bearer_auth(token).send().await.unwrap();
+    seen.check(
+        app.signed_session_new(&body, support::now_ms(), &secret).await,
+        403,
+        "app_disabled",
+        Some("identify"),
+    );
+    let resp = app
+        .http
+        .post(app.url("/admin/v1/apps/com.example.shop/enable"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
 
     // 10000: a database error that is not an outage (a table gone) is internal, and
@@ -294,9 +377,7 @@ async fn every_error_code_rabbitmq_postgres() {
     // Provoked by their own tests: the full queue (tests/broker.rs,
     // full_queue_answers_429_rabbitmq) and the outage (database_outage_* below).
     // and the rate limit (session_rate_limit_answers_10038_embedded_sqlite).
-    let elsewhere: BTreeSet<String> = ["overloaded", "unavailable", "too_frequent"]
-        .map(String::from)
-        .into();
+    let elsewhere: BTreeSet<String> = ["overloaded", "unavailable", "too_frequent"].map(String::from).into();
     let missing: Vec<_> = documented_codes()
         .difference(&seen.0)
         .filter(|c| !elsewhere.contains(*c))
@@ -335,7 +416,11 @@ async fn session_rate_limit_answers_10038_embedded_sqlite() {
     assert!((1..=2).contains(&wait), "Retry-After {wait}");
     let (_, body) = read(resp).await;
     support::assert_code(&body, "too_frequent");
-    assert_ne!(list(&other).await.unwrap().status(), 429, "another session is not slowed");
+    assert_ne!(
+        list(&other).await.unwrap().status(),
+        429,
+        "another session is not slowed"
+    );
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(list(&user).await.unwrap().status(), 200, "the session recovers");
     app.shutdown().await;
@@ -346,7 +431,9 @@ async fn session_rate_limit_answers_10038_embedded_sqlite() {
 async fn always_200_mode_embedded_sqlite() {
     let app = spawn_custom(Backend::Embedded, |c| c.error_http_status = "always-200".into(), true).await;
     let user = app.session("u1").await;
-    let (status, body) = app.post_json("/v1/question/new", json!({ "title": "no session" })).await;
+    let (status, body) = app
+        .post_json("/v1/question/new", json!({ "title": "no session" }))
+        .await;
     assert_eq!(status, 200, "{body}");
     support::assert_code(&body, "invalid_session");
     let (status, body) = app.get("/v1/nothing/here", &[]).await;
@@ -419,7 +506,10 @@ async fn list_items_have_the_originals_defaults_rabbitmq_postgres() {
         ],
     );
     let (_, list) = app.get("/v1/question/list", &[("session", &alice)]).await;
-    assert_eq!(list["questions"][0]["user_image_url"], "https://cdn.example.com/shop-avatar.png");
+    assert_eq!(
+        list["questions"][0]["user_image_url"],
+        "https://cdn.example.com/shop-avatar.png"
+    );
 
     // A user may write to a waiting question; an agent may not.
     let (status, body) = text(&app, &q, &plain, "plain", 1).await;
@@ -438,7 +528,10 @@ async fn list_items_have_the_originals_defaults_rabbitmq_postgres() {
         .await;
     assert!(no_nulls(&messages), "{messages}");
     let m = &messages["messages"][0];
-    assert!(m["type"].is_i64() && m["sender_type"].is_i64() && m["timestamp"].is_f64(), "{m}");
+    assert!(
+        m["type"].is_i64() && m["sender_type"].is_i64() && m["timestamp"].is_f64(),
+        "{m}"
+    );
 
     // User lists: no null serv_id before an agent takes the question.
     let (_, alls) = app.get("/v1/user/plain/alls", &[("session", &plain)]).await;
@@ -498,7 +591,9 @@ async fn label_filter_takes_one_label_or_an_array_embedded_sqlite() {
 async fn database_outage_answers_503_and_never_loses_a_confirmed_command_rabbitmq_postgres() {
     let test_db = TestDb::create(Backend::RabbitPostgres).await;
     let proxy = Proxy::start("127.0.0.1:5432").await;
-    let through_proxy = test_db.url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
+    let through_proxy = test_db
+        .url
+        .replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
     let prefix = format!("kefu-test-{}", uuid::Uuid::new_v4().simple());
     let mut config = support::test_config(Backend::RabbitPostgres, &through_proxy, &prefix);
     config.db_acquire_timeout_ms = 1_000;
@@ -537,18 +632,33 @@ async fn database_outage_answers_503_and_never_loses_a_confirmed_command_rabbitm
         let url = app.url("/v1/question/new");
         let session = session.clone();
         tokio::spawn(async move {
-            read(http.post(url).json(&json!({ "session": session, "title": "kept" })).send().await.unwrap()).await
+            read(
+                http.post(url)
+                    .json(&json!({ "session": session, "title": "kept" }))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
         })
     };
     tokio::time::sleep(Duration::from_millis(600)).await;
     proxy.stop();
     let (status, body) = pending.await.unwrap();
     assert_eq!(status, 202, "a confirmed command is not an error: {body}");
-    assert!(body["request_id"].is_string() && body["question_id"].is_string(), "{body}");
+    assert!(
+        body["request_id"].is_string() && body["question_id"].is_string(),
+        "{body}"
+    );
     proxy.resume().await;
 
     // The queued command is applied once a worker runs.
-    let worker = kefu_workers::Worker::new(app.db.clone(), app.broker.clone(), std::sync::Arc::new(app.config.clone()), Default::default());
+    let worker = kefu_workers::Worker::new(
+        app.db.clone(),
+        app.broker.clone(),
+        std::sync::Arc::new(app.config.clone()),
+        Default::default(),
+    );
     tokio::spawn(kefu_workers::run(worker, app.cancel.clone()));
     let question_id = body["question_id"].as_str().unwrap().to_owned();
     let mut applied = false;
@@ -616,11 +726,24 @@ async fn openapi_document_is_current_and_served_embedded_sqlite() {
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("swagger-ui"), "{html}");
-    assert!(!html.contains("https://"), "the docs page loads nothing from the network");
-    let bundle = app.http.get(app.url("/docs/swagger-ui-bundle.js")).send().await.unwrap();
+    assert!(
+        !html.contains("https://"),
+        "the docs page loads nothing from the network"
+    );
+    let bundle = app
+        .http
+        .get(app.url("/docs/swagger-ui-bundle.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bundle.status(), 200);
     assert!(bundle.bytes().await.unwrap().len() > 100_000);
-    let init = app.http.get(app.url("/docs/swagger-initializer.js")).send().await.unwrap();
+    let init = app
+        .http
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap();
     assert!(init.text().await.unwrap().contains("/v1/openapi.json"));
     app.shutdown().await;
 }

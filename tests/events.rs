@@ -94,13 +94,24 @@ async fn lifecycle_events_arrive_in_sequence_order_rabbitmq_postgres() {
     let (_conn, mut consumer) = subscribe(&app, "#").await;
     let user = app.session("u1").await;
     let alice = app.agent_session("alice").await;
-    let (_, created) = app.post_json("/v1/question/new", json!({ "session": user, "title": "退款", "label": ["售后"] })).await;
+    let (_, created) = app
+        .post_json(
+            "/v1/question/new",
+            json!({ "session": user, "title": "退款", "label": ["售后"] }),
+        )
+        .await;
     let q = created["question_id"].as_str().unwrap().to_owned();
     let agent = json!({ "session": alice, "serv_id": "alice" });
     let steps: Vec<(String, Value)> = vec![
-        (format!("/v1/question/{q}/message/send_text"), json!({ "session": user, "sender": "u1", "sender_type": 1, "text": "在吗" })),
+        (
+            format!("/v1/question/{q}/message/send_text"),
+            json!({ "session": user, "sender": "u1", "sender_type": 1, "text": "在吗" }),
+        ),
         (format!("/v1/question/{q}/serve"), agent.clone()),
-        (format!("/v1/question/{q}/message/send_text"), json!({ "session": alice, "sender": "alice", "sender_type": 2, "text": "在" })),
+        (
+            format!("/v1/question/{q}/message/send_text"),
+            json!({ "session": alice, "sender": "alice", "sender_type": 2, "text": "在" }),
+        ),
         (format!("/v1/question/{q}/quit"), agent.clone()),
         (format!("/v1/question/{q}/serve"), agent.clone()),
         (format!("/v1/question/{q}/finish"), agent.clone()),
@@ -132,12 +143,20 @@ async fn lifecycle_events_arrive_in_sequence_order_rabbitmq_postgres() {
     for e in &events {
         check_schema(e);
     }
-    assert!(events.iter().any(|e| e["type"] == "kefu.session.opened"), "sessions are events too");
-    assert!(events.iter().any(|e| e["type"] == "kefu.agent.bound" && e["data"]["serv_id"] == "alice"));
+    assert!(
+        events.iter().any(|e| e["type"] == "kefu.session.opened"),
+        "sessions are events too"
+    );
+    assert!(events
+        .iter()
+        .any(|e| e["type"] == "kefu.agent.bound" && e["data"]["serv_id"] == "alice"));
     let mut of_q: Vec<&Value> = events.iter().filter(|e| e["subject"] == q.as_str()).collect();
     // The relay keeps commit order; consumers order by the question's sequence anyway.
     let sequences: Vec<i64> = of_q.iter().map(|e| e["data"]["sequence"].as_i64().unwrap()).collect();
-    assert!(sequences.windows(2).all(|w| w[0] <= w[1]), "in sequence order: {sequences:?}");
+    assert!(
+        sequences.windows(2).all(|w| w[0] <= w[1]),
+        "in sequence order: {sequences:?}"
+    );
     of_q.sort_by_key(|e| e["data"]["sequence"].as_i64());
     let types: Vec<&str> = of_q.iter().map(|e| e["type"].as_str().unwrap()).collect();
     // Within one sequence number (one transaction) the state change comes before its message.
@@ -182,11 +201,23 @@ async fn relay_delivers_after_a_crash_with_the_same_id_rabbitmq_postgres() {
     let app = spawn_custom(Backend::RabbitPostgres, |c| c.relay = false, true).await;
     let (_conn, mut consumer) = subscribe(&app, "kefu.question.*").await;
     let user = app.session("u1").await;
-    let (status, _) = app.post_json("/v1/question/new", json!({ "session": user, "title": "t" })).await;
+    let (status, _) = app
+        .post_json("/v1/question/new", json!({ "session": user, "title": "t" }))
+        .await;
     assert_eq!(status, 200);
     // Committed, not relayed: the relay "died" before publishing.
-    assert_eq!(count_rows(&app.db, "outbox_events", Some("published_at IS NULL AND event_type = 'kefu.question.created'")).await, 1);
-    assert!(collect(&mut consumer, Duration::from_millis(500), |e| !e.is_empty()).await.is_empty());
+    assert_eq!(
+        count_rows(
+            &app.db,
+            "outbox_events",
+            Some("published_at IS NULL AND event_type = 'kefu.question.created'")
+        )
+        .await,
+        1
+    );
+    assert!(collect(&mut consumer, Duration::from_millis(500), |e| !e.is_empty())
+        .await
+        .is_empty());
     let row = app
         .db
         .query_one(sea_orm::Statement::from_string(
@@ -197,13 +228,20 @@ async fn relay_delivers_after_a_crash_with_the_same_id_rabbitmq_postgres() {
         .unwrap()
         .unwrap();
     let event_id: String = row.try_get("", "event_id").unwrap();
-    let relayed = kefu_workers::relay::relay_batch(&app.db, &app.broker, 100).await.unwrap();
+    let relayed = kefu_workers::relay::relay_batch(&app.db, &app.broker, 100)
+        .await
+        .unwrap();
     assert!(relayed >= 1);
     let got = collect(&mut consumer, Duration::from_secs(5), |e| !e.is_empty()).await;
     assert_eq!(got[0]["id"], event_id.as_str());
     // Published, then the relay died before marking it: it goes out again, same id.
-    app.db.execute_unprepared("UPDATE outbox_events SET published_at = NULL").await.unwrap();
-    kefu_workers::relay::relay_batch(&app.db, &app.broker, 100).await.unwrap();
+    app.db
+        .execute_unprepared("UPDATE outbox_events SET published_at = NULL")
+        .await
+        .unwrap();
+    kefu_workers::relay::relay_batch(&app.db, &app.broker, 100)
+        .await
+        .unwrap();
     let again = collect(&mut consumer, Duration::from_secs(5), |e| !e.is_empty()).await;
     assert_eq!(again[0]["id"], event_id.as_str());
     app.shutdown().await;
@@ -225,7 +263,9 @@ async fn two_relays_publish_no_event_twice_rabbitmq_postgres() {
     let user = app.session("u1").await;
     let n = 150;
     for i in 0..n {
-        let (status, _) = app.post_json("/v1/question/new", json!({ "session": user, "title": format!("q{i}") })).await;
+        let (status, _) = app
+            .post_json("/v1/question/new", json!({ "session": user, "title": format!("q{i}") }))
+            .await;
         assert_eq!(status, 200);
     }
     let relay = |app: &TestApp| {
@@ -262,13 +302,18 @@ async fn two_relays_publish_no_event_twice_rabbitmq_postgres() {
     let took = started.elapsed();
     assert!(a > 0 && b > 0, "both relays took a share: {a} + {b}");
     assert_eq!(a + b, total);
-    eprintln!("two relays, batches of 10: {total} events in {took:?} ({:.0}/s)", total as f64 / took.as_secs_f64());
+    eprintln!(
+        "two relays, batches of 10: {total} events in {took:?} ({:.0}/s)",
+        total as f64 / took.as_secs_f64()
+    );
     let events = collect(&mut consumer, Duration::from_secs(30), |e| e.len() >= total).await;
     let ids: HashSet<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(events.len(), total, "every event once");
     assert_eq!(ids.len(), total);
     // Nothing arrives twice later either.
-    assert!(collect(&mut consumer, Duration::from_millis(500), |e| !e.is_empty()).await.is_empty());
+    assert!(collect(&mut consumer, Duration::from_millis(500), |e| !e.is_empty())
+        .await
+        .is_empty());
     app.shutdown().await;
 }
 
@@ -304,31 +349,64 @@ async fn wait_rows(app: &TestApp, table: &str, cond: &str, n: i64) {
 async fn a_late_commit_is_listed_in_commit_order_rabbitmq_postgres() {
     let app = spawn_app(Backend::RabbitPostgres).await;
     let user = app.session("u1").await;
-    let (_, created) = app.post_json("/v1/question/new", json!({ "session": user, "title": "t" })).await;
+    let (_, created) = app
+        .post_json("/v1/question/new", json!({ "session": user, "title": "t" }))
+        .await;
     let q = created["question_id"].as_str().unwrap().to_owned();
     let ids = IdGen::default();
     let (early, late) = (ids.next_id(), ids.next_id());
     assert!(early.as_str() < late.as_str());
     // The later id commits first; the earlier one (say, retried) commits after it.
-    app.broker.publish_command("b", &text_command(&q, late.clone(), "B").to_bytes(), false).await.unwrap();
+    app.broker
+        .publish_command("b", &text_command(&q, late.clone(), "B").to_bytes(), false)
+        .await
+        .unwrap();
     wait_rows(&app, "messages", &format!("id = '{}'", late.as_str()), 1).await;
-    let (_, head) = app.get(&format!("/v1/question/{q}/message"), &[("session", &user)]).await;
+    let (_, head) = app
+        .get(&format!("/v1/question/{q}/message"), &[("session", &user)])
+        .await;
     assert_eq!(head["messages"][0]["message_id"], late.as_str());
-    app.broker.publish_command("a", &text_command(&q, early.clone(), "A").to_bytes(), false).await.unwrap();
+    app.broker
+        .publish_command("a", &text_command(&q, early.clone(), "A").to_bytes(), false)
+        .await
+        .unwrap();
     wait_rows(&app, "messages", &format!("id = '{}'", early.as_str()), 1).await;
-    let (_, head) = app.get(&format!("/v1/question/{q}/message"), &[("session", &user)]).await;
-    let listed: Vec<&str> = head["messages"].as_array().unwrap().iter().map(|m| m["message_id"].as_str().unwrap()).collect();
+    let (_, head) = app
+        .get(&format!("/v1/question/{q}/message"), &[("session", &user)])
+        .await;
+    let listed: Vec<&str> = head["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message_id"].as_str().unwrap())
+        .collect();
     assert_eq!(&listed[..2], [early.as_str(), late.as_str()], "newest commit first");
     // Paging on from what the client had read (B) goes to older messages only; paging
     // forward from B finds A.
-    let (_, older) = app.get(&format!("/v1/question/{q}/message"), &[("session", &user), ("message_id", late.as_str())]).await;
+    let (_, older) = app
+        .get(
+            &format!("/v1/question/{q}/message"),
+            &[("session", &user), ("message_id", late.as_str())],
+        )
+        .await;
     assert!(!older.to_string().contains(early.as_str()), "{older}");
     let (_, newer) = app
-        .get(&format!("/v1/question/{q}/message"), &[("session", &user), ("message_id", late.as_str()), ("sort", "1")])
+        .get(
+            &format!("/v1/question/{q}/message"),
+            &[("session", &user), ("message_id", late.as_str()), ("sort", "1")],
+        )
         .await;
     assert_eq!(newer["messages"][0]["message_id"], early.as_str(), "{newer}");
     // last_mess_* is the last commit's, not the largest id's.
-    assert_eq!(count_rows(&app.db, "questions", Some(&format!("id = '{q}' AND last_mess_text = 'A'"))).await, 1);
+    assert_eq!(
+        count_rows(
+            &app.db,
+            "questions",
+            Some(&format!("id = '{q}' AND last_mess_text = 'A'"))
+        )
+        .await,
+        1
+    );
     app.shutdown().await;
 }
 
@@ -337,21 +415,39 @@ async fn a_late_commit_is_listed_in_commit_order_rabbitmq_postgres() {
 async fn last_message_is_the_last_commit_under_two_workers_rabbitmq_postgres() {
     use sea_orm::ConnectionTrait;
     let app = spawn_custom(Backend::RabbitPostgres, |c| c.session_rate_per_sec = 0, true).await;
-    let second = kefu_workers::Worker::new(app.db.clone(), app.broker.clone(), std::sync::Arc::new(app.config.clone()), Default::default());
+    let second = kefu_workers::Worker::new(
+        app.db.clone(),
+        app.broker.clone(),
+        std::sync::Arc::new(app.config.clone()),
+        Default::default(),
+    );
     tokio::spawn(kefu_workers::run(second, app.cancel.clone()));
     let user = app.session("u1").await;
     let alice = app.agent_session("alice").await;
-    let (_, created) = app.post_json("/v1/question/new", json!({ "session": user, "title": "t" })).await;
+    let (_, created) = app
+        .post_json("/v1/question/new", json!({ "session": user, "title": "t" }))
+        .await;
     let q = created["question_id"].as_str().unwrap().to_owned();
-    app.post_json(&format!("/v1/question/{q}/serve"), json!({ "session": alice, "serv_id": "alice" })).await;
+    app.post_json(
+        &format!("/v1/question/{q}/serve"),
+        json!({ "session": alice, "serv_id": "alice" }),
+    )
+    .await;
     let sends = (0..200).map(|i| {
-        let (session, sender, kind) = if i % 2 == 0 { (&user, "u1", 1) } else { (&alice, "alice", 2) };
+        let (session, sender, kind) = if i % 2 == 0 {
+            (&user, "u1", 1)
+        } else {
+            (&alice, "alice", 2)
+        };
         let body = json!({ "session": session, "sender": sender, "sender_type": kind, "text": format!("m{i}") });
         let path = format!("/v1/question/{q}/message/send_text");
         let app = &app;
         async move { app.post_json_with(&path, body, &[("Prefer", "respond-async")]).await.0 }
     });
-    let statuses = futures_util::stream::iter(sends).buffer_unordered(16).collect::<Vec<_>>().await;
+    let statuses = futures_util::stream::iter(sends)
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
     assert!(statuses.iter().all(|s| *s == 202));
     wait_rows(&app, "messages", &format!("question_id = '{q}' AND msg_type = 3"), 200).await;
     let sql = format!(
@@ -367,8 +463,14 @@ async fn last_message_is_the_last_commit_under_two_workers_rabbitmq_postgres() {
         .unwrap();
     let (text, last): (String, String) = (row.try_get("", "text").unwrap(), row.try_get("", "last").unwrap());
     assert_eq!(last, text, "last_mess_text is the last committed message");
-    assert_eq!(row.try_get::<i64>("", "at").unwrap(), row.try_get::<i64>("", "last_at").unwrap());
-    assert_eq!(row.try_get::<i64>("", "mseq").unwrap(), row.try_get::<i64>("", "qseq").unwrap());
+    assert_eq!(
+        row.try_get::<i64>("", "at").unwrap(),
+        row.try_get::<i64>("", "last_at").unwrap()
+    );
+    assert_eq!(
+        row.try_get::<i64>("", "mseq").unwrap(),
+        row.try_get::<i64>("", "qseq").unwrap()
+    );
     let distinct = count_rows(&app.db, "messages", Some(&format!("question_id = '{q}'"))).await;
     let seqs = {
         let row = app
@@ -392,17 +494,24 @@ async fn last_message_is_the_last_commit_under_two_workers_rabbitmq_postgres() {
 async fn a_database_outage_dead_letters_nothing_rabbitmq_postgres() {
     let test_db = support::TestDb::create(Backend::RabbitPostgres).await;
     let proxy = support::proxy::Proxy::start("127.0.0.1:5432").await;
-    let through = test_db.url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
+    let through = test_db
+        .url
+        .replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
     let prefix = format!("kefu-test-{}", uuid::Uuid::new_v4().simple());
     let mut config = support::test_config(Backend::RabbitPostgres, &through, &prefix);
     config.db_acquire_timeout_ms = 500;
     let app = support::spawn_with(Backend::RabbitPostgres, test_db, config, true).await;
     let user = app.session("u1").await;
-    let (_, created) = app.post_json("/v1/question/new", json!({ "session": user, "title": "t" })).await;
+    let (_, created) = app
+        .post_json("/v1/question/new", json!({ "session": user, "title": "t" }))
+        .await;
     let q = created["question_id"].as_str().unwrap().to_owned();
     proxy.stop();
     let id = IdGen::default().next_id();
-    app.broker.publish_command("during-outage", &text_command(&q, id.clone(), "hi").to_bytes(), false).await.unwrap();
+    app.broker
+        .publish_command("during-outage", &text_command(&q, id.clone(), "hi").to_bytes(), false)
+        .await
+        .unwrap();
     // The schedule ([200 ms, 1 s]) would dead-letter a failing command within ~1.5 s.
     tokio::time::sleep(Duration::from_secs(6)).await;
     proxy.resume().await;
@@ -417,9 +526,16 @@ async fn dead_letters_are_listed_and_redriven_rabbitmq_postgres() {
     use sea_orm::ConnectionTrait;
     let app = spawn_app(Backend::RabbitPostgres).await;
     let user = app.session("u1").await;
-    app.db.execute_unprepared("ALTER TABLE question_labels RENAME TO question_labels_away").await.unwrap();
+    app.db
+        .execute_unprepared("ALTER TABLE question_labels RENAME TO question_labels_away")
+        .await
+        .unwrap();
     let (status, queued) = app
-        .post_json_with("/v1/question/new", json!({ "session": user, "title": "doomed", "label": ["x"] }), &[("Prefer", "respond-async")])
+        .post_json_with(
+            "/v1/question/new",
+            json!({ "session": user, "title": "doomed", "label": ["x"] }),
+            &[("Prefer", "respond-async")],
+        )
         .await;
     assert_eq!(status, 202);
     wait_rows(&app, "dead_letters", "1 = 1", 1).await;
@@ -430,7 +546,10 @@ async fn dead_letters_are_listed_and_redriven_rabbitmq_postgres() {
     assert_eq!(dead["reason"], "rejected", "given up by a worker: {dead}");
     assert_eq!(dead["attempts"], 2, "both scheduled retries happened: {dead}");
     // Fixed, then re-driven: applied once.
-    app.db.execute_unprepared("ALTER TABLE question_labels_away RENAME TO question_labels").await.unwrap();
+    app.db
+        .execute_unprepared("ALTER TABLE question_labels_away RENAME TO question_labels")
+        .await
+        .unwrap();
     let out = cli(&["dead-letters", "redrive", "--id", dead["id"].as_str().unwrap()]);
     assert_eq!(out["redriven"], 1);
     wait_rows(&app, "questions", "title = 'doomed'", 1).await;
@@ -445,7 +564,8 @@ async fn tail_prints_events(backend: Backend) {
     let app = spawn_app(backend).await;
     let mut cmd = support::kefu_cmd(&app.config.database_url);
     if backend.rabbit() {
-        cmd.env("KEFU_AMQP_URL", AMQP_URL).env("KEFU_AMQP_PREFIX", &app.config.amqp_prefix);
+        cmd.env("KEFU_AMQP_URL", AMQP_URL)
+            .env("KEFU_AMQP_PREFIX", &app.config.amqp_prefix);
     }
     let mut child = cmd
         .args(["events", "tail", "--type", "kefu.question.*"])
@@ -463,7 +583,9 @@ async fn tail_prints_events(backend: Backend) {
     });
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let user = app.session("u1").await;
-    let (_, created) = app.post_json("/v1/question/new", json!({ "session": user, "title": "tail me" })).await;
+    let (_, created) = app
+        .post_json("/v1/question/new", json!({ "session": user, "title": "tail me" }))
+        .await;
     let q = created["question_id"].as_str().unwrap().to_owned();
     app.post_json(
         &format!("/v1/question/{q}/message/send_text"),
@@ -477,7 +599,10 @@ async fn tail_prints_events(backend: Backend) {
     let _ = child.kill();
     let _ = child.wait();
     let event: Value = serde_json::from_str(&line).unwrap();
-    assert_eq!(event["type"], "kefu.question.created", "only the pattern's types, the session's not: {event}");
+    assert_eq!(
+        event["type"], "kefu.question.created",
+        "only the pattern's types, the session's not: {event}"
+    );
     assert_eq!(event["subject"], q.as_str());
     check_schema(&event);
     app.shutdown().await;

@@ -18,15 +18,26 @@ fn usersig_agrees_with_tencents_reference_implementation() {
     let python = venv.join("bin").join("python");
     let run = |cmd: &mut std::process::Command| {
         let out = cmd.output().expect("run");
-        assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
     if !python.exists() {
         run(std::process::Command::new("python3").args(["-m", "venv"]).arg(&venv));
         run(std::process::Command::new(venv.join("bin").join("pip")).args(["install", "-q", PINNED]));
     }
-    let (sdkappid, key, identifier) = (1400000000u64, "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e", "administrator");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let (sdkappid, key, identifier) = (
+        1400000000u64,
+        "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e",
+        "administrator",
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let ours = gen_usersig(sdkappid, key, identifier, 86400, now);
     // Tencent's package checks ours: decode it, recompute the HMAC with its own code.
     let script = format!(
@@ -44,7 +55,10 @@ print(api.gen_sig("{identifier}", 3600))
     let theirs = run(std::process::Command::new(&python).args(["-c", &script]));
     // And ours checks theirs.
     let verified = verify_usersig(&theirs, key).expect("Tencent's UserSig verifies");
-    assert_eq!((verified.identifier.as_str(), verified.sdkappid, verified.expire), (identifier, sdkappid, 3600));
+    assert_eq!(
+        (verified.identifier.as_str(), verified.sdkappid, verified.expire),
+        (identifier, sdkappid, 3600)
+    );
     assert!(verify_usersig(&theirs, "another-key").is_none());
 }
 
@@ -62,8 +76,19 @@ async fn im_settings_through_cli_and_admin_api_embedded_sqlite() {
     let set = admin(
         &db,
         &[
-            "app", "set-im", "--identify", "com.example.shop", "--base-url", "http://127.0.0.1:9/im", "--sdkappid",
-            "1400000000", "--identifier", "administrator", "--secret-key", "THE-SECRET-KEY", "--from-account",
+            "app",
+            "set-im",
+            "--identify",
+            "com.example.shop",
+            "--base-url",
+            "http://127.0.0.1:9/im",
+            "--sdkappid",
+            "1400000000",
+            "--identifier",
+            "administrator",
+            "--secret-key",
+            "THE-SECRET-KEY",
+            "--from-account",
             "@customer_service_account",
         ],
     );
@@ -77,7 +102,13 @@ async fn im_settings_through_cli_and_admin_api_embedded_sqlite() {
     let get = |path: &'static str| {
         let app = &app;
         async move {
-            let resp = app.http.get(app.url(path)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+            let resp = app
+                .http
+                .get(app.url(path))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap();
             (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
         }
     };
@@ -96,7 +127,10 @@ async fn im_settings_through_cli_and_admin_api_embedded_sqlite() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
-    assert_eq!((body["base_url"].as_str(), body["sdkappid"].as_i64()), (Some("https://console.tim.qq.com"), Some(1400000001)));
+    assert_eq!(
+        (body["base_url"].as_str(), body["sdkappid"].as_i64()),
+        (Some("https://console.tim.qq.com"), Some(1400000001))
+    );
     let resp = app
         .http
         .put(app.url("/admin/v1/apps/1/im"))
@@ -109,7 +143,13 @@ async fn im_settings_through_cli_and_admin_api_embedded_sqlite() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["field"], "base_url", "{body}");
     // Cleared: none.
-    let resp = app.http.delete(app.url("/admin/v1/apps/com.example.shop/im")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let resp = app
+        .http
+        .delete(app.url("/admin/v1/apps/com.example.shop/im"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(get("/admin/v1/apps/com.example.shop/im").await.0, 404);
     app.shutdown().await;
@@ -122,9 +162,15 @@ async fn agent_text_over_the_ims_12k_is_refused_embedded_sqlite() {
     let app = spawn_custom(Backend::Embedded, |c| c.session_rate_per_sec = 0, true).await;
     let user = app.session("u1").await;
     let alice = app.agent_session("alice").await;
-    let (_, created) = app.post_json("/v1/question/new", json!({ "session": user, "title": "t" })).await;
+    let (_, created) = app
+        .post_json("/v1/question/new", json!({ "session": user, "title": "t" }))
+        .await;
     let q = created["question_id"].as_str().unwrap().to_owned();
-    app.post_json(&format!("/v1/question/{q}/serve"), json!({ "session": alice, "serv_id": "alice" })).await;
+    app.post_json(
+        &format!("/v1/question/{q}/serve"),
+        json!({ "session": alice, "serv_id": "alice" }),
+    )
+    .await;
     let long = "😀".repeat(4000); // 16,000 bytes of UTF-8: the spec's 4,000 characters, over 12 KB
     let send = |text: String| {
         let (app, alice, q) = (&app, alice.clone(), q.clone());
@@ -136,12 +182,26 @@ async fn agent_text_over_the_ims_12k_is_refused_embedded_sqlite() {
             .await
         }
     };
-    assert_eq!(send(long.clone()).await.0, 200, "no IM settings: the spec's 4000 characters");
+    assert_eq!(
+        send(long.clone()).await.0,
+        200,
+        "no IM settings: the spec's 4000 characters"
+    );
     admin(
         &app.config.database_url,
         &[
-            "app", "set-im", "--identify", "com.example.shop", "--sdkappid", "1400000000", "--identifier", "administrator",
-            "--secret-key", "K", "--from-account", "@customer_service_account",
+            "app",
+            "set-im",
+            "--identify",
+            "com.example.shop",
+            "--sdkappid",
+            "1400000000",
+            "--identifier",
+            "administrator",
+            "--secret-key",
+            "K",
+            "--from-account",
+            "@customer_service_account",
         ],
     );
     let (status, body) = send(long).await;
@@ -177,12 +237,11 @@ impl FakeIm {
             assert_eq!(q["contenttype"], "json");
             let body: Value = serde_json::from_str(&body).unwrap();
             fake.calls.lock().unwrap().push((q["random"].clone(), body));
-            let (status, answer, delay) = fake
-                .script
-                .lock()
-                .unwrap()
-                .pop_front()
-                .unwrap_or((200, r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#.into(), 0));
+            let (status, answer, delay) = fake.script.lock().unwrap().pop_front().unwrap_or((
+                200,
+                r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#.into(),
+                0,
+            ));
             tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
             (axum::http::StatusCode::from_u16(status).unwrap(), answer)
         }
@@ -201,7 +260,10 @@ impl FakeIm {
 
     fn answer_after(&self, times: usize, status: u16, body: &str, delay_ms: u64) {
         for _ in 0..times {
-            self.script.lock().unwrap().push_back((status, body.to_owned(), delay_ms));
+            self.script
+                .lock()
+                .unwrap()
+                .push_back((status, body.to_owned(), delay_ms));
         }
     }
 
@@ -249,13 +311,27 @@ async fn im_deliveries_retry_keep_order_and_give_up_rabbitmq_postgres() {
     admin(
         &app.config.database_url,
         &[
-            "app", "set-im", "--identify", "com.example.shop", "--base-url", &base, "--sdkappid", "1400000000",
-            "--identifier", "administrator", "--secret-key", KEY, "--from-account", "@customer_service_account",
+            "app",
+            "set-im",
+            "--identify",
+            "com.example.shop",
+            "--base-url",
+            &base,
+            "--sdkappid",
+            "1400000000",
+            "--identifier",
+            "administrator",
+            "--secret-key",
+            KEY,
+            "--from-account",
+            "@customer_service_account",
         ],
     );
     let user = app.session("u1").await;
     let alice = app.agent_session("alice").await;
-    let (_, created) = app.post_json("/v1/question/new", json!({ "session": user, "title": "t" })).await;
+    let (_, created) = app
+        .post_json("/v1/question/new", json!({ "session": user, "title": "t" }))
+        .await;
     let q = created["question_id"].as_str().unwrap().to_owned();
     // The user's own message is not sent to the IM (it came from there).
     app.post_json(
@@ -268,7 +344,12 @@ async fn im_deliveries_retry_keep_order_and_give_up_rabbitmq_postgres() {
     let internal = r#"{"ActionStatus":"FAIL","ErrorInfo":"internal error","ErrorCode":141002}"#;
     fake.answer_after(1, 200, internal, 500);
     fake.answer(1, 200, internal);
-    let (status, _) = app.post_json(&format!("/v1/question/{q}/serve"), json!({ "session": alice, "serv_id": "alice" })).await;
+    let (status, _) = app
+        .post_json(
+            &format!("/v1/question/{q}/serve"),
+            json!({ "session": alice, "serv_id": "alice" }),
+        )
+        .await;
     assert_eq!(status, 200);
     for text in ["one", "two", "three"] {
         let (status, _) = app
@@ -281,19 +362,33 @@ async fn im_deliveries_retry_keep_order_and_give_up_rabbitmq_postgres() {
     }
     let calls = wait_calls(&fake, 6).await;
     let texts: Vec<String> = calls.iter().map(text_of).collect();
-    assert_eq!(texts, ["<custom>", "<custom>", "<custom>", "one", "two", "three"], "in order, the first retried");
+    assert_eq!(
+        texts,
+        ["<custom>", "<custom>", "<custom>", "one", "two", "three"],
+        "in order, the first retried"
+    );
     let (first, second, third) = (&calls[0], &calls[1], &calls[2]);
     assert_eq!(first.1["MsgRandom"], second.1["MsgRandom"]);
-    assert_eq!(first.1["MsgRandom"], third.1["MsgRandom"], "the same MsgRandom on every attempt");
+    assert_eq!(
+        first.1["MsgRandom"], third.1["MsgRandom"],
+        "the same MsgRandom on every attempt"
+    );
     assert!(first.0 != second.0 && second.0 != third.0, "a fresh random per request");
     assert_eq!(first.1["ExcludeFromUserRespTimeout"], 1);
     assert_eq!(calls[3].1["ToAccount"], "u1");
     assert_eq!(calls[3].1["FromAccount"], "@customer_service_account");
     let data: Value = serde_json::from_str(first.1["MsgBody"][0]["MsgContent"]["Data"].as_str().unwrap()).unwrap();
-    assert_eq!((data["push_type"].as_str(), data["action"].as_i64()), (Some("service"), Some(1)));
+    assert_eq!(
+        (data["push_type"].as_str(), data["action"].as_i64()),
+        (Some("service"), Some(1))
+    );
 
     // A 141005 is final: one call, marked failed; the next message still goes.
-    fake.answer(1, 200, r#"{"ActionStatus":"FAIL","ErrorInfo":"session ended","ErrorCode":141005}"#);
+    fake.answer(
+        1,
+        200,
+        r#"{"ActionStatus":"FAIL","ErrorInfo":"session ended","ErrorCode":141005}"#,
+    );
     for text in ["lost", "after"] {
         app.post_json(
             &format!("/v1/question/{q}/message/send_text"),
@@ -311,7 +406,11 @@ async fn im_deliveries_retry_keep_order_and_give_up_rabbitmq_postgres() {
     let mut row = None;
     for _ in 0..5 {
         // Tolerates a busy database pool on a loaded machine.
-        match app.db.query_one(sea_orm::Statement::from_string(app.db.get_database_backend(), sql)).await {
+        match app
+            .db
+            .query_one(sea_orm::Statement::from_string(app.db.get_database_backend(), sql))
+            .await
+        {
             Ok(found) => {
                 row = found;
                 break;
@@ -324,7 +423,10 @@ async fn im_deliveries_retry_keep_order_and_give_up_rabbitmq_postgres() {
     assert_eq!(row.try_get::<String>("", "state").unwrap(), "failed");
     assert_eq!(row.try_get::<i32>("", "attempts").unwrap(), 1);
     assert!(row.try_get::<String>("", "last_error").unwrap().contains("141005"));
-    assert_eq!(support::count_rows(&app.db, "im_deliveries", Some("state = 'delivered'")).await, 5);
+    assert_eq!(
+        support::count_rows(&app.db, "im_deliveries", Some("state = 'delivered'")).await,
+        5
+    );
 
     // Operators list the failed one and re-drive it: sent again (same MsgRandom), delivered.
     let cli = |args: &[&str]| support::admin_on_broker(&app, args);
@@ -342,6 +444,9 @@ async fn im_deliveries_retry_keep_order_and_give_up_rabbitmq_postgres() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(support::count_rows(&app.db, "im_deliveries", Some("state = 'delivered'")).await, 6);
+    assert_eq!(
+        support::count_rows(&app.db, "im_deliveries", Some("state = 'delivered'")).await,
+        6
+    );
     app.shutdown().await;
 }

@@ -19,9 +19,19 @@ struct Sent {
     body: Value,
 }
 
-async fn send_at(app: &TestApp, version: &str, appid: &str, ts: i64, sig: Option<&str>, body: &Value, headers: &[(&str, &str)]) -> Sent {
+async fn send_at(
+    app: &TestApp,
+    version: &str,
+    appid: &str,
+    ts: i64,
+    sig: Option<&str>,
+    body: &Value,
+    headers: &[(&str, &str)],
+) -> Sent {
     let ts = ts.to_string();
-    let sig = sig.map(str::to_owned).unwrap_or_else(|| signature(appid, &app.secret, &ts));
+    let sig = sig
+        .map(str::to_owned)
+        .unwrap_or_else(|| signature(appid, &app.secret, &ts));
     let mut req = app
         .http
         .post(app.url(&format!("/api/{version}/{appid}/leavemessage")))
@@ -59,8 +69,17 @@ fn example() -> Value {
 #[track_caller]
 fn refused(sent: &Sent, http: u16, code: &str, field: Option<&str>) {
     assert_eq!(sent.status, http, "{}", sent.body);
-    assert_eq!(sent.body["errcode"], support::error_number(code), "{code}: {}", sent.body);
-    assert!(sent.body["errmsg"].as_str().is_some_and(|m| !m.is_empty() && m != "ok"), "{}", sent.body);
+    assert_eq!(
+        sent.body["errcode"],
+        support::error_number(code),
+        "{code}: {}",
+        sent.body
+    );
+    assert!(
+        sent.body["errmsg"].as_str().is_some_and(|m| !m.is_empty() && m != "ok"),
+        "{}",
+        sent.body
+    );
     assert_eq!(sent.body.get("field").and_then(Value::as_str), field, "{}", sent.body);
 }
 
@@ -124,7 +143,12 @@ async fn leave_message_signed_like_the_clients_rabbitmq_postgres() {
     // The same signature with another body: refused.
     let mut other = example();
     other["subject"] = json!("另一个");
-    refused(&send_at(&app, "v1.0", "1", ts, None, &other, &[]).await, 409, "idempotency_key_reused", Some("signature"));
+    refused(
+        &send_at(&app, "v1.0", "1", ts, None, &other, &[]).await,
+        409,
+        "idempotency_key_reused",
+        Some("signature"),
+    );
     assert_eq!(rows(&app).await, 1);
 
     // The client's extra fields are ignored; the app named by its identify; `v1`.
@@ -136,13 +160,38 @@ async fn leave_message_signed_like_the_clients_rabbitmq_postgres() {
 
     // Signature and timestamp.
     let ts = now_ms() + 7;
-    refused(&send_at(&app, "v1", "1", ts, Some(&"0".repeat(40)), &example(), &[]).await, 401, "bad_signature", Some("signature"));
+    refused(
+        &send_at(&app, "v1", "1", ts, Some(&"0".repeat(40)), &example(), &[]).await,
+        401,
+        "bad_signature",
+        Some("signature"),
+    );
     // Signed for another appid spelling: the appid is signed exactly as in the path.
     let wrong_spelling = signature(&app.identify, &app.secret, &ts.to_string());
-    refused(&send_at(&app, "v1", "1", ts, Some(&wrong_spelling), &example(), &[]).await, 401, "bad_signature", Some("signature"));
-    refused(&send_at(&app, "v1", "1", now_ms() - 6 * 60_000, None, &example(), &[]).await, 401, "expired_timestamp", Some("timestamp"));
-    refused(&send_at(&app, "v1", "999", now_ms(), None, &example(), &[]).await, 404, "unknown_app", Some("appid"));
-    refused(&send_at(&app, "v2", "1", now_ms() + 9, None, &example(), &[]).await, 404, "not_found", Some("version"));
+    refused(
+        &send_at(&app, "v1", "1", ts, Some(&wrong_spelling), &example(), &[]).await,
+        401,
+        "bad_signature",
+        Some("signature"),
+    );
+    refused(
+        &send_at(&app, "v1", "1", now_ms() - 6 * 60_000, None, &example(), &[]).await,
+        401,
+        "expired_timestamp",
+        Some("timestamp"),
+    );
+    refused(
+        &send_at(&app, "v1", "999", now_ms(), None, &example(), &[]).await,
+        404,
+        "unknown_app",
+        Some("appid"),
+    );
+    refused(
+        &send_at(&app, "v2", "1", now_ms() + 9, None, &example(), &[]).await,
+        404,
+        "not_found",
+        Some("version"),
+    );
     let resp = app
         .http
         .post(app.url("/api/v1/1/leavemessage"))
@@ -232,7 +281,12 @@ async fn leave_message_validation_embedded_sqlite() {
     // user_data: any JSON, at most 2000 characters serialized.
     let fits = "x".repeat(2000 - 2);
     ok(with("user_data", json!(fits))).await;
-    bad(with("user_data", json!(format!("{fits}x"))), "user_data", "invalid_field").await;
+    bad(
+        with("user_data", json!(format!("{fits}x"))),
+        "user_data",
+        "invalid_field",
+    )
+    .await;
     ok(with("user_data", json!({ "nested": [1, 2, { "a": null }] }))).await;
     // user_id: optional, at most 50.
     ok(with("user_id", json!("u".repeat(50)))).await;
@@ -261,9 +315,27 @@ async fn leave_message_table_matches_the_ddl_rabbitmq_mariadb() {
     let app = spawn_app(Backend::RabbitMariadb).await;
     let expected: [(&str, &str, &str, &str, &str); 13] = [
         ("id", "varchar(50)", "NO", "PRI", ""),
-        ("acc_type", "varchar(50)", "NO", "", "留言来源的账户类型。微信请自行填写\"weixin\",否则是\"app\""),
-        ("acc_name", "varchar(50)", "NO", "", "账户名。微信的需要自行填写微信账户名,app的是app的name"),
-        ("user_id", "varchar(50)", "YES", "", "如果APP能够提供用户的唯一ID,就在这个字段填写。如果无法确定,则可不提供该字段。"),
+        (
+            "acc_type",
+            "varchar(50)",
+            "NO",
+            "",
+            "留言来源的账户类型。微信请自行填写\"weixin\",否则是\"app\"",
+        ),
+        (
+            "acc_name",
+            "varchar(50)",
+            "NO",
+            "",
+            "账户名。微信的需要自行填写微信账户名,app的是app的name",
+        ),
+        (
+            "user_id",
+            "varchar(50)",
+            "YES",
+            "",
+            "如果APP能够提供用户的唯一ID,就在这个字段填写。如果无法确定,则可不提供该字段。",
+        ),
         ("contact", "varchar(32)", "NO", "", "联络人称谓"),
         ("callback", "varchar(50)", "NO", "", "回复方式"),
         ("tel", "varchar(45)", "YES", "", ""),
@@ -289,12 +361,28 @@ async fn leave_message_table_matches_the_ddl_rabbitmq_mariadb() {
     for (got, want) in columns.iter().zip(expected) {
         let s = |c: &str| got.try_get::<Option<String>>("", c).unwrap().unwrap_or_default();
         assert_eq!(
-            (s("COLUMN_NAME"), s("COLUMN_TYPE"), s("IS_NULLABLE"), s("COLUMN_KEY"), s("COLUMN_COMMENT")),
-            (want.0.into(), want.1.into(), want.2.into(), want.3.into(), want.4.into())
+            (
+                s("COLUMN_NAME"),
+                s("COLUMN_TYPE"),
+                s("IS_NULLABLE"),
+                s("COLUMN_KEY"),
+                s("COLUMN_COMMENT")
+            ),
+            (
+                want.0.into(),
+                want.1.into(),
+                want.2.into(),
+                want.3.into(),
+                want.4.into()
+            )
         );
         if want.0 == "create_time" {
             assert_eq!(s("COLUMN_DEFAULT").to_lowercase(), "current_timestamp()");
-            assert!(s("EXTRA").to_lowercase().contains("on update current_timestamp"), "{}", s("EXTRA"));
+            assert!(
+                s("EXTRA").to_lowercase().contains("on update current_timestamp"),
+                "{}",
+                s("EXTRA")
+            );
         }
     }
     let table = app
@@ -319,12 +407,18 @@ async fn leave_message_table_matches_the_ddl_rabbitmq_mariadb() {
     let (_, before) = app.get(&format!("/v1/leavemessage/{id}"), &[("session", &alice)]).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (status, body) = app
-        .post_json(&format!("/v1/leavemessage/{id}/tag"), json!({ "session": alice, "tag": "已回电" }))
+        .post_json(
+            &format!("/v1/leavemessage/{id}/tag"),
+            json!({ "session": alice, "tag": "已回电" }),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let (_, after) = app.get(&format!("/v1/leavemessage/{id}"), &[("session", &alice)]).await;
     assert_eq!(after["leavemessage"]["tag"], "已回电");
-    assert_eq!(after["leavemessage"]["create_time"], before["leavemessage"]["create_time"]);
+    assert_eq!(
+        after["leavemessage"]["create_time"],
+        before["leavemessage"]["create_time"]
+    );
     app.shutdown().await;
 }
 
@@ -361,33 +455,65 @@ async fn agents_work_the_leave_messages_rabbitmq_postgres() {
     let mut newest_first = ids.clone();
     newest_first.reverse();
     assert_eq!(list(vec![]).await, newest_first);
-    assert_eq!(list(vec![("callback", "tel".into())]).await, vec![ids[2].clone(), ids[0].clone()]);
+    assert_eq!(
+        list(vec![("callback", "tel".into())]).await,
+        vec![ids[2].clone(), ids[0].clone()]
+    );
     assert_eq!(list(vec![("q", "漏水".into())]).await, vec![ids[2].clone()]);
     assert_eq!(list(vec![("num", "2".into())]).await, newest_first[..2].to_vec());
-    assert_eq!(list(vec![("num", "2".into()), ("id", newest_first[1].clone())]).await, newest_first[2..].to_vec());
-    assert_eq!(list(vec![("sort", "1".into()), ("num", "1".into())]).await, vec![ids[0].clone()]);
+    assert_eq!(
+        list(vec![("num", "2".into()), ("id", newest_first[1].clone())]).await,
+        newest_first[2..].to_vec()
+    );
+    assert_eq!(
+        list(vec![("sort", "1".into()), ("num", "1".into())]).await,
+        vec![ids[0].clone()]
+    );
     let future = (now_ms() / 1000 + 3600).to_string();
     assert_eq!(list(vec![("since", future)]).await, Vec::<String>::new());
 
     let (status, body) = app
-        .post_form(&format!("/v1/leavemessage/{}/tag", ids[1]), &[("session", &alice), ("tag", "called back")])
+        .post_form(
+            &format!("/v1/leavemessage/{}/tag", ids[1]),
+            &[("session", &alice), ("tag", "called back")],
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(list(vec![("tag", "called back".into())]).await, vec![ids[1].clone()]);
     assert_eq!(list(vec![("tag", "".into())]).await.len(), 3);
-    let (_, one) = app.get(&format!("/v1/leavemessage/{}", ids[1]), &[("session", &alice)]).await;
+    let (_, one) = app
+        .get(&format!("/v1/leavemessage/{}", ids[1]), &[("session", &alice)])
+        .await;
     assert_eq!(one["leavemessage"]["tag"], "called back");
     assert_eq!(one["leavemessage"]["callback"], "sms");
     assert!(one["leavemessage"]["create_time"].is_f64());
     let (status, _) = app
-        .post_form(&format!("/v1/leavemessage/{}/tag", ids[1]), &[("session", &alice), ("tag", "")])
+        .post_form(
+            &format!("/v1/leavemessage/{}/tag", ids[1]),
+            &[("session", &alice), ("tag", "")],
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(list(vec![("tag", "".into())]).await.len(), 4);
 
     // Another app's agent sees nothing of them; a user session is no agent.
-    admin(&app.config.database_url, &["app", "create", "--identify", "com.example.bank", "--name", "Bank"]);
-    admin_with_stdin(&app.config.database_url, &["agent", "create", "--serv-id", "carol", "--password-stdin", "--app", "com.example.bank"], "secret-pw\n");
+    admin(
+        &app.config.database_url,
+        &["app", "create", "--identify", "com.example.bank", "--name", "Bank"],
+    );
+    admin_with_stdin(
+        &app.config.database_url,
+        &[
+            "agent",
+            "create",
+            "--serv-id",
+            "carol",
+            "--password-stdin",
+            "--app",
+            "com.example.bank",
+        ],
+        "secret-pw\n",
+    );
     let bank: Value = {
         use sea_orm::{ConnectionTrait, Statement};
         let r = app
@@ -401,14 +527,21 @@ async fn agents_work_the_leave_messages_rabbitmq_postgres() {
             .unwrap();
         json!({ "identify": "com.example.bank", "secret": r.try_get::<String>("", "secret").unwrap() })
     };
-    let carol = support::Client::new(app.base.clone(), &bank).agent_session("carol").await;
+    let carol = support::Client::new(app.base.clone(), &bank)
+        .agent_session("carol")
+        .await;
     let (_, theirs) = app.get("/v1/leavemessages", &[("session", &carol)]).await;
     assert_eq!(theirs["leavemessages"], json!([]));
-    let (status, body) = app.get(&format!("/v1/leavemessage/{}", ids[0]), &[("session", &carol)]).await;
+    let (status, body) = app
+        .get(&format!("/v1/leavemessage/{}", ids[0]), &[("session", &carol)])
+        .await;
     assert_eq!(status, 404, "{body}");
     support::assert_code(&body, "unknown_leave_message");
     let (status, _) = app
-        .post_form(&format!("/v1/leavemessage/{}/tag", ids[0]), &[("session", &carol), ("tag", "mine")])
+        .post_form(
+            &format!("/v1/leavemessage/{}/tag", ids[0]),
+            &[("session", &carol), ("tag", "mine")],
+        )
         .await;
     assert_eq!(status, 404);
     let user = app.session("u1").await;
@@ -422,7 +555,16 @@ async fn agents_work_the_leave_messages_rabbitmq_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_leave_message_survives_a_killed_worker_rabbitmq_postgres() {
     let app = spawn_custom(Backend::RabbitPostgres, |_| {}, false).await;
-    let sent = send_at(&app, "v1", "1", now_ms(), None, &example(), &[("Prefer", "respond-async")]).await;
+    let sent = send_at(
+        &app,
+        "v1",
+        "1",
+        now_ms(),
+        None,
+        &example(),
+        &[("Prefer", "respond-async")],
+    )
+    .await;
     assert_eq!(sent.status, 202, "{}", sent.body);
     assert_eq!(sent.body["errcode"], 0);
     let id = sent.body["id"].as_str().unwrap().to_owned();
@@ -514,7 +656,13 @@ async fn admin_api_works_the_leave_messages_embedded_sqlite() {
 
     // Without KEFU_ADMIN_TOKEN there is no admin API.
     let off = spawn_app(Backend::Embedded).await;
-    let resp = off.http.get(off.url("/admin/v1/leavemessages")).bearer_auth(TOKEN).send().await.unwrap();
+    let resp = off
+        .http
+        .get(off.url("/admin/v1/leavemessages"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     let (status, body) = support::read(resp).await;
     assert_eq!(status, 404, "{body}");
     off.shutdown().await;

@@ -108,7 +108,14 @@ async fn leave_message(app: &TestApp) -> String {
 }
 
 async fn admin_post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    let resp = app.http.post(app.url(path)).bearer_auth(ADMIN_TOKEN).json(&body).send().await.unwrap();
+    let resp = app
+        .http
+        .post(app.url(path))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap())
 }
@@ -126,8 +133,32 @@ async fn setup() -> (TestApp, Resources, Vec<Who>) {
     let db = app.config.database_url.clone();
     let bank = admin(&db, &["app", "create", "--identify", "com.example.bank"]);
     let off = admin(&db, &["app", "create", "--identify", "com.example.off"]);
-    admin_with_stdin(&db, &["agent", "create", "--serv-id", "carol", "--password-stdin", "--app", "com.example.bank"], "secret-pw\n");
-    admin_with_stdin(&db, &["agent", "create", "--serv-id", "dave", "--password-stdin", "--app", "com.example.shop"], "secret-pw\n");
+    admin_with_stdin(
+        &db,
+        &[
+            "agent",
+            "create",
+            "--serv-id",
+            "carol",
+            "--password-stdin",
+            "--app",
+            "com.example.bank",
+        ],
+        "secret-pw\n",
+    );
+    admin_with_stdin(
+        &db,
+        &[
+            "agent",
+            "create",
+            "--serv-id",
+            "dave",
+            "--password-stdin",
+            "--app",
+            "com.example.shop",
+        ],
+        "secret-pw\n",
+    );
     let bank = Client::new(app.base.clone(), &bank);
     let off = Client::new(app.base.clone(), &off);
 
@@ -139,7 +170,12 @@ async fn setup() -> (TestApp, Resources, Vec<Who>) {
         let u1 = u1.clone();
         let app = &app;
         async move {
-            let (status, body) = app.post_json("/v1/question/new", json!({ "session": u1, "title": title, "labels": ["秘密"] })).await;
+            let (status, body) = app
+                .post_json(
+                    "/v1/question/new",
+                    json!({ "session": u1, "title": title, "labels": ["秘密"] }),
+                )
+                .await;
             assert_eq!(status, 200, "{body}");
             body["question_id"].as_str().unwrap().to_owned()
         }
@@ -149,7 +185,10 @@ async fn setup() -> (TestApp, Resources, Vec<Who>) {
     let finished = new_question("finished").await;
     for (q, action) in [(&served, "serve"), (&finished, "serve"), (&finished, "finish")] {
         let (status, body) = app
-            .post_json(&format!("/v1/question/{q}/{action}"), json!({ "session": alice, "serv_id": "alice" }))
+            .post_json(
+                &format!("/v1/question/{q}/{action}"),
+                json!({ "session": alice, "serv_id": "alice" }),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
     }
@@ -160,15 +199,44 @@ async fn setup() -> (TestApp, Resources, Vec<Who>) {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let template = admin(&db, &["template", "create", "--identify", "com.example.shop", "--title", "安装"]);
+    let template = admin(
+        &db,
+        &[
+            "template",
+            "create",
+            "--identify",
+            "com.example.shop",
+            "--title",
+            "安装",
+        ],
+    );
     let template = template["template_id"].as_str().unwrap().to_owned();
-    admin(&db, &["template", "add-item", "--template", &template, "--question", "怎么装", "--content", "先下载"]);
+    admin(
+        &db,
+        &[
+            "template",
+            "add-item",
+            "--template",
+            &template,
+            "--question",
+            "怎么装",
+            "--content",
+            "先下载",
+        ],
+    );
     let leave = leave_message(&app).await;
 
     // The identities.
     let after_unbind = app.agent_session("alice").await;
     let (status, body) = app
-        .post_form("/v1/serv/unbind", &[("session", &after_unbind), ("serv_id", "alice"), ("password", "secret-pw")])
+        .post_form(
+            "/v1/serv/unbind",
+            &[
+                ("session", &after_unbind),
+                ("serv_id", "alice"),
+                ("password", "secret-pw"),
+            ],
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let dave = app.agent_session("dave").await;
@@ -187,8 +255,18 @@ async fn setup() -> (TestApp, Resources, Vec<Who>) {
         who("none", None, "u1", "alice"),
         who("other_app_user", Some(bank.session("x1").await), "x1", "alice"),
         who("other_user", Some(app.session("u2").await), "u2", "alice"),
-        who("unbound_device", Some(app.session("device-zed").await), "device-zed", "alice"),
-        who("other_app_agent", Some(bank.agent_session("carol").await), "device-carol", "carol"),
+        who(
+            "unbound_device",
+            Some(app.session("device-zed").await),
+            "device-zed",
+            "alice",
+        ),
+        who(
+            "other_app_agent",
+            Some(bank.agent_session("carol").await),
+            "device-carol",
+            "carol",
+        ),
         who("after_unbind", Some(after_unbind), "device-alice", "alice"),
         who("disabled_agent", Some(dave), "device-dave", "dave"),
         who("disabled_app", Some(disabled_app_user), "u1", "alice"),
@@ -266,10 +344,34 @@ fn rows(r: &Resources) -> Vec<Row> {
             fields: |_| json!({}),
             expect: agent_list,
         },
-        Row { name: "question/list", method: "GET", path: "/v1/question/list".into(), fields: |_| json!({}), expect: agent_list },
-        Row { name: "question/<id>/serve", method: "POST", path: format!("/v1/question/{w}/serve"), fields: agent_fields, expect: agent_side },
-        Row { name: "question/<id>/quit", method: "POST", path: format!("/v1/question/{s}/quit"), fields: agent_fields, expect: agent_side },
-        Row { name: "question/<id>/finish", method: "POST", path: format!("/v1/question/{s}/finish"), fields: agent_fields, expect: agent_side },
+        Row {
+            name: "question/list",
+            method: "GET",
+            path: "/v1/question/list".into(),
+            fields: |_| json!({}),
+            expect: agent_list,
+        },
+        Row {
+            name: "question/<id>/serve",
+            method: "POST",
+            path: format!("/v1/question/{w}/serve"),
+            fields: agent_fields,
+            expect: agent_side,
+        },
+        Row {
+            name: "question/<id>/quit",
+            method: "POST",
+            path: format!("/v1/question/{s}/quit"),
+            fields: agent_fields,
+            expect: agent_side,
+        },
+        Row {
+            name: "question/<id>/finish",
+            method: "POST",
+            path: format!("/v1/question/{s}/finish"),
+            fields: agent_fields,
+            expect: agent_side,
+        },
         Row {
             name: "send_text as agent",
             method: "POST",
@@ -304,10 +406,34 @@ fn rows(r: &Resources) -> Vec<Row> {
             fields: |who| json!({ "sender": who.user, "sender_type": 1, "audio": b64(&amr()), "audio_len": 3 }),
             expect: user_side,
         },
-        Row { name: "question/<id>/reopen", method: "POST", path: format!("/v1/question/{f}/reopen"), fields: |_| json!({}), expect: user_side },
-        Row { name: "question/<id>/message", method: "GET", path: format!("/v1/question/{s}/message"), fields: |_| json!({}), expect: user_read },
-        Row { name: "question/<id>/position", method: "GET", path: format!("/v1/question/{w}/position"), fields: |_| json!({}), expect: user_read },
-        Row { name: "user page", method: "GET", path: format!("/v1/user?question_id={s}"), fields: |_| json!({}), expect: agent_side },
+        Row {
+            name: "question/<id>/reopen",
+            method: "POST",
+            path: format!("/v1/question/{f}/reopen"),
+            fields: |_| json!({}),
+            expect: user_side,
+        },
+        Row {
+            name: "question/<id>/message",
+            method: "GET",
+            path: format!("/v1/question/{s}/message"),
+            fields: |_| json!({}),
+            expect: user_read,
+        },
+        Row {
+            name: "question/<id>/position",
+            method: "GET",
+            path: format!("/v1/question/{w}/position"),
+            fields: |_| json!({}),
+            expect: user_read,
+        },
+        Row {
+            name: "user page",
+            method: "GET",
+            path: format!("/v1/user?question_id={s}"),
+            fields: |_| json!({}),
+            expect: agent_side,
+        },
         Row {
             name: "user/<user_id>/alls",
             method: "GET",
@@ -321,7 +447,13 @@ fn rows(r: &Resources) -> Vec<Row> {
                 _ => Refused("forbidden"),
             },
         },
-        Row { name: "leavemessages", method: "GET", path: "/v1/leavemessages".into(), fields: |_| json!({}), expect: agent_list },
+        Row {
+            name: "leavemessages",
+            method: "GET",
+            path: "/v1/leavemessages".into(),
+            fields: |_| json!({}),
+            expect: agent_list,
+        },
         Row {
             name: "leavemessage/<id>",
             method: "GET",
@@ -342,7 +474,13 @@ fn rows(r: &Resources) -> Vec<Row> {
                 other => agent_side(other),
             },
         },
-        Row { name: "answer/templates", method: "GET", path: "/v1/answer/templates".into(), fields: |_| json!({}), expect: agent_list },
+        Row {
+            name: "answer/templates",
+            method: "GET",
+            path: "/v1/answer/templates".into(),
+            fields: |_| json!({}),
+            expect: agent_list,
+        },
         Row {
             name: "answer/template/<id>",
             method: "GET",
@@ -368,7 +506,6 @@ fn rows(r: &Resources) -> Vec<Row> {
             },
         },
     ]
-
 }
 
 fn agent_fields(who: &Who) -> Value {
@@ -380,7 +517,17 @@ fn agent_fields(who: &Who) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorization_matrix_rabbitmq_postgres() {
     let (app, r, identities) = setup().await;
-    let secrets = [r.waiting.as_str(), r.served.as_str(), r.finished.as_str(), r.template.as_str(), r.leave.as_str(), "User u1", "我的订单号", "秘密", "先下载"];
+    let secrets = [
+        r.waiting.as_str(),
+        r.served.as_str(),
+        r.finished.as_str(),
+        r.template.as_str(),
+        r.leave.as_str(),
+        "User u1",
+        "我的订单号",
+        "秘密",
+        "先下载",
+    ];
     let before = counts(&app).await;
     let rows = rows(&r);
     let mut observed = Vec::new();
@@ -407,7 +554,10 @@ async fn authorization_matrix_rabbitmq_postgres() {
                 Expect::SeesNothing => status == 200 && !secrets.iter().any(|s| text.contains(s)),
             };
             if !ok {
-                failures.push(format!("{} by {}: expected {expected:?}, got {status} {text}", row.name, who.name));
+                failures.push(format!(
+                    "{} by {}: expected {expected:?}, got {status} {text}",
+                    row.name, who.name
+                ));
             }
         }
     }
@@ -415,10 +565,26 @@ async fn authorization_matrix_rabbitmq_postgres() {
     // The app-1 devices that bound alice in the serv/bind row (other_user,
     // unbound_device, after_unbind) are the only rows allowed to add a binding.
     let rebound = 3;
-    assert_eq!(after["agent_bindings"], before["agent_bindings"] + rebound, "{observed:#?}");
+    assert_eq!(
+        after["agent_bindings"],
+        before["agent_bindings"] + rebound,
+        "{observed:#?}"
+    );
     after.insert("agent_bindings", before["agent_bindings"]);
-    eprintln!("authorization matrix: {} endpoints × {} identities = {} cases\n{}", rows.len(), identities.len(), rows.len() * identities.len(), observed.join("\n"));
-    assert!(failures.is_empty(), "{} of {} cases wrong:\n{}", failures.len(), rows.len() * identities.len(), failures.join("\n"));
+    eprintln!(
+        "authorization matrix: {} endpoints × {} identities = {} cases\n{}",
+        rows.len(),
+        identities.len(),
+        rows.len() * identities.len(),
+        observed.join("\n")
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases wrong:\n{}",
+        failures.len(),
+        rows.len() * identities.len(),
+        failures.join("\n")
+    );
     assert_eq!(before, after, "a refused call changed a table");
     app.shutdown().await;
 }
@@ -429,7 +595,13 @@ async fn authorization_matrix_rabbitmq_postgres() {
 async fn admin_and_signed_calls_refuse_strangers_rabbitmq_postgres() {
     let (app, r, identities) = setup().await;
     let before = counts(&app).await;
-    let user_session = identities.iter().find(|w| w.name == "other_user").unwrap().session.clone().unwrap();
+    let user_session = identities
+        .iter()
+        .find(|w| w.name == "other_user")
+        .unwrap()
+        .session
+        .clone()
+        .unwrap();
     let leave = r.leave.clone();
     let routes: Vec<(&str, String)> = vec![
         ("GET", "/admin/v1/apps".into()),
@@ -472,7 +644,9 @@ async fn admin_and_signed_calls_refuse_strangers_rabbitmq_postgres() {
     }
     // Signed calls with another app's secret.
     let body = json!({ "identify": "com.example.shop", "user_id": "intruder", "user_name": "I" });
-    let (status, answer) = app.signed_session_new(&body, now_ms(), "the-secret-of-another-app").await;
+    let (status, answer) = app
+        .signed_session_new(&body, now_ms(), "the-secret-of-another-app")
+        .await;
     assert_eq!(status, 401, "{answer}");
     support::assert_code(&answer, "bad_signature");
     let ts = now_ms().to_string();
@@ -490,7 +664,13 @@ async fn admin_and_signed_calls_refuse_strangers_rabbitmq_postgres() {
     assert_eq!(answer["errcode"], support::error_number("bad_signature"), "{answer}");
     // A disabled app's own, correctly signed calls.
     let off: Value = {
-        let resp = app.http.get(app.url("/admin/v1/apps/com.example.off")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+        let resp = app
+            .http
+            .get(app.url("/admin/v1/apps/com.example.off"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
         resp.json().await.unwrap()
     };
     assert_eq!(off["disabled"], true, "{off}");
@@ -528,10 +708,19 @@ async fn sessions_are_digests_and_end_when_revoked_or_expired_embedded_sqlite() 
     assert_eq!(status, 200, "{opened}");
     let s1 = opened["session"].as_str().unwrap().to_owned();
     let expires = opened["expires_at"].as_i64().unwrap();
-    assert!((expires - now_ms() / 1000 - 3600).abs() <= 5, "expires_at follows KEFU_SESSION_TTL_SECS: {opened}");
+    assert!(
+        (expires - now_ms() / 1000 - 3600).abs() <= 5,
+        "expires_at follows KEFU_SESSION_TTL_SECS: {opened}"
+    );
     // Stored as a digest: the table holds no usable token.
-    assert_eq!(support::count_rows(&app.db, "sessions", Some(&format!("session = '{s1}'"))).await, 0);
-    assert_eq!(support::count_rows(&app.db, "sessions", Some(&format!("session = '{}'", sha256_hex(&s1)))).await, 1);
+    assert_eq!(
+        support::count_rows(&app.db, "sessions", Some(&format!("session = '{s1}'"))).await,
+        0
+    );
+    assert_eq!(
+        support::count_rows(&app.db, "sessions", Some(&format!("session = '{}'", sha256_hex(&s1)))).await,
+        1
+    );
     let ok = |s: String| {
         let app = &app;
         async move { app.get("/v1/user/u1/alls", &[("session", &s)]).await }
@@ -548,14 +737,21 @@ async fn sessions_are_digests_and_end_when_revoked_or_expired_embedded_sqlite() 
     // Every session of one user, through the CLI.
     let a = app.session("u2").await;
     let b = {
-        let body = json!({ "identify": "com.example.shop", "user_id": "u2", "user_name": "U2", "device_id": "phone-2" });
+        let body =
+            json!({ "identify": "com.example.shop", "user_id": "u2", "user_name": "U2", "device_id": "phone-2" });
         let (_, opened) = app.signed_session_new(&body, now_ms(), &app.secret.clone()).await;
         opened["session"].as_str().unwrap().to_owned()
     };
-    let out = admin(&app.config.database_url, &["session", "revoke", "--identify", "com.example.shop", "--user-id", "u2"]);
+    let out = admin(
+        &app.config.database_url,
+        &["session", "revoke", "--identify", "com.example.shop", "--user-id", "u2"],
+    );
     assert_eq!(out["revoked"], 2, "{out}");
     for s in [a, b] {
-        support::assert_code(&app.get("/v1/user/u2/alls", &[("session", &s)]).await.1, "invalid_session");
+        support::assert_code(
+            &app.get("/v1/user/u2/alls", &[("session", &s)]).await.1,
+            "invalid_session",
+        );
     }
 
     // An agent's device bindings end; the device is a plain user session again.
@@ -568,23 +764,46 @@ async fn sessions_are_digests_and_end_when_revoked_or_expired_embedded_sqlite() 
 
     // serv/unbind ends the binding at once.
     let bob = app.agent_session("bob").await;
-    let (status, _) = app.post_form("/v1/serv/unbind", &[("session", &bob), ("serv_id", "bob"), ("password", "secret-pw")]).await;
+    let (status, _) = app
+        .post_form(
+            "/v1/serv/unbind",
+            &[("session", &bob), ("serv_id", "bob"), ("password", "secret-pw")],
+        )
+        .await;
     assert_eq!(status, 200);
-    support::assert_code(&app.get("/v1/serv/bob/tasks", &[("session", &bob)]).await.1, "not_bound");
+    support::assert_code(
+        &app.get("/v1/serv/bob/tasks", &[("session", &bob)]).await.1,
+        "not_bound",
+    );
 
     // Expired: refused, then pruned together with its binding.
     let carol_device = app.agent_session("alice").await;
     let digest = sha256_hex(&carol_device);
     app.db
-        .execute_unprepared(&format!("UPDATE sessions SET expires_at = {} WHERE session = '{digest}'", now_ms() - 1))
+        .execute_unprepared(&format!(
+            "UPDATE sessions SET expires_at = {} WHERE session = '{digest}'",
+            now_ms() - 1
+        ))
         .await
         .unwrap();
-    support::assert_code(&app.get("/v1/serv/alice/tasks", &[("session", &carol_device)]).await.1, "invalid_session");
-    assert_eq!(support::count_rows(&app.db, "agent_bindings", Some(&format!("session = '{digest}'"))).await, 1);
+    support::assert_code(
+        &app.get("/v1/serv/alice/tasks", &[("session", &carol_device)]).await.1,
+        "invalid_session",
+    );
+    assert_eq!(
+        support::count_rows(&app.db, "agent_bindings", Some(&format!("session = '{digest}'"))).await,
+        1
+    );
     let pruned = kefu_common::operators::prune_expired_sessions(&app.db).await.unwrap();
     assert_eq!(pruned, 1);
-    assert_eq!(support::count_rows(&app.db, "sessions", Some(&format!("session = '{digest}'"))).await, 0);
-    assert_eq!(support::count_rows(&app.db, "agent_bindings", Some(&format!("session = '{digest}'"))).await, 0);
+    assert_eq!(
+        support::count_rows(&app.db, "sessions", Some(&format!("session = '{digest}'"))).await,
+        0
+    );
+    assert_eq!(
+        support::count_rows(&app.db, "agent_bindings", Some(&format!("session = '{digest}'"))).await,
+        0
+    );
     app.shutdown().await;
 }
 
@@ -608,11 +827,18 @@ async fn failed_logins_are_slowed_then_locked_embedded_sqlite() {
             let resp = app
                 .http
                 .post(app.url("/v1/serv/bind"))
-                .form(&[("session", device.as_str()), ("serv_id", serv_id), ("password", password)])
+                .form(&[
+                    ("session", device.as_str()),
+                    ("serv_id", serv_id),
+                    ("password", password),
+                ])
                 .send()
                 .await
                 .unwrap();
-            let retry_after = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
             let status = resp.status().as_u16();
             let body: Value = resp.json().await.unwrap();
             (status, body, retry_after, started.elapsed())
@@ -625,8 +851,14 @@ async fn failed_logins_are_slowed_then_locked_embedded_sqlite() {
         support::assert_code(&body, "wrong_password");
         took.push(elapsed);
     }
-    assert!(took[1] >= std::time::Duration::from_millis(300), "second failure slowed: {took:?}");
-    assert!(took[2] >= std::time::Duration::from_millis(600), "third failure slowed more: {took:?}");
+    assert!(
+        took[1] >= std::time::Duration::from_millis(300),
+        "second failure slowed: {took:?}"
+    );
+    assert!(
+        took[2] >= std::time::Duration::from_millis(600),
+        "third failure slowed more: {took:?}"
+    );
     // Locked: even the right password is refused, without being checked.
     let (status, body, retry_after, _) = bind("alice", "secret-pw").await;
     assert_eq!(status, 429, "{body}");
@@ -662,7 +894,13 @@ async fn app_rate_limit_answers_10038_with_retry_after_embedded_sqlite() {
     for _ in 0..3 {
         assert_eq!(app.get("/v1/user/u1/alls", &[("session", &s)]).await.0, 200);
     }
-    let resp = app.http.get(app.url("/v1/user/u1/alls")).query(&[("session", &s)]).send().await.unwrap();
+    let resp = app
+        .http
+        .get(app.url("/v1/user/u1/alls"))
+        .query(&[("session", &s)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 429);
     assert!(resp.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
     let body: Value = resp.json().await.unwrap();
@@ -692,7 +930,10 @@ async fn secret_rotation_refuses_the_old_secret_embedded_sqlite() {
     let (status, answer) = app.signed_session_new(&body, now_ms() + 1, &new).await;
     assert_eq!(status, 200, "{answer}");
     // The CLI does the same.
-    let cli = admin(&app.config.database_url, &["app", "rotate-secret", "--identify", "com.example.shop"]);
+    let cli = admin(
+        &app.config.database_url,
+        &["app", "rotate-secret", "--identify", "com.example.shop"],
+    );
     let newer = cli["secret"].as_str().unwrap();
     assert_ne!(newer, new);
     let (status, _) = app.signed_session_new(&body, now_ms() + 2, &new).await;
@@ -708,7 +949,9 @@ async fn secret_rotation_refuses_the_old_secret_embedded_sqlite() {
 async fn ready_follows_the_database_rabbitmq_postgres() {
     let test_db = support::TestDb::create(Backend::RabbitPostgres).await;
     let proxy = support::proxy::Proxy::start("127.0.0.1:5432").await;
-    let through_proxy = test_db.url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
+    let through_proxy = test_db
+        .url
+        .replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
     let prefix = format!("kefu-test-{}", uuid::Uuid::new_v4().simple());
     let mut config = support::test_config(Backend::RabbitPostgres, &through_proxy, &prefix);
     config.db_acquire_timeout_ms = 1_000;
@@ -720,7 +963,15 @@ async fn ready_follows_the_database_rabbitmq_postgres() {
     };
     let (status, body) = ready().await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!((body["database"].as_str(), body["migrations"].as_str(), body["broker"].as_str()), (Some("ok"), Some("current"), Some("ok")), "{body}");
+    assert_eq!(
+        (
+            body["database"].as_str(),
+            body["migrations"].as_str(),
+            body["broker"].as_str()
+        ),
+        (Some("ok"), Some("current"), Some("ok")),
+        "{body}"
+    );
     proxy.stop();
     let (status, body) = ready().await;
     assert_eq!(status, 503, "{body}");
@@ -753,14 +1004,30 @@ fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_move_under_load_rabbitmq_postgres() {
     let app = spawn_tuned(Backend::RabbitPostgres, |_| {}).await;
-    let scrape = || async { app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap() };
+    let scrape = || async {
+        app.http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
     let before = scrape().await;
     let user = app.session("u1").await;
     for i in 0..20 {
-        let (status, _) = app.post_json("/v1/question/new", json!({ "session": user, "title": format!("q{i}") })).await;
+        let (status, _) = app
+            .post_json("/v1/question/new", json!({ "session": user, "title": format!("q{i}") }))
+            .await;
         assert_eq!(status, 200);
     }
-    let (status, _) = app.post_json("/v1/question/0123456789abcdef01234567/reopen", json!({ "session": user })).await;
+    let (status, _) = app
+        .post_json(
+            "/v1/question/0123456789abcdef01234567/reopen",
+            json!({ "session": user }),
+        )
+        .await;
     assert_eq!(status, 404);
     let after = scrape().await;
     let route = r#"route="/v1/question/new""#;
@@ -768,10 +1035,29 @@ async fn metrics_move_under_load_rabbitmq_postgres() {
     assert_eq!(requests(&after) - requests(&before), 20.0, "{after}");
     let histogram = |t: &str| metric(t, "kefu_http_request_duration_seconds_count", &[route]);
     assert_eq!(histogram(&after) - histogram(&before), 20.0);
-    let applied = |t: &str| metric(t, "kefu_commands_total", &[r#"command="QuestionCreateV1""#, r#"result="applied""#]);
+    let applied = |t: &str| {
+        metric(
+            t,
+            "kefu_commands_total",
+            &[r#"command="QuestionCreateV1""#, r#"result="applied""#],
+        )
+    };
     assert_eq!(applied(&after) - applied(&before), 20.0);
-    assert_eq!(metric(&after, "kefu_commands_total", &[r#"command="QuestionReopenV1""#, r#"result="refused""#]), 1.0);
-    assert!(metric(&after, "kefu_command_apply_duration_seconds_count", &[r#"command="QuestionCreateV1""#]) >= 20.0);
+    assert_eq!(
+        metric(
+            &after,
+            "kefu_commands_total",
+            &[r#"command="QuestionReopenV1""#, r#"result="refused""#]
+        ),
+        1.0
+    );
+    assert!(
+        metric(
+            &after,
+            "kefu_command_apply_duration_seconds_count",
+            &[r#"command="QuestionCreateV1""#]
+        ) >= 20.0
+    );
     assert!(after.contains("kefu_queue_ready "), "{after}");
     assert!(metric(&after, "kefu_queue_consumers", &[]) >= 1.0, "{after}");
     assert_eq!(metric(&after, "kefu_broker_up", &[]), 1.0);
@@ -794,7 +1080,10 @@ async fn metrics_move_under_load_rabbitmq_postgres() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let text = text.expect("the worker serves /metrics on KEFU_METRICS_ADDR");
-    assert!(metric(&text, "kefu_queue_consumers", &[]) >= 2.0, "both workers consume: {text}");
+    assert!(
+        metric(&text, "kefu_queue_consumers", &[]) >= 2.0,
+        "both workers consume: {text}"
+    );
     app.shutdown().await;
 }
 
@@ -805,19 +1094,40 @@ async fn operators_manage_apps_agents_through_api_and_cli_embedded_sqlite() {
     let owned = spawn_tuned(Backend::Embedded, |_| {}).await;
     let app = &owned;
     let get = |path: &'static str| async move {
-        let resp = app.http.get(app.url(path)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+        let resp = app
+            .http
+            .get(app.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
         (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
     };
-    let (status, created) = admin_post(app, "/admin/v1/apps", json!({ "identify": "com.example.game", "name": "Game" })).await;
+    let (status, created) = admin_post(
+        app,
+        "/admin/v1/apps",
+        json!({ "identify": "com.example.game", "name": "Game" }),
+    )
+    .await;
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["secret"].as_str().unwrap().len(), 40);
     let (status, again) = admin_post(&app, "/admin/v1/apps", json!({ "identify": "com.example.game" })).await;
     assert_eq!(status, 409, "{again}");
-    let (status, bad) = admin_post(&app, "/admin/v1/apps", json!({ "identify": "com.example.x", "default_avatar_url": "javascript:alert(1)" })).await;
+    let (status, bad) = admin_post(
+        &app,
+        "/admin/v1/apps",
+        json!({ "identify": "com.example.x", "default_avatar_url": "javascript:alert(1)" }),
+    )
+    .await;
     assert_eq!(status, 400, "{bad}");
     assert_eq!(bad["field"], "default_avatar_url");
     let (_, listed) = get("/admin/v1/apps").await;
-    let identifies: Vec<&str> = listed["apps"].as_array().unwrap().iter().map(|a| a["identify"].as_str().unwrap()).collect();
+    let identifies: Vec<&str> = listed["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["identify"].as_str().unwrap())
+        .collect();
     assert_eq!(identifies, ["com.example.shop", "com.example.game"]);
     assert!(listed["apps"][0].get("secret").is_none(), "lists never show secrets");
     let resp = app
@@ -829,33 +1139,76 @@ async fn operators_manage_apps_agents_through_api_and_cli_embedded_sqlite() {
         .await
         .unwrap();
     let updated: Value = resp.json().await.unwrap();
-    assert_eq!((updated["name"].as_str(), updated["default_avatar_url"].as_str()), (Some("Game 2"), Some("https://cdn.example.com/g.png")));
+    assert_eq!(
+        (updated["name"].as_str(), updated["default_avatar_url"].as_str()),
+        (Some("Game 2"), Some("https://cdn.example.com/g.png"))
+    );
 
     // An agent through the API, its password changed through the API, then its apps.
-    let (status, agent) = admin_post(&app, "/admin/v1/agents", json!({ "serv_id": "erin", "password": "first-pw", "apps": ["com.example.shop"] })).await;
+    let (status, agent) = admin_post(
+        &app,
+        "/admin/v1/agents",
+        json!({ "serv_id": "erin", "password": "first-pw", "apps": ["com.example.shop"] }),
+    )
+    .await;
     assert_eq!(status, 200, "{agent}");
     assert_eq!(agent["apps"], json!(["com.example.shop"]));
     let device = app.session("device-erin").await;
     let bind = |password: &'static str| {
         let (app, device) = (&app, device.clone());
-        async move { app.post_form("/v1/serv/bind", &[("session", &device), ("serv_id", "erin"), ("password", password)]).await }
+        async move {
+            app.post_form(
+                "/v1/serv/bind",
+                &[("session", &device), ("serv_id", "erin"), ("password", password)],
+            )
+            .await
+        }
     };
     assert_eq!(bind("first-pw").await.0, 200);
-    let (status, _) = admin_post(&app, "/admin/v1/agents/erin/password", json!({ "password": "second-pw" })).await;
+    let (status, _) = admin_post(
+        &app,
+        "/admin/v1/agents/erin/password",
+        json!({ "password": "second-pw" }),
+    )
+    .await;
     assert_eq!(status, 200);
-    support::assert_code(&app.get("/v1/serv/erin/tasks", &[("session", &device)]).await.1, "not_bound");
+    support::assert_code(
+        &app.get("/v1/serv/erin/tasks", &[("session", &device)]).await.1,
+        "not_bound",
+    );
     assert_eq!(bind("first-pw").await.0, 401);
     assert_eq!(bind("second-pw").await.0, 200);
-    let (_, agent) = admin_post(&app, "/admin/v1/agents/erin/apps", json!({ "apps": ["com.example.shop", "com.example.game"] })).await;
+    let (_, agent) = admin_post(
+        &app,
+        "/admin/v1/agents/erin/apps",
+        json!({ "apps": ["com.example.shop", "com.example.game"] }),
+    )
+    .await;
     assert_eq!(agent["apps"], json!(["com.example.shop", "com.example.game"]));
     let (_, agents) = get("/admin/v1/agents").await;
     assert_eq!(agents["agents"].as_array().unwrap().len(), 3);
 
     // The CLI: a password from stdin, never from the arguments.
     let db = app.config.database_url.clone();
-    let out = admin_with_stdin(&db, &["agent", "create", "--serv-id", "frank", "--password-stdin", "--app", "com.example.game"], "frank-pw\n");
+    let out = admin_with_stdin(
+        &db,
+        &[
+            "agent",
+            "create",
+            "--serv-id",
+            "frank",
+            "--password-stdin",
+            "--app",
+            "com.example.game",
+        ],
+        "frank-pw\n",
+    );
     assert_eq!(out["apps"], json!(["com.example.game"]));
-    let out = admin_with_stdin(&db, &["agent", "set-password", "--serv-id", "frank", "--password-stdin"], "frank-pw-2\n");
+    let out = admin_with_stdin(
+        &db,
+        &["agent", "set-password", "--serv-id", "frank", "--password-stdin"],
+        "frank-pw-2\n",
+    );
     assert_eq!(out["serv_id"], "frank");
     let out = admin(&db, &["agent", "disable", "--serv-id", "frank"]);
     assert_eq!(out["disabled"], true);
@@ -867,7 +1220,11 @@ async fn operators_manage_apps_agents_through_api_and_cli_embedded_sqlite() {
     let url = format!("sqlite://{}?mode=rwc", fresh.display());
     let out = support::kefu_cmd(&url).args(["admin", "app", "list"]).output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("kefu migrate"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("kefu migrate"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = std::fs::remove_file(fresh);
     owned.shutdown().await;
 }
@@ -878,9 +1235,18 @@ async fn identifiers_and_urls_are_checked_embedded_sqlite() {
     let app = spawn_tuned(Backend::Embedded, |_| {}).await;
     let before = counts(&app).await;
     for (field, body) in [
-        ("user_id", json!({ "identify": "com.example.shop", "user_id": "u1\nINFO forged log line", "user_name": "U" })),
-        ("device_id", json!({ "identify": "com.example.shop", "user_id": "u1", "user_name": "U", "device_id": "d\t1" })),
-        ("user_image_url", json!({ "identify": "com.example.shop", "user_id": "u1", "user_name": "U", "user_image_url": "javascript:alert(1)" })),
+        (
+            "user_id",
+            json!({ "identify": "com.example.shop", "user_id": "u1\nINFO forged log line", "user_name": "U" }),
+        ),
+        (
+            "device_id",
+            json!({ "identify": "com.example.shop", "user_id": "u1", "user_name": "U", "device_id": "d\t1" }),
+        ),
+        (
+            "user_image_url",
+            json!({ "identify": "com.example.shop", "user_id": "u1", "user_name": "U", "user_image_url": "javascript:alert(1)" }),
+        ),
     ] {
         let (status, answer) = app.signed_session_new(&body, now_ms(), &app.secret.clone()).await;
         assert_eq!(status, 400, "{answer}");

@@ -67,12 +67,17 @@ async fn attempts_of(attempts: &Attempts, id: &str, n: usize) -> Vec<Instant> {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("task {id} never had {n} attempts: {:?}", attempts.lock().unwrap().get(id));
+    panic!(
+        "task {id} never had {n} attempts: {:?}",
+        attempts.lock().unwrap().get(id)
+    );
 }
 
 async fn dead_letter(app: &TestApp, id: &str) -> Value {
     for _ in 0..200 {
-        let listed = kefu_common::dead_letters::list(&app.db, Some("test-jobs")).await.unwrap();
+        let listed = kefu_common::dead_letters::list(&app.db, Some("test-jobs"))
+            .await
+            .unwrap();
         if let Some(d) = listed.into_iter().find(|d| d.message_id == id) {
             return serde_json::to_value(d).unwrap();
         }
@@ -100,7 +105,10 @@ async fn task_queues(backend: Backend) {
     // Retriable: again after 100 ms, then 200 ms (less up to 20 %), then done.
     let flaky = attempts_of(&attempts, "flaky", 3).await;
     let gaps: Vec<Duration> = flaky.windows(2).map(|w| w[1] - w[0]).collect();
-    assert!(gaps[0] >= Duration::from_millis(75), "first retry after ~100 ms: {gaps:?}");
+    assert!(
+        gaps[0] >= Duration::from_millis(75),
+        "first retry after ~100 ms: {gaps:?}"
+    );
     assert!(gaps[1] >= Duration::from_millis(155), "second after ~200 ms: {gaps:?}");
     // Permanent: one attempt, dead-lettered at once.
     let broken = dead_letter(&app, "broken").await;
@@ -111,12 +119,21 @@ async fn task_queues(backend: Backend) {
     assert_eq!(hopeless["attempts"], 3, "{hopeless}");
     assert_eq!(hopeless["queue"], "test-jobs");
     assert_eq!(attempts.lock().unwrap()["hopeless"].len(), 4);
-    assert_eq!(attempts.lock().unwrap()["flaky"].len(), 3, "done tasks are not run again");
+    assert_eq!(
+        attempts.lock().unwrap()["flaky"].len(),
+        3,
+        "done tasks are not run again"
+    );
     // Re-driven to its own queue (not the commands'): it runs again.
-    let n = kefu_common::dead_letters::redrive(&app.db, &app.broker, Some("broken"), None).await.unwrap();
+    let n = kefu_common::dead_letters::redrive(&app.db, &app.broker, Some("broken"), None)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
     attempts_of(&attempts, "broken", 2).await;
-    assert_eq!(count_rows(&app.db, "processed_commands", Some("id = 'broken'")).await, 0);
+    assert_eq!(
+        count_rows(&app.db, "processed_commands", Some("id = 'broken'")).await,
+        0
+    );
     app.shutdown().await;
 }
 

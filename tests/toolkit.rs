@@ -24,8 +24,8 @@ fn ogg_opus() -> Vec<u8> {
     b
 }
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde";
-
+const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde";
 
 async fn new_question(app: &TestApp, session: &str) -> String {
     let (status, body) = app
@@ -35,7 +35,14 @@ async fn new_question(app: &TestApp, session: &str) -> String {
     body["question_id"].as_str().unwrap().to_owned()
 }
 
-async fn send_image(app: &TestApp, qid: &str, session: &str, sender: &str, kind: i64, image: &str) -> (reqwest::StatusCode, Value) {
+async fn send_image(
+    app: &TestApp,
+    qid: &str,
+    session: &str,
+    sender: &str,
+    kind: i64,
+    image: &str,
+) -> (reqwest::StatusCode, Value) {
     app.post_json(
         &format!("/v1/question/{qid}/message/send_image"),
         json!({ "session": session, "sender": sender, "sender_type": kind, "image": image }),
@@ -95,7 +102,10 @@ async fn media_round_trip_and_refusals_rabbitmq_postgres() {
 
     // The agent's picture, with a data: prefix and line breaks as mobile clients send.
     let (status, _) = app
-        .post_json(&format!("/v1/question/{q}/serve"), json!({ "session": alice, "serv_id": "alice" }))
+        .post_json(
+            &format!("/v1/question/{q}/serve"),
+            json!({ "session": alice, "serv_id": "alice" }),
+        )
         .await;
     assert_eq!(status, 200);
     let other = jpeg(9);
@@ -119,9 +129,17 @@ async fn media_round_trip_and_refusals_rabbitmq_postgres() {
     let (_, tasks) = app.get("/v1/serv/alice/tasks", &[("session", &alice)]).await;
     assert_eq!(tasks["questions"][0]["last_mess_text"], "[语音]");
     let (_, messages) = app
-        .get(&format!("/v1/question/{q}/message"), &[("session", &user), ("sort", "1")])
+        .get(
+            &format!("/v1/question/{q}/message"),
+            &[("session", &user), ("sort", "1")],
+        )
         .await;
-    let kinds: Vec<i64> = messages["messages"].as_array().unwrap().iter().map(|m| m["type"].as_i64().unwrap()).collect();
+    let kinds: Vec<i64> = messages["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["type"].as_i64().unwrap())
+        .collect();
     assert_eq!(kinds, vec![2, 4, 2, 1, 1, 1]);
     let first = &messages["messages"][0];
     assert_eq!(first["image_url"], url.as_str());
@@ -130,26 +148,73 @@ async fn media_round_trip_and_refusals_rabbitmq_postgres() {
     assert_eq!(fetch(&app, audio["audio_url"].as_str().unwrap()).await.2, amr());
 
     // Refusals: nothing stored, nothing written.
-    let (blobs, files, rows) = (app.count("media_blobs").await, stored_files(&app), app.count("messages").await);
-    refused(send_image(&app, &q, &user, "u1", 1, &b64(PNG)).await, 400, "invalid_field", "image");
-    refused(send_image(&app, &q, &user, "u1", 1, &b64(b"random bytes, not a picture")).await, 400, "invalid_field", "image");
-    refused(send_image(&app, &q, &user, "u1", 1, "%%% not base64 %%%").await, 400, "bad_base64", "image");
+    let (blobs, files, rows) = (
+        app.count("media_blobs").await,
+        stored_files(&app),
+        app.count("messages").await,
+    );
+    refused(
+        send_image(&app, &q, &user, "u1", 1, &b64(PNG)).await,
+        400,
+        "invalid_field",
+        "image",
+    );
+    refused(
+        send_image(&app, &q, &user, "u1", 1, &b64(b"random bytes, not a picture")).await,
+        400,
+        "invalid_field",
+        "image",
+    );
+    refused(
+        send_image(&app, &q, &user, "u1", 1, "%%% not base64 %%%").await,
+        400,
+        "bad_base64",
+        "image",
+    );
     let mut big = jpeg(3);
     big.resize(64 * 1024 + 1, 0);
-    refused(send_image(&app, &q, &user, "u1", 1, &b64(&big)).await, 413, "body_too_large", "image");
+    refused(
+        send_image(&app, &q, &user, "u1", 1, &b64(&big)).await,
+        413,
+        "body_too_large",
+        "image",
+    );
     let (status, body) = send_image(&app, &q, &user, "u1", 1, &"A".repeat(200 * 1024)).await;
     assert_eq!(status, 413, "over the route's body limit: {body}");
-    refused(send_audio(&app, &q, &user, &b64(&image), json!(3)).await, 400, "invalid_field", "audio");
-    refused(send_audio(&app, &q, &user, &b64(&amr()), json!(0)).await, 400, "invalid_field", "audio_len");
-    refused(send_audio(&app, &q, &user, &b64(&amr()), json!(301)).await, 400, "invalid_field", "audio_len");
-    refused(send_audio(&app, &q, &user, "@@", json!(3)).await, 400, "bad_base64", "audio");
+    refused(
+        send_audio(&app, &q, &user, &b64(&image), json!(3)).await,
+        400,
+        "invalid_field",
+        "audio",
+    );
+    refused(
+        send_audio(&app, &q, &user, &b64(&amr()), json!(0)).await,
+        400,
+        "invalid_field",
+        "audio_len",
+    );
+    refused(
+        send_audio(&app, &q, &user, &b64(&amr()), json!(301)).await,
+        400,
+        "invalid_field",
+        "audio_len",
+    );
+    refused(
+        send_audio(&app, &q, &user, "@@", json!(3)).await,
+        400,
+        "bad_base64",
+        "audio",
+    );
     assert_eq!(app.count("media_blobs").await, blobs);
     assert_eq!(stored_files(&app), files);
     assert_eq!(app.count("messages").await, rows);
 
     // The same state rules as send_text: a finished question takes no picture.
     let (status, _) = app
-        .post_json(&format!("/v1/question/{q}/finish"), json!({ "session": alice, "serv_id": "alice" }))
+        .post_json(
+            &format!("/v1/question/{q}/finish"),
+            json!({ "session": alice, "serv_id": "alice" }),
+        )
         .await;
     assert_eq!(status, 200);
     let (status, body) = send_image(&app, &q, &alice, "alice", 2, &b64(&jpeg(11))).await;
@@ -172,15 +237,21 @@ async fn blob_of_an_unpublished_command_is_collected_rabbitmq_postgres() {
 
     let conn = lapin::Connection::connect(AMQP_URL, Default::default()).await.unwrap();
     let ch = conn.create_channel().await.unwrap();
-    ch.queue_delete(format!("{}.commands", app.config.amqp_prefix).into(), Default::default())
-        .await
-        .unwrap();
+    ch.queue_delete(
+        format!("{}.commands", app.config.amqp_prefix).into(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
     let _ = conn.close(200, "bye".into()).await;
     let (status, body) = send_image(&app, &q, &user, "u1", 1, &b64(&jpeg(22))).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(app.count("media_blobs").await, 2, "written before the publish");
     assert_eq!(stored_files(&app), 2);
-    assert_eq!(support::count_rows(&app.db, "messages", Some("media_key IS NOT NULL")).await, 1);
+    assert_eq!(
+        support::count_rows(&app.db, "messages", Some("media_key IS NOT NULL")).await,
+        1
+    );
 
     let media = kefu_common::media::MediaStore::from_config(&app.config).unwrap();
     let collected = kefu_workers::collect_unreferenced_media(&app.db, &media, Duration::ZERO)
@@ -194,7 +265,12 @@ async fn blob_of_an_unpublished_command_is_collected_rabbitmq_postgres() {
 }
 
 fn item_ids(body: &Value) -> Vec<String> {
-    body["items"].as_array().unwrap().iter().map(|i| i["item_id"].as_str().unwrap().to_owned()).collect()
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["item_id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// Templates of an app, paged with a cursor and filtered by `q`; another app's agent
@@ -203,7 +279,17 @@ fn item_ids(body: &Value) -> Vec<String> {
 async fn quick_answers_embedded_sqlite() {
     let app = spawn_app(Backend::Embedded).await;
     let db = app.config.database_url.clone();
-    let template = admin(&db, &["template", "create", "--identify", "com.example.shop", "--title", "安装"]);
+    let template = admin(
+        &db,
+        &[
+            "template",
+            "create",
+            "--identify",
+            "com.example.shop",
+            "--title",
+            "安装",
+        ],
+    );
     let tid = template["template_id"].as_str().unwrap().to_owned();
     let mut ids = Vec::new();
     for (q, c) in [
@@ -213,12 +299,49 @@ async fn quick_answers_embedded_sqlite() {
         ("安装收费吗", "免费安装"),
         ("发票", "电子发票随货"),
     ] {
-        let item = admin(&db, &["template", "add-item", "--template", &tid, "--question", q, "--content", c]);
+        let item = admin(
+            &db,
+            &[
+                "template",
+                "add-item",
+                "--template",
+                &tid,
+                "--question",
+                q,
+                "--content",
+                c,
+            ],
+        );
         ids.push(item["item_id"].as_str().unwrap().to_owned());
     }
-    admin(&db, &["app", "create", "--identify", "com.example.bank", "--name", "Bank"]);
-    admin_with_stdin(&db, &["agent", "create", "--serv-id", "carol", "--password-stdin", "--app", "com.example.bank"], "secret-pw\n");
-    let bank_template = admin(&db, &["template", "create", "--identify", "com.example.bank", "--title", "开户"]);
+    admin(
+        &db,
+        &["app", "create", "--identify", "com.example.bank", "--name", "Bank"],
+    );
+    admin_with_stdin(
+        &db,
+        &[
+            "agent",
+            "create",
+            "--serv-id",
+            "carol",
+            "--password-stdin",
+            "--app",
+            "com.example.bank",
+        ],
+        "secret-pw\n",
+    );
+    let bank_template = admin(
+        &db,
+        &[
+            "template",
+            "create",
+            "--identify",
+            "com.example.bank",
+            "--title",
+            "开户",
+        ],
+    );
 
     let alice = app.agent_session("alice").await;
     let (status, body) = app.get("/v1/answer/templates", &[("session", &alice)]).await;
@@ -228,22 +351,41 @@ async fn quick_answers_embedded_sqlite() {
     let path = format!("/v1/answer/template/{tid}");
     let (_, page1) = app.get(&path, &[("session", &alice), ("num", "2")]).await;
     assert_eq!(item_ids(&page1), vec![ids[4].clone(), ids[3].clone()], "newest first");
-    let (_, page2) = app.get(&path, &[("session", &alice), ("num", "2"), ("item_id", &ids[3])]).await;
+    let (_, page2) = app
+        .get(&path, &[("session", &alice), ("num", "2"), ("item_id", &ids[3])])
+        .await;
     assert_eq!(item_ids(&page2), vec![ids[2].clone(), ids[1].clone()]);
-    let (_, asc) = app.get(&path, &[("session", &alice), ("num", "2"), ("sort", "1"), ("page", "1")]).await;
+    let (_, asc) = app
+        .get(
+            &path,
+            &[("session", &alice), ("num", "2"), ("sort", "1"), ("page", "1")],
+        )
+        .await;
     assert_eq!(item_ids(&asc), vec![ids[2].clone(), ids[3].clone()]);
     let (_, found) = app.get(&path, &[("session", &alice), ("q", "安装")]).await;
-    assert_eq!(item_ids(&found), vec![ids[3].clone(), ids[0].clone()], "question or content");
+    assert_eq!(
+        item_ids(&found),
+        vec![ids[3].clone(), ids[0].clone()],
+        "question or content"
+    );
     assert_eq!(found["items"][1]["question"], "空调怎么装");
     assert_eq!(found["items"][1]["content"], "请预约师傅上门安装");
-    let (_, none) = app.get(&path, &[("session", &alice), ("identify", "com.example.bank")]).await;
+    let (_, none) = app
+        .get(&path, &[("session", &alice), ("identify", "com.example.bank")])
+        .await;
     assert_eq!(item_ids(&none), Vec::<String>::new());
 
     // The bank's agent: only the bank's template; the shop's is no template at all.
-    let api = support::Client::new(app.base.clone(), &json!({ "identify": "com.example.bank", "secret": bank_secret(&app).await }));
+    let api = support::Client::new(
+        app.base.clone(),
+        &json!({ "identify": "com.example.bank", "secret": bank_secret(&app).await }),
+    );
     let carol = api.agent_session("carol").await;
     let (_, body) = app.get("/v1/answer/templates", &[("session", &carol)]).await;
-    assert_eq!(body["templates"], json!([{ "template_id": bank_template["template_id"], "title": "开户" }]));
+    assert_eq!(
+        body["templates"],
+        json!([{ "template_id": bank_template["template_id"], "title": "开户" }])
+    );
     let (status, body) = app.get(&path, &[("session", &carol)]).await;
     assert_eq!(status, 404, "{body}");
     support::assert_code(&body, "unknown_template");
@@ -254,7 +396,10 @@ async fn quick_answers_embedded_sqlite() {
     support::assert_code(&body, "not_bound");
 
     // update and delete through the CLI.
-    admin(&db, &["template", "update-item", "--item", &ids[0], "--content", "师傅上门"]);
+    admin(
+        &db,
+        &["template", "update-item", "--item", &ids[0], "--content", "师傅上门"],
+    );
     admin(&db, &["template", "delete-item", "--item", &ids[4]]);
     let listed = admin(&db, &["template", "list", "--identify", "com.example.shop"]);
     let items = listed["templates"][0]["items"].as_array().unwrap();
@@ -296,9 +441,18 @@ async fn user_page_escapes_what_users_send_embedded_sqlite() {
     let q = new_question(&app, &session).await;
     let alice = app.agent_session("alice").await;
 
-    let resp = app.http.get(app.url("/v1/user")).query(&[("session", &alice), ("question_id", &q)]).send().await.unwrap();
+    let resp = app
+        .http
+        .get(app.url("/v1/user"))
+        .query(&[("session", &alice), ("question_id", &q)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let html = resp.text().await.unwrap();
     assert!(!html.contains(evil), "{html}");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;"), "{html}");
@@ -329,7 +483,8 @@ async fn user_page_escapes_what_users_send_embedded_sqlite() {
 }
 
 async fn position(app: &TestApp, q: &str, session: &str) -> (reqwest::StatusCode, Value) {
-    app.get(&format!("/v1/question/{q}/position"), &[("session", session)]).await
+    app.get(&format!("/v1/question/{q}/position"), &[("session", session)])
+        .await
 }
 
 /// Five waiting questions hold places 1–5; once the first is served the rest move up.
@@ -345,16 +500,27 @@ async fn queue_positions_rabbitmq_postgres() {
     for (i, (q, user)) in asked.iter().enumerate() {
         let (status, body) = position(&app, q, user).await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!((body["position"].as_u64(), body["waiting"].as_u64()), (Some(i as u64 + 1), Some(5)), "{body}");
+        assert_eq!(
+            (body["position"].as_u64(), body["waiting"].as_u64()),
+            (Some(i as u64 + 1), Some(5)),
+            "{body}"
+        );
         assert!(body["estimated_wait"].as_u64().unwrap() > 0);
     }
     let (status, _) = app
-        .post_json(&format!("/v1/question/{}/serve", asked[0].0), json!({ "session": alice, "serv_id": "alice" }))
+        .post_json(
+            &format!("/v1/question/{}/serve", asked[0].0),
+            json!({ "session": alice, "serv_id": "alice" }),
+        )
         .await;
     assert_eq!(status, 200);
     for (i, (q, user)) in asked.iter().enumerate().skip(1) {
         let (_, body) = position(&app, q, user).await;
-        assert_eq!((body["position"].as_u64(), body["waiting"].as_u64()), (Some(i as u64), Some(4)), "{body}");
+        assert_eq!(
+            (body["position"].as_u64(), body["waiting"].as_u64()),
+            (Some(i as u64), Some(4)),
+            "{body}"
+        );
     }
     // An agent of the app may ask too; the served question has no place.
     let (_, body) = position(&app, &asked[4].0, &alice).await;

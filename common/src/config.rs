@@ -295,7 +295,10 @@ impl Config {
             return invalid("error_http_status", "must be fitting or always-200");
         }
         if self.session_rate_per_sec > 0 && self.session_rate_burst == 0 {
-            return invalid("session_rate_burst", "must be at least 1 when KEFU_SESSION_RATE_PER_SEC is set");
+            return invalid(
+                "session_rate_burst",
+                "must be at least 1 when KEFU_SESSION_RATE_PER_SEC is set",
+            );
         }
         if self.app_rate_per_sec > 0 && self.app_rate_burst == 0 {
             return invalid("app_rate_burst", "must be at least 1 when KEFU_APP_RATE_PER_SEC is set");

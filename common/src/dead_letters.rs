@@ -3,9 +3,7 @@
 //! dead job here itself; on RabbitMQ a keeper in the workers drains the dead-letter queue
 //! into this table (insert, then ack: at least once, the message id as the key).
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::Serialize;
 
 use crate::broker::{Broker, BrokerError};
@@ -113,9 +111,13 @@ pub async fn redrive(
     let mut n = 0;
     for row in rows {
         if row.queue == COMMANDS {
-            broker.publish_command(&row.message_id, row.payload.as_bytes(), false).await?;
+            broker
+                .publish_command(&row.message_id, row.payload.as_bytes(), false)
+                .await?;
         } else {
-            broker.publish_to(&row.queue, &row.message_id, row.payload.as_bytes()).await?;
+            broker
+                .publish_to(&row.queue, &row.message_id, row.payload.as_bytes())
+                .await?;
         }
         dead_letter::Entity::delete_by_id(row.id.clone()).exec(db).await?;
         tracing::info!(id = %row.id, queue = %row.queue, "dead letter re-driven");

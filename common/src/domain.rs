@@ -29,7 +29,9 @@ pub(crate) fn no_control_chars(s: &str) -> Result<(), Invalid> {
 
 pub(crate) fn no_control_chars_at_all(s: &str) -> Result<(), Invalid> {
     if s.chars().any(char::is_control) {
-        return Err(Invalid("must not contain control characters (line breaks and tabs included)".into()));
+        return Err(Invalid(
+            "must not contain control characters (line breaks and tabs included)".into(),
+        ));
     }
     Ok(())
 }

@@ -82,17 +82,48 @@ impl MessageFacts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum DomainEvent {
-    QuestionCreated { question: QuestionFacts, labels: Vec<String> },
-    QuestionServed { question: QuestionFacts },
-    QuestionQuit { question: QuestionFacts },
-    QuestionFinished { question: QuestionFacts },
-    QuestionReopened { question: QuestionFacts },
-    MessageCreated { question: QuestionFacts, message: MessageFacts },
-    SessionOpened { app_id: i64, user_id: String, device_id: Option<String> },
-    AgentBound { app_id: i64, serv_id: String },
-    AgentUnbound { app_id: i64, serv_id: String },
-    LeaveMessageCreated { app_id: i64, id: String },
-    LeaveMessageTagged { app_id: i64, id: String, tag: Option<String> },
+    QuestionCreated {
+        question: QuestionFacts,
+        labels: Vec<String>,
+    },
+    QuestionServed {
+        question: QuestionFacts,
+    },
+    QuestionQuit {
+        question: QuestionFacts,
+    },
+    QuestionFinished {
+        question: QuestionFacts,
+    },
+    QuestionReopened {
+        question: QuestionFacts,
+    },
+    MessageCreated {
+        question: QuestionFacts,
+        message: MessageFacts,
+    },
+    SessionOpened {
+        app_id: i64,
+        user_id: String,
+        device_id: Option<String>,
+    },
+    AgentBound {
+        app_id: i64,
+        serv_id: String,
+    },
+    AgentUnbound {
+        app_id: i64,
+        serv_id: String,
+    },
+    LeaveMessageCreated {
+        app_id: i64,
+        id: String,
+    },
+    LeaveMessageTagged {
+        app_id: i64,
+        id: String,
+        tag: Option<String>,
+    },
 }
 
 impl DomainEvent {

@@ -136,7 +136,9 @@ impl Email {
             return Err(Invalid(format!("must be at most {} characters, got {n}", Self::MAX)));
         }
         // A domain with a dot: addresses at bare hosts are not reachable from outside.
-        let has_dotted_domain = s.rsplit_once('@').is_some_and(|(_, d)| d.contains('.') && !d.ends_with('.'));
+        let has_dotted_domain = s
+            .rsplit_once('@')
+            .is_some_and(|(_, d)| d.contains('.') && !d.ends_with('.'));
         if !email_address::EmailAddress::is_valid(s) || !has_dotted_domain {
             return Err(Invalid("must be an e-mail address like name@example.com".into()));
         }

@@ -3,13 +3,13 @@
 
 #[macro_use]
 pub mod domain;
-pub mod events;
 pub mod broker;
 pub mod command;
 pub mod config;
 pub mod db;
 pub mod dead_letters;
 pub mod entity;
+pub mod events;
 pub mod ids;
 pub mod im;
 pub mod leave;

@@ -102,9 +102,9 @@ impl MediaStore {
 
     #[cfg(feature = "s3")]
     fn remote(url: &str) -> Result<Self, MediaError> {
-        let rest = url
-            .strip_prefix("s3://")
-            .ok_or_else(|| MediaError::Config(format!("KEFU_MEDIA_STORE_URL must be s3://bucket[/prefix], got {url}")))?;
+        let rest = url.strip_prefix("s3://").ok_or_else(|| {
+            MediaError::Config(format!("KEFU_MEDIA_STORE_URL must be s3://bucket[/prefix], got {url}"))
+        })?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let store = object_store::aws::AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
@@ -156,7 +156,10 @@ mod tests {
     #[test]
     fn keys_are_content_addresses_and_parse_strictly() {
         let key = key_for(b"abc", MediaKind::Jpeg);
-        assert_eq!(key, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.jpg");
+        assert_eq!(
+            key,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.jpg"
+        );
         assert_eq!(parse_key(&key), Some(MediaKind::Jpeg));
         assert_eq!(parse_key("../etc/passwd"), None);
         assert_eq!(parse_key(&key.replace(".jpg", ".exe")), None);

@@ -91,8 +91,13 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("kefu");
         let http_requests = Family::<HttpLabels, Counter>::default();
-        registry.register("http_requests", "HTTP requests by route, method and status", http_requests.clone());
-        let http_duration = Family::<HttpLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency as fn() -> Histogram);
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            http_requests.clone(),
+        );
+        let http_duration =
+            Family::<HttpLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency as fn() -> Histogram);
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route, method and status",
@@ -104,16 +109,25 @@ impl Metrics {
             "Commands handled by the workers: applied, refused, duplicate, retried, dead_lettered",
             commands.clone(),
         );
-        let apply_duration = Family::<ApplyLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency as fn() -> Histogram);
+        let apply_duration =
+            Family::<ApplyLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency as fn() -> Histogram);
         registry.register(
             "command_apply_duration_seconds",
             "Time to apply one command and commit it",
             apply_duration.clone(),
         );
         let tasks = Family::<TaskLabels, Counter>::default();
-        registry.register("tasks", "Tasks of the task queues by queue and result: done, retried, dead_lettered", tasks.clone());
+        registry.register(
+            "tasks",
+            "Tasks of the task queues by queue and result: done, retried, dead_lettered",
+            tasks.clone(),
+        );
         let queue_ready = Gauge::default();
-        registry.register("queue_ready", "Commands waiting in the command queue (read at scrape time)", queue_ready.clone());
+        registry.register(
+            "queue_ready",
+            "Commands waiting in the command queue (read at scrape time)",
+            queue_ready.clone(),
+        );
         let queue_consumers = Gauge::default();
         registry.register(
             "queue_consumers",
@@ -121,7 +135,11 @@ impl Metrics {
             queue_consumers.clone(),
         );
         let broker_up = Gauge::default();
-        registry.register("broker_up", "1 when the last scrape reached the broker", broker_up.clone());
+        registry.register(
+            "broker_up",
+            "1 when the last scrape reached the broker",
+            broker_up.clone(),
+        );
         let scrapes = Counter::default();
         registry.register("metrics_scrapes", "Scrapes of this endpoint", scrapes.clone());
         Self {

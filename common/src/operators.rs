@@ -78,7 +78,10 @@ pub struct AgentView {
 
 impl std::fmt::Debug for AppWithSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppWithSecret").field("app", &self.app).field("secret", &"***").finish()
+        f.debug_struct("AppWithSecret")
+            .field("app", &self.app)
+            .field("secret", &"***")
+            .finish()
     }
 }
 
@@ -107,7 +110,10 @@ pub async fn create_app(
     let secret = new_secret();
     let row = app::ActiveModel {
         identify: Set(identify.to_string()),
-        name: Set(name.map_or_else(|| identify.as_str().chars().take(AppName::MAX).collect(), |n| n.to_string())),
+        name: Set(name.map_or_else(
+            || identify.as_str().chars().take(AppName::MAX).collect(),
+            |n| n.to_string(),
+        )),
         secret: Set(secret.clone()),
         created_at: Set(now_ms()),
         default_avatar_url: Set(default_avatar_url.map(|u| u.to_string())),
@@ -159,7 +165,11 @@ pub async fn update_app(
 
 /// A disabled app's sessions and signed calls are refused (30018) until it is enabled
 /// again; its agents no longer see its questions.
-pub async fn set_app_disabled(db: &DatabaseConnection, identify: &Identify, disabled: bool) -> Result<AppView, OperatorError> {
+pub async fn set_app_disabled(
+    db: &DatabaseConnection,
+    identify: &Identify,
+    disabled: bool,
+) -> Result<AppView, OperatorError> {
     let found = app_row(db, identify).await?;
     if found.disabled_at.is_some() == disabled {
         return Ok(found.into());
@@ -273,7 +283,10 @@ pub async fn create_agent(
 }
 
 pub async fn list_agents(db: &DatabaseConnection) -> Result<Vec<AgentView>, OperatorError> {
-    let rows = agent::Entity::find().order_by_asc(agent::Column::ServId).all(db).await?;
+    let rows = agent::Entity::find()
+        .order_by_asc(agent::Column::ServId)
+        .all(db)
+        .await?;
     let mut views = Vec::with_capacity(rows.len());
     for row in rows {
         views.push(agent_view(db, row).await?);
@@ -297,7 +310,11 @@ async fn end_bindings(db: &impl ConnectionTrait, serv_id: &ServId) -> Result<u64
 
 /// A disabled agent cannot bind (30019) and its bound devices are refused (30019);
 /// enabling it again restores them.
-pub async fn set_agent_disabled(db: &DatabaseConnection, serv_id: &ServId, disabled: bool) -> Result<AgentView, OperatorError> {
+pub async fn set_agent_disabled(
+    db: &DatabaseConnection,
+    serv_id: &ServId,
+    disabled: bool,
+) -> Result<AgentView, OperatorError> {
     let found = agent_row(db, serv_id).await?;
     let mut row: agent::ActiveModel = found.into();
     row.disabled_at = Set(disabled.then(now_ms));
@@ -306,7 +323,11 @@ pub async fn set_agent_disabled(db: &DatabaseConnection, serv_id: &ServId, disab
 }
 
 /// A new password; every device bound with the old one is unbound.
-pub async fn set_agent_password(db: &DatabaseConnection, serv_id: &ServId, password: &Password) -> Result<AgentView, OperatorError> {
+pub async fn set_agent_password(
+    db: &DatabaseConnection,
+    serv_id: &ServId,
+    password: &Password,
+) -> Result<AgentView, OperatorError> {
     let found = agent_row(db, serv_id).await?;
     let hash = hash_password(password).await?;
     let txn = db.begin().await?;
@@ -320,7 +341,11 @@ pub async fn set_agent_password(db: &DatabaseConnection, serv_id: &ServId, passw
 }
 
 /// Replaces the apps the agent serves.
-pub async fn set_agent_apps(db: &DatabaseConnection, serv_id: &ServId, apps: &[Identify]) -> Result<AgentView, OperatorError> {
+pub async fn set_agent_apps(
+    db: &DatabaseConnection,
+    serv_id: &ServId,
+    apps: &[Identify],
+) -> Result<AgentView, OperatorError> {
     let found = agent_row(db, serv_id).await?;
     let app_ids = app_ids_of(db, apps).await?;
     let txn = db.begin().await?;
@@ -335,13 +360,20 @@ pub async fn revoke_session(db: &DatabaseConnection, token: &SessionToken) -> Re
     let digest = token.digest();
     let txn = db.begin().await?;
     agent_binding::Entity::delete_by_id(digest.as_str()).exec(&txn).await?;
-    let n = session::Entity::delete_by_id(digest.as_str()).exec(&txn).await?.rows_affected;
+    let n = session::Entity::delete_by_id(digest.as_str())
+        .exec(&txn)
+        .await?
+        .rows_affected;
     txn.commit().await?;
     Ok(n)
 }
 
 /// Ends every session of one user of an app.
-pub async fn revoke_user_sessions(db: &DatabaseConnection, identify: &Identify, user_id: &UserId) -> Result<u64, OperatorError> {
+pub async fn revoke_user_sessions(
+    db: &DatabaseConnection,
+    identify: &Identify,
+    user_id: &UserId,
+) -> Result<u64, OperatorError> {
     let app = app_row(db, identify).await?;
     let txn = db.begin().await?;
     let digests: Vec<String> = session::Entity::find()
@@ -409,13 +441,18 @@ fn im_view(identify: &str, row: app_im_settings::Model) -> ImSettingsView {
 
 /// Sets (or replaces) an app's IM settings; from now on its agents' messages are
 /// delivered to its users' IM.
-pub async fn set_im(db: &DatabaseConnection, identify: &Identify, settings: ImSettings) -> Result<ImSettingsView, OperatorError> {
+pub async fn set_im(
+    db: &DatabaseConnection,
+    identify: &Identify,
+    settings: ImSettings,
+) -> Result<ImSettingsView, OperatorError> {
     let app = app_row(db, identify).await?;
     let row = app_im_settings::ActiveModel {
         app_id: Set(app.id),
-        base_url: Set(settings
-            .base_url
-            .map_or_else(|| DEFAULT_IM_BASE_URL.to_owned(), |u| u.as_str().trim_end_matches('/').to_owned())),
+        base_url: Set(settings.base_url.map_or_else(
+            || DEFAULT_IM_BASE_URL.to_owned(),
+            |u| u.as_str().trim_end_matches('/').to_owned(),
+        )),
         sdkappid: Set(i64::from(settings.sdkappid)),
         identifier: Set(settings.identifier.to_string()),
         secret_key: Set(settings.secret_key.as_str().to_owned()),
@@ -440,7 +477,11 @@ pub async fn get_im(db: &DatabaseConnection, identify: &Identify) -> Result<Opti
 /// Removes an app's IM settings: no more deliveries. Answers whether it had any.
 pub async fn clear_im(db: &DatabaseConnection, identify: &Identify) -> Result<bool, OperatorError> {
     let app = app_row(db, identify).await?;
-    Ok(app_im_settings::Entity::delete_by_id(app.id).exec(db).await?.rows_affected == 1)
+    Ok(app_im_settings::Entity::delete_by_id(app.id)
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1)
 }
 
 /// Deletes expired sessions and their bindings (the janitor).
@@ -494,7 +535,10 @@ mod tests {
             secret: "the-app-secret-value".into(),
         };
         for printed in [format!("{app:?}"), format!("{agent:?}"), format!("{shown:?}")] {
-            assert!(!printed.contains("the-app-secret-value") && !printed.contains("the-hash"), "{printed}");
+            assert!(
+                !printed.contains("the-app-secret-value") && !printed.contains("the-hash"),
+                "{printed}"
+            );
             assert!(printed.contains("***"), "{printed}");
         }
     }

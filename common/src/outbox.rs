@@ -21,7 +21,11 @@ pub async fn write(txn: &impl ConnectionTrait, events: &[DomainEvent]) -> Result
     for event in events {
         let app_id = event.app_id();
         if !identifies.contains_key(&app_id) {
-            let identify = app::Entity::find_by_id(app_id).one(txn).await?.map(|a| a.identify).unwrap_or_default();
+            let identify = app::Entity::find_by_id(app_id)
+                .one(txn)
+                .await?
+                .map(|a| a.identify)
+                .unwrap_or_default();
             identifies.insert(app_id, identify);
         }
         let id = Uuid::new_v4();

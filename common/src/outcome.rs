@@ -282,7 +282,10 @@ pub enum Reply {
     /// session/new: the session's expiry (epoch seconds); the ingest adds the token.
     SessionOpened { expires_at: i64 },
     /// question/new.
-    QuestionCreated { question_id: String, question: CreatedQuestion },
+    QuestionCreated {
+        question_id: String,
+        question: CreatedQuestion,
+    },
     /// Anything that wrote a message (send_*, serve, quit, finish, reopen).
     MessageWritten { message_id: String },
     /// A leave message stored.
@@ -338,7 +341,10 @@ mod tests {
     /// and HTTP status, and nothing else does.
     #[test]
     fn docs_errors_md_matches_the_codes() {
-        let doc = include_str!("../../docs/errors.md").split("## Leave messages").next().unwrap();
+        let doc = include_str!("../../docs/errors.md")
+            .split("## Leave messages")
+            .next()
+            .unwrap();
         let rows: Vec<(u32, String, u16)> = doc
             .lines()
             .filter(|l| l.starts_with("| 1") || l.starts_with("| 2") || l.starts_with("| 3"))

@@ -128,7 +128,11 @@ mod tests {
     #[test]
     fn default_task_policy_lasts_a_day() {
         let q = crate::config::Config::default().task_queue("x");
-        assert!(q.retry.total() >= Duration::from_secs(24 * 3600), "{:?}", q.retry.total());
+        assert!(
+            q.retry.total() >= Duration::from_secs(24 * 3600),
+            "{:?}",
+            q.retry.total()
+        );
         assert_eq!(q.retry.retries(), 36);
     }
 }

@@ -7,8 +7,8 @@ use sea_orm::{
 
 use crate::domain::{Page, SessionDigest, Sort};
 use crate::entity::{
-    agent, agent_app, answer_item, answer_template, app, leave_message, leave_message_app, message,
-    processed_command, question, question_label, session, user,
+    agent, agent_app, answer_item, answer_template, app, leave_message, leave_message_app, message, processed_command,
+    question, question_label, session, user,
 };
 
 /// An authenticated session: the app user behind it and, once bound, its agent.
@@ -315,7 +315,10 @@ pub async fn queue_position(db: &impl ConnectionTrait, q: &question::Model) -> R
     let (position, waiting): (i64, i64) = question::Entity::find()
         .select_only()
         .column_as(SimpleExpr::from(Func::count(ahead)), "position")
-        .column_as(SimpleExpr::from(Func::count(Expr::col(question::Column::Id))), "waiting")
+        .column_as(
+            SimpleExpr::from(Func::count(Expr::col(question::Column::Id))),
+            "waiting",
+        )
         .filter(question::Column::Status.eq(1))
         .filter(question::Column::AppId.eq(q.app_id))
         .into_tuple()
@@ -368,8 +371,8 @@ fn contains_pattern(keyword: &str) -> sea_orm::sea_query::LikeExpr {
 
 /// A page of leave messages, ordered by `create_time` then `id`.
 pub async fn leave_messages(db: &impl ConnectionTrait, f: &LeaveFilter) -> Result<Vec<leave_message::Model>, DbErr> {
-    use sea_orm::sea_query::Expr;
     use leave_message::Column as C;
+    use sea_orm::sea_query::Expr;
     if f.app_ids.is_empty() {
         return Ok(Vec::new());
     }

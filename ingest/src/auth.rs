@@ -4,10 +4,8 @@
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header;
-use std::net::IpAddr;
-use std::time::Duration;
+use axum::http::request::Parts;
 use hmac::{Hmac, Mac};
 use kefu_common::command::Actor;
 use kefu_common::domain::{Password, ServId, SessionToken, UserId};
@@ -18,6 +16,8 @@ use kefu_common::store::{self, SessionInfo};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::Sha256;
+use std::net::IpAddr;
+use std::time::Duration;
 
 use crate::input::{Input, RawInput};
 use crate::requests::SignedApp;
@@ -68,7 +68,11 @@ impl FromRequestParts<AppState> for Caller {
         match store::session(&state.db, &token.digest()).await? {
             Some(info) if info.session.expires_at > now_ms() => {
                 if info.app_disabled {
-                    return Err(ApiError::field(ErrorCode::AppDisabled, "session", "this session's app is disabled"));
+                    return Err(ApiError::field(
+                        ErrorCode::AppDisabled,
+                        "session",
+                        "this session's app is disabled",
+                    ));
                 }
                 state.limits.check_app(info.session.app_id).map_err(too_frequent)?;
                 Ok(Caller { info, token })
@@ -96,7 +100,11 @@ impl Caller {
         if self.info.serv_id.as_deref() == Some(serv_id.as_str()) {
             Ok(())
         } else if self.info.disabled_agent.as_deref() == Some(serv_id.as_str()) {
-            Err(ApiError::field(ErrorCode::AgentDisabled, field, "this agent account is disabled"))
+            Err(ApiError::field(
+                ErrorCode::AgentDisabled,
+                field,
+                "this agent account is disabled",
+            ))
         } else {
             Err(ApiError::field(
                 ErrorCode::NotBound,
@@ -119,10 +127,18 @@ impl Caller {
             }
         }
         if self.info.disabled_agent.is_some() {
-            return Err(ApiError::field(ErrorCode::AgentDisabled, "session", "this agent account is disabled"));
+            return Err(ApiError::field(
+                ErrorCode::AgentDisabled,
+                "session",
+                "this agent account is disabled",
+            ));
         }
         if self.info.serv_id.is_some() || session.app_id != q.app_id {
-            return Err(ApiError::field(ErrorCode::UnknownQuestion, "question_id", "no such question"));
+            return Err(ApiError::field(
+                ErrorCode::UnknownQuestion,
+                "question_id",
+                "no such question",
+            ));
         }
         Err(ApiError::field(
             ErrorCode::NotQuestionOwner,
@@ -134,7 +150,11 @@ impl Caller {
     /// The agent the session is bound to, for agent-only calls without a serv_id.
     pub fn bound_agent(&self) -> Result<String, ApiError> {
         if self.info.disabled_agent.is_some() {
-            return Err(ApiError::field(ErrorCode::AgentDisabled, "session", "this agent account is disabled"));
+            return Err(ApiError::field(
+                ErrorCode::AgentDisabled,
+                "session",
+                "this agent account is disabled",
+            ));
         }
         self.info.serv_id.clone().ok_or_else(|| {
             ApiError::field(
@@ -183,7 +203,11 @@ impl<T: DeserializeOwned> FromRequestParts<AppState> for Signed<T> {
         let signature = verify_signature(state, &input, &app)?;
         // Disabled is said only to whoever proved to be the app.
         if app.disabled_at.is_some() {
-            return Err(ApiError::field(ErrorCode::AppDisabled, "identify", "this app is disabled"));
+            return Err(ApiError::field(
+                ErrorCode::AppDisabled,
+                "identify",
+                "this app is disabled",
+            ));
         }
         state.limits.check_app(app.id).map_err(too_frequent)?;
         // Only once the caller is known to be the app are its other fields looked at.
@@ -222,7 +246,11 @@ pub async fn verify_agent(
     if exists && ok {
         state.limits.logins.succeeded(attempt);
         if disabled {
-            return Err(ApiError::field(ErrorCode::AgentDisabled, "serv_id", "this agent account is disabled"));
+            return Err(ApiError::field(
+                ErrorCode::AgentDisabled,
+                "serv_id",
+                "this agent account is disabled",
+            ));
         }
         return Ok(());
     }
@@ -236,7 +264,11 @@ pub async fn verify_agent(
 }
 
 /// (agent exists, is disabled, password matches), argon2 in the bounded pool.
-async fn check_password(state: &AppState, serv_id: &ServId, password: Password) -> Result<(bool, bool, bool), ApiError> {
+async fn check_password(
+    state: &AppState,
+    serv_id: &ServId,
+    password: Password,
+) -> Result<(bool, bool, bool), ApiError> {
     let agent = store::agent(&state.db, serv_id.as_str()).await?;
     let (exists, disabled) = (agent.is_some(), agent.as_ref().is_some_and(|a| a.disabled_at.is_some()));
     let hash = agent.map(|a| a.password_hash).unwrap_or_else(|| DUMMY_HASH.to_owned());

@@ -93,7 +93,10 @@ pub async fn submit(
     };
     let request_id = input.header("x-request-id").map(str::to_owned);
     let (envelope, assigned) = match key {
-        None => (Envelope::new(Uuid::new_v4(), command).with_request_id(request_id), assigned),
+        None => (
+            Envelope::new(Uuid::new_v4(), command).with_request_id(request_id),
+            assigned,
+        ),
         Some(key) => {
             let id = if per_path {
                 idempotent_command_id(&format!("{scope}\n{}\n{}", input.method, input.path), key)

@@ -100,10 +100,9 @@ impl ApiError {
                 ErrorCode::MalformedBody,
                 "the request body ended before it was complete",
             ),
-            ApiError::TooFrequent(secs) => Failure::new(
-                ErrorCode::TooFrequent,
-                format!("too many requests; retry in {secs} s"),
-            ),
+            ApiError::TooFrequent(secs) => {
+                Failure::new(ErrorCode::TooFrequent, format!("too many requests; retry in {secs} s"))
+            }
             ApiError::Internal(err) => {
                 tracing::error!(error = %err, "internal error");
                 Failure::new(ErrorCode::Internal, "internal error")

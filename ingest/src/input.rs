@@ -169,7 +169,10 @@ fn parse_body(headers: &HeaderMap, raw: &[u8]) -> Result<Map<String, Value>, Api
     match kind {
         "application/json" => match serde_json::from_slice::<Value>(raw) {
             Ok(Value::Object(map)) => Ok(map),
-            Ok(_) => Err(ApiError::new(ErrorCode::MalformedBody, "the JSON body must be an object")),
+            Ok(_) => Err(ApiError::new(
+                ErrorCode::MalformedBody,
+                "the JSON body must be an object",
+            )),
             Err(e) => Err(ApiError::new(ErrorCode::MalformedBody, format!("malformed JSON: {e}"))),
         },
         "application/x-www-form-urlencoded" => {
@@ -179,7 +182,9 @@ fn parse_body(headers: &HeaderMap, raw: &[u8]) -> Result<Map<String, Value>, Api
         }
         other => Err(ApiError::new(
             ErrorCode::UnsupportedMediaType,
-            format!("Content-Type {other:?} is not supported; send application/json or application/x-www-form-urlencoded"),
+            format!(
+                "Content-Type {other:?} is not supported; send application/json or application/x-www-form-urlencoded"
+            ),
         )),
     }
 }

@@ -44,7 +44,11 @@ impl Limits {
         }
     }
 
-    fn check<K: std::hash::Hash + Eq + Clone>(&self, limiter: &Option<DefaultKeyedRateLimiter<K>>, key: &K) -> Result<(), Duration> {
+    fn check<K: std::hash::Hash + Eq + Clone>(
+        &self,
+        limiter: &Option<DefaultKeyedRateLimiter<K>>,
+        key: &K,
+    ) -> Result<(), Duration> {
         match limiter {
             Some(limiter) => limiter
                 .check_key(key)
@@ -186,7 +190,12 @@ impl Logins {
 }
 
 /// Counts one attempt in its window; locks the key once it reaches `max` (0: never).
-fn count_attempt<K>(entry: std::collections::hash_map::Entry<'_, K, Failures>, now: Instant, window: Duration, max: u32) -> u32 {
+fn count_attempt<K>(
+    entry: std::collections::hash_map::Entry<'_, K, Failures>,
+    now: Instant,
+    window: Duration,
+    max: u32,
+) -> u32 {
     let f = entry.or_insert(Failures {
         count: 0,
         last: now,

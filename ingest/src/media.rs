@@ -29,7 +29,11 @@ pub fn decode_base64(field: &str, raw: &str, max: usize) -> Result<Vec<u8>, ApiE
     };
     let compact: String = raw.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     if compact.is_empty() {
-        return Err(ApiError::field(ErrorCode::InvalidField, field, format!("{field} is empty")));
+        return Err(ApiError::field(
+            ErrorCode::InvalidField,
+            field,
+            format!("{field} is empty"),
+        ));
     }
     if compact.len() / 4 * 3 > max + 3 {
         return Err(too_large(field, max));

@@ -142,7 +142,9 @@ impl Modify for Security {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("`Authorization: Bearer <KEFU_ADMIN_TOKEN>`; the admin API is off without it."))
+                    .description(Some(
+                        "`Authorization: Bearer <KEFU_ADMIN_TOKEN>`; the admin API is off without it.",
+                    ))
                     .build(),
             ),
         );
@@ -175,18 +177,15 @@ impl IntoResponses for Errors {
         by_status
             .into_iter()
             .map(|(status, codes)| {
-                let listed: Vec<String> = codes
-                    .iter()
-                    .map(|c| format!("{} `{}`", c.number(), c.name()))
-                    .collect();
+                let listed: Vec<String> = codes.iter().map(|c| format!("{} `{}`", c.number(), c.name())).collect();
                 let response = ResponseBuilder::new()
                     .description(format!("Refused: {}", listed.join(", ")))
                     .content(
                         "application/json",
                         ContentBuilder::new()
-                            .schema(Some(RefOr::<utoipa::openapi::schema::Schema>::Ref(Ref::from_schema_name(
-                                "ErrorBody",
-                            ))))
+                            .schema(Some(RefOr::<utoipa::openapi::schema::Schema>::Ref(
+                                Ref::from_schema_name("ErrorBody"),
+                            )))
                             .build(),
                     )
                     .build();
@@ -196,7 +195,13 @@ impl IntoResponses for Errors {
     }
 }
 
-fn param(name: &str, at: ParameterIn, required: bool, description: &str, schema: RefOr<utoipa::openapi::schema::Schema>) -> Parameter {
+fn param(
+    name: &str,
+    at: ParameterIn,
+    required: bool,
+    description: &str,
+    schema: RefOr<utoipa::openapi::schema::Schema>,
+) -> Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(at)
@@ -258,14 +263,20 @@ impl IntoParams for SignatureQuery {
                 ParameterIn::Query,
                 true,
                 "Milliseconds since the epoch, within ±300 s of the server clock.",
-                ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9]{1,16}$")).into(),
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[0-9]{1,16}$"))
+                    .into(),
             ),
             param(
                 "signature",
                 ParameterIn::Query,
                 true,
                 "Lowercase hex HMAC-SHA256(secret, timestamp \\n METHOD \\n path \\n raw body).",
-                ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9a-fA-F]{64}$")).into(),
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[0-9a-fA-F]{64}$"))
+                    .into(),
             ),
         ]
     }

@@ -5,8 +5,8 @@
 //! extractor reads it (body, query or `Authorization: Bearer`).
 
 use kefu_common::domain::{
-    DeviceId, Group, Groups, Identify, Invalid, Keyword, Label, Labels, Page, Password, SenderType, ServId, SessionToken, Sort, Text, Title,
-    Url, UserId, UserName,
+    DeviceId, Group, Groups, Identify, Invalid, Keyword, Label, Labels, Page, Password, SenderType, ServId,
+    SessionToken, Sort, Text, Title, Url, UserId, UserName,
 };
 use kefu_common::ids::ObjectId;
 use serde::de::{self, IgnoredAny, Visitor};
@@ -32,7 +32,9 @@ impl<'de> Deserialize<'de> for LenientInt {
                 Ok(LenientInt(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<LenientInt, E> {
-                i64::try_from(v).map(LenientInt).map_err(|_| E::custom("must be a smaller integer"))
+                i64::try_from(v)
+                    .map(LenientInt)
+                    .map_err(|_| E::custom("must be a smaller integer"))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<LenientInt, E> {
                 if v.fract() == 0.0 && v.abs() < 1e15 {
@@ -114,7 +116,12 @@ impl PageSize {
 
 impl PartialSchema for PageSize {
     fn schema() -> RefOr<Schema> {
-        int_schema(1, Page::MAX_NUM as i64, Some(Page::DEFAULT_NUM as i64), "items per page (每页数目)")
+        int_schema(
+            1,
+            Page::MAX_NUM as i64,
+            Some(Page::DEFAULT_NUM as i64),
+            "items per page (每页数目)",
+        )
     }
 }
 impl ToSchema for PageSize {}
@@ -195,12 +202,16 @@ fn labels_schema(description: &str, single: bool) -> RefOr<Schema> {
     let array = ArrayBuilder::new().items(Label::schema()).max_items(Some(Labels::MAX));
     let text = ObjectBuilder::new()
         .schema_type(Type::String)
-        .pattern(Some(if single { kefu_common::domain::NO_CONTROL_CHARS } else { JSON_STRING_ARRAY }))
+        .pattern(Some(if single {
+            kefu_common::domain::NO_CONTROL_CHARS
+        } else {
+            JSON_STRING_ARRAY
+        }))
         .description(Some(if single {
-        "one label, or a JSON array of labels as a string"
-    } else {
-        "a JSON array of labels as a string, e.g. '[\"激活\",\"安卓4.3\"]'"
-    }));
+            "one label, or a JSON array of labels as a string"
+        } else {
+            "a JSON array of labels as a string, e.g. '[\"激活\",\"安卓4.3\"]'"
+        }));
     OneOfBuilder::new()
         .item(array)
         .item(text)
@@ -230,7 +241,10 @@ impl TryFrom<Value> for LabelsField {
 
 impl PartialSchema for LabelsField {
     fn schema() -> RefOr<Schema> {
-        labels_schema("question labels (问题标签列表), at most 10, each 1–32 characters", false)
+        labels_schema(
+            "question labels (问题标签列表), at most 10, each 1–32 characters",
+            false,
+        )
     }
 }
 impl ToSchema for LabelsField {}
@@ -260,7 +274,9 @@ impl PartialSchema for GroupsField {
         ArrayBuilder::new()
             .items(Group::schema())
             .max_items(Some(Groups::MAX))
-            .description(Some("the groups the user belongs to (the user page's group count), at most 100"))
+            .description(Some(
+                "the groups the user belongs to (the user page's group count), at most 100",
+            ))
             .into()
     }
 }
@@ -300,7 +316,9 @@ impl TryFrom<Value> for LabelFilter {
     fn try_from(value: Value) -> Result<Self, Invalid> {
         match &value {
             Value::String(s) if s.trim().is_empty() => Ok(LabelFilter(Labels::default())),
-            Value::String(s) if s.trim_start().starts_with('[') => LabelsField::try_from(value).map(|l| LabelFilter(l.0)),
+            Value::String(s) if s.trim_start().starts_with('[') => {
+                LabelsField::try_from(value).map(|l| LabelFilter(l.0))
+            }
             Value::String(s) => Labels::parse(vec![s.clone()]).map(LabelFilter),
             other => Labels::parse(string_list(other)?).map(LabelFilter),
         }

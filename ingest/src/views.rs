@@ -241,7 +241,12 @@ pub struct ErrorBody {
     pub debug: String,
 }
 
-pub fn agent_question(q: &question::Model, users: &[user::Model], apps: &[app::Model], fallback_avatar: &str) -> AgentQuestion {
+pub fn agent_question(
+    q: &question::Model,
+    users: &[user::Model],
+    apps: &[app::Model],
+    fallback_avatar: &str,
+) -> AgentQuestion {
     let user = users.iter().find(|u| u.app_id == q.app_id && u.user_id == q.user_id);
     let avatar = user
         .and_then(|u| u.user_image_url.clone())
@@ -309,7 +314,8 @@ pub fn message(m: &message::Model, media_base: &str) -> Message {
         Some(key) => format!("{media_base}/{key}"),
         None => legacy.clone().unwrap_or_default(),
     };
-    let (message_id, sender, sender_type, timestamp) = (m.id.clone(), m.sender.clone(), m.sender_type, secs(m.created_at));
+    let (message_id, sender, sender_type, timestamp) =
+        (m.id.clone(), m.sender.clone(), m.sender_type, secs(m.created_at));
     match m.msg_type {
         1 => Message::Audio {
             message_id,

@@ -50,7 +50,12 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .alter_table(Table::alter().table(Apps::Table).drop_column(Apps::DefaultAvatarUrl).to_owned())
+            .alter_table(
+                Table::alter()
+                    .table(Apps::Table)
+                    .drop_column(Apps::DefaultAvatarUrl)
+                    .to_owned(),
+            )
             .await
     }
 }

@@ -58,7 +58,8 @@ enum AnswerItems {
 }
 
 async fn add_column(m: &SchemaManager<'_>, table: impl IntoIden + 'static, col: ColumnDef) -> Result<(), DbErr> {
-    m.alter_table(Table::alter().table(table).add_column(col).to_owned()).await
+    m.alter_table(Table::alter().table(table).add_column(col).to_owned())
+        .await
 }
 
 #[async_trait::async_trait]
@@ -83,10 +84,19 @@ impl MigrationTrait for Migration {
         ))
         .await?;
         add_column(m, Messages::Table, s_null(Messages::MediaKey, 80)).await?;
-        m.create_index(index("idx_messages_media", Messages::Table, vec![Messages::MediaKey.into_iden()]))
-            .await?;
+        m.create_index(index(
+            "idx_messages_media",
+            Messages::Table,
+            vec![Messages::MediaKey.into_iden()],
+        ))
+        .await?;
         add_column(m, Users::Table, ColumnDef::new(Users::Groups).text().null().to_owned()).await?;
-        add_column(m, Questions::Table, ColumnDef::new(Questions::ServedAt).big_integer().null().to_owned()).await?;
+        add_column(
+            m,
+            Questions::Table,
+            ColumnDef::new(Questions::ServedAt).big_integer().null().to_owned(),
+        )
+        .await?;
         m.create_index(index(
             "idx_questions_served",
             Questions::Table,
@@ -136,17 +146,38 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table(AnswerItems::Table).to_owned()).await?;
-        m.drop_table(Table::drop().table(AnswerTemplates::Table).to_owned()).await?;
-        m.drop_index(Index::drop().name("idx_questions_served").table(Questions::Table).to_owned())
+        m.drop_table(Table::drop().table(AnswerTemplates::Table).to_owned())
             .await?;
-        m.alter_table(Table::alter().table(Questions::Table).drop_column(Questions::ServedAt).to_owned())
-            .await?;
+        m.drop_index(
+            Index::drop()
+                .name("idx_questions_served")
+                .table(Questions::Table)
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(Questions::Table)
+                .drop_column(Questions::ServedAt)
+                .to_owned(),
+        )
+        .await?;
         m.alter_table(Table::alter().table(Users::Table).drop_column(Users::Groups).to_owned())
             .await?;
-        m.drop_index(Index::drop().name("idx_messages_media").table(Messages::Table).to_owned())
-            .await?;
-        m.alter_table(Table::alter().table(Messages::Table).drop_column(Messages::MediaKey).to_owned())
-            .await?;
+        m.drop_index(
+            Index::drop()
+                .name("idx_messages_media")
+                .table(Messages::Table)
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(Messages::Table)
+                .drop_column(Messages::MediaKey)
+                .to_owned(),
+        )
+        .await?;
         m.drop_table(Table::drop().table(MediaBlobs::Table).to_owned()).await
     }
 }

@@ -47,7 +47,10 @@ async fn hash_tokens(manager: &SchemaManager<'_>, table: &str) -> Result<(), DbE
         _ => s.to_owned(),
     };
     let rows = db
-        .query_all(Statement::from_string(backend, q(&format!(r#"SELECT "session" FROM "{table}""#))))
+        .query_all(Statement::from_string(
+            backend,
+            q(&format!(r#"SELECT "session" FROM "{table}""#)),
+        ))
         .await?;
     let update = q(&format!(r#"UPDATE "{table}" SET "session" = $1 WHERE "session" = $2"#));
     let update = match backend {
@@ -127,13 +130,28 @@ impl MigrationTrait for Migration {
         db.execute_unprepared("DELETE FROM agent_bindings").await?;
         db.execute_unprepared("DELETE FROM sessions").await?;
         manager
-            .drop_index(Index::drop().name("idx_sessions_expires_at").table(Sessions::Table).to_owned())
+            .drop_index(
+                Index::drop()
+                    .name("idx_sessions_expires_at")
+                    .table(Sessions::Table)
+                    .to_owned(),
+            )
             .await?;
         manager
-            .alter_table(Table::alter().table(Agents::Table).drop_column(Agents::DisabledAt).to_owned())
+            .alter_table(
+                Table::alter()
+                    .table(Agents::Table)
+                    .drop_column(Agents::DisabledAt)
+                    .to_owned(),
+            )
             .await?;
         manager
-            .alter_table(Table::alter().table(Apps::Table).drop_column(Apps::DisabledAt).to_owned())
+            .alter_table(
+                Table::alter()
+                    .table(Apps::Table)
+                    .drop_column(Apps::DisabledAt)
+                    .to_owned(),
+            )
             .await
     }
 }

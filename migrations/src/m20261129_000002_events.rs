@@ -98,7 +98,10 @@ impl MigrationTrait for Migration {
             .create_index(index(
                 "idx_outbox_events_published",
                 OutboxEvents::Table,
-                vec![OutboxEvents::PublishedAt.into_iden(), OutboxEvents::Position.into_iden()],
+                vec![
+                    OutboxEvents::PublishedAt.into_iden(),
+                    OutboxEvents::Position.into_iden(),
+                ],
             ))
             .await?;
         create(
@@ -119,16 +122,35 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(DeadLetters::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(OutboxEvents::Table).to_owned()).await?;
         manager
-            .drop_index(Index::drop().name("idx_messages_question_seq").table(Messages::Table).to_owned())
+            .drop_table(Table::drop().table(DeadLetters::Table).to_owned())
             .await?;
         manager
-            .alter_table(Table::alter().table(Messages::Table).drop_column(Messages::Seq).to_owned())
+            .drop_table(Table::drop().table(OutboxEvents::Table).to_owned())
             .await?;
         manager
-            .alter_table(Table::alter().table(Questions::Table).drop_column(Questions::Seq).to_owned())
+            .drop_index(
+                Index::drop()
+                    .name("idx_messages_question_seq")
+                    .table(Messages::Table)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Messages::Table)
+                    .drop_column(Messages::Seq)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Questions::Table)
+                    .drop_column(Questions::Seq)
+                    .to_owned(),
+            )
             .await
     }
 }

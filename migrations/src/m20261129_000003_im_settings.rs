@@ -27,7 +27,12 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(AppImSettings::Table)
                 .if_not_exists()
-                .col(ColumnDef::new(AppImSettings::AppId).big_integer().not_null().primary_key())
+                .col(
+                    ColumnDef::new(AppImSettings::AppId)
+                        .big_integer()
+                        .not_null()
+                        .primary_key(),
+                )
                 .col(s(AppImSettings::BaseUrl, 512))
                 .col(big(AppImSettings::Sdkappid))
                 .col(s(AppImSettings::Identifier, 64))
@@ -40,6 +45,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(AppImSettings::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(AppImSettings::Table).to_owned())
+            .await
     }
 }

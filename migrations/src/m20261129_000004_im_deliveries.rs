@@ -48,7 +48,11 @@ impl MigrationTrait for Migration {
             .create_index(index(
                 "idx_im_deliveries_question",
                 ImDeliveries::Table,
-                vec![ImDeliveries::QuestionId.into_iden(), ImDeliveries::State.into_iden(), ImDeliveries::Seq.into_iden()],
+                vec![
+                    ImDeliveries::QuestionId.into_iden(),
+                    ImDeliveries::State.into_iden(),
+                    ImDeliveries::Seq.into_iden(),
+                ],
             ))
             .await?;
         manager
@@ -61,6 +65,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(ImDeliveries::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(ImDeliveries::Table).to_owned())
+            .await
     }
 }

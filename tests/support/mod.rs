@@ -162,11 +162,25 @@ pub async fn delete_topology(prefix: &str, schedule_ms: &[u64]) {
     let mut queues = vec![format!("{prefix}.commands"), format!("{prefix}.commands.dead")];
     queues.extend(schedule_ms.iter().map(|ms| format!("{prefix}.commands.retry.{ms}")));
     // The task queue of tests/tasks.rs.
-    queues.extend(["test-jobs", "test-jobs.dead", "test-jobs.retry.100", "test-jobs.retry.200", "test-jobs.retry.400"].map(|q| format!("{prefix}.{q}")));
+    queues.extend(
+        [
+            "test-jobs",
+            "test-jobs.dead",
+            "test-jobs.retry.100",
+            "test-jobs.retry.200",
+            "test-jobs.retry.400",
+        ]
+        .map(|q| format!("{prefix}.{q}")),
+    );
     for q in queues {
         let _ = ch.queue_delete(q.into(), Default::default()).await;
     }
-    for x in [format!("{prefix}.commands"), format!("{prefix}.dlx"), format!("{prefix}.events"), format!("{prefix}.test-jobs.dlx")] {
+    for x in [
+        format!("{prefix}.commands"),
+        format!("{prefix}.dlx"),
+        format!("{prefix}.events"),
+        format!("{prefix}.test-jobs.dlx"),
+    ] {
         let _ = ch.exchange_delete(x.into(), Default::default()).await;
     }
     let _ = conn.close(200, "bye".into()).await;
@@ -182,7 +196,11 @@ pub fn kefu_cmd(db_url: &str) -> std::process::Command {
 /// `kefu migrate` through the real CLI (the admin CLI does not migrate).
 pub fn migrate(db_url: &str) {
     let out = kefu_cmd(db_url).arg("migrate").output().expect("run kefu migrate");
-    assert!(out.status.success(), "kefu migrate failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kefu migrate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `kefu admin …` through the real CLI; returns its JSON output.
@@ -199,7 +217,11 @@ pub fn admin_on_broker(app: &TestApp, args: &[&str]) -> Value {
         .args(args)
         .output()
         .expect("run kefu admin");
-    assert!(out.status.success(), "kefu admin {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kefu admin {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("admin prints JSON")
 }
 
@@ -275,7 +297,15 @@ pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config, worke
     for serv_id in ["alice", "bob"] {
         admin_with_stdin(
             &test_db.url,
-            &["agent", "create", "--serv-id", serv_id, "--password-stdin", "--app", "com.example.shop"],
+            &[
+                "agent",
+                "create",
+                "--serv-id",
+                serv_id,
+                "--password-stdin",
+                "--app",
+                "com.example.shop",
+            ],
             "secret-pw\n",
         );
     }
@@ -590,7 +620,10 @@ pub async fn seed_session(app: &TestApp) -> String {
 
 /// The integer code of an error name, read from docs/errors.md (the one table).
 pub fn error_number(name: &str) -> i64 {
-    let doc = include_str!("../../docs/errors.md").split("## Leave messages").next().unwrap();
+    let doc = include_str!("../../docs/errors.md")
+        .split("## Leave messages")
+        .next()
+        .unwrap();
     doc.lines()
         .filter(|l| l.starts_with("| 1") || l.starts_with("| 2") || l.starts_with("| 3"))
         .find_map(|l| {

@@ -107,7 +107,12 @@ async fn handle(worker: &Worker, delivery: Delivery) {
         }
         Err(ExecuteError::Db(err)) if is_unavailable(&err) => {
             // Nothing is wrong with the command: wait for the database as long as it takes.
-            let delay = worker.config.retry_schedule().first().copied().unwrap_or(Duration::from_secs(1));
+            let delay = worker
+                .config
+                .retry_schedule()
+                .first()
+                .copied()
+                .unwrap_or(Duration::from_secs(1));
             worker.metrics.command(name, CommandResult::Retried);
             tracing::warn!(error = %err, delay_ms = delay.as_millis() as u64, "database unreachable; the command waits (not counted as a retry)");
             if let Err(err) = delivery.retry_later_uncounted(delay).await {
@@ -208,7 +213,10 @@ async fn apply_once(
     .insert(&txn)
     .await?;
     if !pause_before_commit.is_zero() {
-        tracing::warn!(ms = pause_before_commit.as_millis() as u64, "fault injection: pausing before commit");
+        tracing::warn!(
+            ms = pause_before_commit.as_millis() as u64,
+            "fault injection: pausing before commit"
+        );
         tokio::time::sleep(pause_before_commit).await;
     }
     txn.commit().await?;

@@ -19,7 +19,11 @@ pub async fn run_keeper_of(worker: Worker, queue: String, cancel: CancellationTo
     let Broker::Rabbit(rabbit) = &worker.broker else {
         return;
     };
-    let dead_queue = if queue == COMMANDS { rabbit.dead_queue() } else { rabbit.task_dead_queue(&queue) };
+    let dead_queue = if queue == COMMANDS {
+        rabbit.dead_queue()
+    } else {
+        rabbit.task_dead_queue(&queue)
+    };
     let mut backoff = Backoff::reconnect();
     while !cancel.is_cancelled() {
         match rabbit.consume_dead_of(dead_queue.clone()).await {
@@ -30,7 +34,15 @@ pub async fn run_keeper_of(worker: Worker, queue: String, cancel: CancellationTo
                         _ = cancel.cancelled() => return,
                         next = dead.next() => match next { Some(m) => m, None => break },
                     };
-                    let kept = keep(&worker.db, &queue, &message.message_id, &message.payload, &message.reason, message.retries).await;
+                    let kept = keep(
+                        &worker.db,
+                        &queue,
+                        &message.message_id,
+                        &message.payload,
+                        &message.reason,
+                        message.retries,
+                    )
+                    .await;
                     match kept {
                         Ok(()) => {
                             tracing::warn!(message_id = %message.message_id, reason = %message.reason, "dead letter kept for operators");
@@ -39,7 +51,9 @@ pub async fn run_keeper_of(worker: Worker, queue: String, cancel: CancellationTo
                             }
                         }
                         // Not acked: it stays in the queue and comes back.
-                        Err(err) => tracing::warn!(error = %err, "could not keep a dead letter; leaving it in the queue"),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "could not keep a dead letter; leaving it in the queue")
+                        }
                     }
                 }
             }

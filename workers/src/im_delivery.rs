@@ -96,7 +96,9 @@ pub async fn run(worker: Worker, cancel: CancellationToken) {
         async move {
             let task: serde_json::Value =
                 serde_json::from_slice(&payload).map_err(|e| TaskError::Fail(format!("unreadable task: {e}")))?;
-            let question_id = task["question_id"].as_str().ok_or_else(|| TaskError::Fail("no question_id".into()))?;
+            let question_id = task["question_id"]
+                .as_str()
+                .ok_or_else(|| TaskError::Fail("no question_id".into()))?;
             sender.deliver_question(question_id).await
         }
     };
@@ -173,7 +175,9 @@ impl Sender {
             // must not overtake it. Let go and come back after the queue's delay.
             if pending.first().is_some_and(|first| first.lease_until != lease) {
                 release(db, lease).await.map_err(retry_db)?;
-                return Err(TaskError::Retry("an earlier message of this question is being sent".into()));
+                return Err(TaskError::Retry(
+                    "an earlier message of this question is being sent".into(),
+                ));
             }
             let rows: Vec<im_delivery::Model> = pending.into_iter().take_while(|r| r.lease_until == lease).collect();
             for row in rows {
@@ -189,7 +193,10 @@ impl Sender {
                 };
                 let mut update = im_delivery::Entity::update_many()
                     .col_expr(im_delivery::Column::State, Expr::value(state))
-                    .col_expr(im_delivery::Column::Attempts, Expr::col(im_delivery::Column::Attempts).add(1))
+                    .col_expr(
+                        im_delivery::Column::Attempts,
+                        Expr::col(im_delivery::Column::Attempts).add(1),
+                    )
                     .col_expr(im_delivery::Column::LastError, Expr::value(error.clone()))
                     .col_expr(im_delivery::Column::UpdatedAt, Expr::value(now_ms()))
                     .filter(im_delivery::Column::MessageId.eq(row.message_id.as_str()));

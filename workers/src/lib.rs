@@ -8,8 +8,8 @@ mod janitor;
 mod media_gc;
 mod metrics_http;
 pub mod relay;
-pub mod tasks;
 pub mod service;
+pub mod tasks;
 
 use consumer::run_consumer;
 use janitor::run_janitor;

@@ -8,7 +8,9 @@ use kefu_common::entity::{media_blob, message};
 use kefu_common::media::MediaStore;
 use kefu_common::now_ms;
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, Select, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, Select, TransactionTrait,
+};
 
 /// Blobs looked at per run.
 const BATCH: u64 = 500;

@@ -2,13 +2,13 @@
 //! Refusals are `Failure`s (recorded, answered); only database trouble is an error.
 
 use kefu_common::command::{Actor, Command};
-use kefu_common::events::{DomainEvent, MessageFacts, QuestionFacts};
-use kefu_common::domain::{SessionDigest, Labels, MessageType, NotifyAction, QuestionStatus, SenderType, Text};
+use kefu_common::domain::{Labels, MessageType, NotifyAction, QuestionStatus, SenderType, SessionDigest, Text};
 use kefu_common::entity::{
     agent_app, agent_binding, leave_message, leave_message_app, message, question, question_label, session, user,
 };
-use kefu_common::leave::Tag;
+use kefu_common::events::{DomainEvent, MessageFacts, QuestionFacts};
 use kefu_common::ids::ObjectId;
+use kefu_common::leave::Tag;
 use kefu_common::now_ms;
 use kefu_common::outcome::{CreatedQuestion, ErrorCode, Failure, Outcome, Reply};
 use kefu_common::store;
@@ -54,13 +54,21 @@ async fn events_of(txn: &DatabaseTransaction, command: &Command, media_base: &st
     };
     let mut events = Vec::new();
     match command {
-        SessionCreateV2 { app_id, user_id, device_id, .. } => events.push(DomainEvent::SessionOpened {
+        SessionCreateV2 {
+            app_id,
+            user_id,
+            device_id,
+            ..
+        } => events.push(DomainEvent::SessionOpened {
             app_id: *app_id,
             user_id: user_id.to_string(),
             device_id: device_id.as_ref().map(|d| d.to_string()),
         }),
         AgentBindV2 { session, serv_id } | AgentUnbindV2 { session, serv_id } => {
-            let app_id = session::Entity::find_by_id(session.as_str()).one(txn).await?.map_or(0, |s| s.app_id);
+            let app_id = session::Entity::find_by_id(session.as_str())
+                .one(txn)
+                .await?
+                .map_or(0, |s| s.app_id);
             let serv_id = serv_id.to_string();
             events.push(if matches!(command, AgentBindV2 { .. }) {
                 DomainEvent::AgentBound { app_id, serv_id }
@@ -68,16 +76,37 @@ async fn events_of(txn: &DatabaseTransaction, command: &Command, media_base: &st
                 DomainEvent::AgentUnbound { app_id, serv_id }
             });
         }
-        QuestionCreateV1 { question_id, labels, .. } => {
+        QuestionCreateV1 {
+            question_id, labels, ..
+        } => {
             if let Some(q) = question(question_id).await? {
                 let labels = labels.iter().map(|l| l.to_string()).collect();
-                events.push(DomainEvent::QuestionCreated { question: (&q).into(), labels });
+                events.push(DomainEvent::QuestionCreated {
+                    question: (&q).into(),
+                    labels,
+                });
             }
         }
-        QuestionServeV1 { question_id, message_id, .. }
-        | QuestionQuitV1 { question_id, message_id, .. }
-        | QuestionFinishV1 { question_id, message_id, .. }
-        | QuestionReopenV1 { question_id, message_id, .. } => {
+        QuestionServeV1 {
+            question_id,
+            message_id,
+            ..
+        }
+        | QuestionQuitV1 {
+            question_id,
+            message_id,
+            ..
+        }
+        | QuestionFinishV1 {
+            question_id,
+            message_id,
+            ..
+        }
+        | QuestionReopenV1 {
+            question_id,
+            message_id,
+            ..
+        } => {
             if let Some(q) = question(question_id).await? {
                 let facts = QuestionFacts::from(&q);
                 events.push(match command {
@@ -89,9 +118,21 @@ async fn events_of(txn: &DatabaseTransaction, command: &Command, media_base: &st
                 events.extend(with_message(&q, message_of(message_id).await?));
             }
         }
-        MessageSendTextV1 { question_id, message_id, .. }
-        | MessageSendImageV1 { question_id, message_id, .. }
-        | MessageSendAudioV1 { question_id, message_id, .. } => {
+        MessageSendTextV1 {
+            question_id,
+            message_id,
+            ..
+        }
+        | MessageSendImageV1 {
+            question_id,
+            message_id,
+            ..
+        }
+        | MessageSendAudioV1 {
+            question_id,
+            message_id,
+            ..
+        } => {
             if let Some(q) = question(question_id).await? {
                 events.extend(with_message(&q, message_of(message_id).await?));
             }
@@ -101,7 +142,10 @@ async fn events_of(txn: &DatabaseTransaction, command: &Command, media_base: &st
             id: id.to_string(),
         }),
         LeaveMessageTagV1 { id, tag, .. } | LeaveMessageTagByAdminV1 { id, tag } => {
-            let app_id = leave_message_app::Entity::find_by_id(id.to_string()).one(txn).await?.map_or(0, |m| m.app_id);
+            let app_id = leave_message_app::Entity::find_by_id(id.to_string())
+                .one(txn)
+                .await?
+                .map_or(0, |m| m.app_id);
             events.push(DomainEvent::LeaveMessageTagged {
                 app_id,
                 id: id.to_string(),
@@ -127,7 +171,10 @@ async fn change(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome,
         } => {
             // Re-checked here: the app may have been disabled since the ingest looked.
             if app_disabled(txn, *app_id).await? {
-                return Ok(Outcome::Failed(Failure::new(ErrorCode::AppDisabled, "this app is disabled")));
+                return Ok(Outcome::Failed(Failure::new(
+                    ErrorCode::AppDisabled,
+                    "this app is disabled",
+                )));
             }
             let now = now_ms();
             let existing = user::Entity::find_by_id((*app_id, user_id.to_string()))
@@ -172,7 +219,9 @@ async fn change(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome,
             .insert(txn)
             .await?;
             // The token itself is known to the ingest only (it answers it).
-            Ok(Reply::SessionOpened { expires_at: expires_at / 1000 })
+            Ok(Reply::SessionOpened {
+                expires_at: expires_at / 1000,
+            })
         }
         AgentBindV2 { session, serv_id } => bind(txn, session, serv_id.as_str()).await?,
         AgentUnbindV2 { session, serv_id } => {
@@ -284,7 +333,17 @@ async fn change(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome,
             actor,
             sender_type,
             media_key,
-        } => send_message(txn, question_id, message_id, actor, *sender_type, Content::Image(media_key)).await?,
+        } => {
+            send_message(
+                txn,
+                question_id,
+                message_id,
+                actor,
+                *sender_type,
+                Content::Image(media_key),
+            )
+            .await?
+        }
         MessageSendAudioV1 {
             question_id,
             message_id,
@@ -319,7 +378,10 @@ async fn tag_leave_message(txn: &DatabaseTransaction, id: &str, serv_id: Option<
     // spec's DDL) would otherwise move it.
     leave_message::Entity::update_many()
         .col_expr(leave_message::Column::Tag, Expr::value(tag.map(|t| t.to_string())))
-        .col_expr(leave_message::Column::CreateTime, Expr::col(leave_message::Column::CreateTime).into())
+        .col_expr(
+            leave_message::Column::CreateTime,
+            Expr::col(leave_message::Column::CreateTime).into(),
+        )
         .filter(leave_message::Column::Id.eq(id))
         .exec(txn)
         .await?;
@@ -341,7 +403,9 @@ async fn serves_app(txn: &DatabaseTransaction, serv_id: &str, app_id: i64) -> Re
 }
 
 async fn app_disabled(txn: &DatabaseTransaction, app_id: i64) -> Result<bool, DbErr> {
-    Ok(store::app_by_id(txn, app_id).await?.is_none_or(|a| a.disabled_at.is_some()))
+    Ok(store::app_by_id(txn, app_id)
+        .await?
+        .is_none_or(|a| a.disabled_at.is_some()))
 }
 
 async fn bind(txn: &DatabaseTransaction, session: &SessionDigest, serv_id: &str) -> Applied {
@@ -353,15 +417,16 @@ async fn bind(txn: &DatabaseTransaction, session: &SessionDigest, serv_id: &str)
     if info.session.expires_at <= now_ms() {
         return refuse(ErrorCode::InvalidSession, "session is unknown or expired");
     }
-    if store::agent(txn, serv_id).await?.is_none_or(|a| a.disabled_at.is_some()) {
+    if store::agent(txn, serv_id)
+        .await?
+        .is_none_or(|a| a.disabled_at.is_some())
+    {
         return refuse(ErrorCode::AgentDisabled, "this agent account is disabled");
     }
     if !serves_app(txn, serv_id, info.session.app_id).await? {
         return refuse(ErrorCode::Forbidden, "this agent does not serve the session's app");
     }
-    agent_binding::Entity::delete_by_id(session.as_str())
-        .exec(txn)
-        .await?;
+    agent_binding::Entity::delete_by_id(session.as_str()).exec(txn).await?;
     agent_binding::ActiveModel {
         session: Set(session.to_string()),
         serv_id: Set(serv_id.to_owned()),
@@ -413,7 +478,10 @@ async fn create_question(
     }
     Ok(Ok(Reply::QuestionCreated {
         question_id: id.to_string(),
-        question: CreatedQuestion { id: id.to_string(), status: QuestionStatus::Waiting as i16 },
+        question: CreatedQuestion {
+            id: id.to_string(),
+            status: QuestionStatus::Waiting as i16,
+        },
     }))
 }
 
@@ -502,8 +570,19 @@ async fn serve(txn: &DatabaseTransaction, id: &ObjectId, serv_id: &str, message_
             "another agent took the question first",
         );
     }
-    notify(txn, q.seq, id, message_id, serv_id, SenderType::Agent, NotifyAction::Serve).await?;
-    Ok(Ok(Reply::MessageWritten { message_id: message_id.to_string() }))
+    notify(
+        txn,
+        q.seq,
+        id,
+        message_id,
+        serv_id,
+        SenderType::Agent,
+        NotifyAction::Serve,
+    )
+    .await?;
+    Ok(Ok(Reply::MessageWritten {
+        message_id: message_id.to_string(),
+    }))
 }
 
 /// quit (back to waiting) and finish: only the serving agent may do either.
@@ -540,7 +619,9 @@ async fn leave(
         return Ok(Err(agent_state_refusal(&q, serv_id)));
     }
     notify(txn, q.seq, id, message_id, serv_id, SenderType::Agent, action).await?;
-    Ok(Ok(Reply::MessageWritten { message_id: message_id.to_string() }))
+    Ok(Ok(Reply::MessageWritten {
+        message_id: message_id.to_string(),
+    }))
 }
 
 /// A user's question of another app answers as a missing one (nothing leaks).
@@ -560,7 +641,10 @@ async fn reopen(txn: &DatabaseTransaction, id: &ObjectId, actor: &Actor, message
         return refuse(ErrorCode::UnknownQuestion, "no such question");
     }
     if !owns(&q, actor) {
-        return refuse(ErrorCode::NotQuestionOwner, "only the user who asked may reopen the question");
+        return refuse(
+            ErrorCode::NotQuestionOwner,
+            "only the user who asked may reopen the question",
+        );
     }
     if q.status != QuestionStatus::Finished as i16 {
         return refuse(
@@ -584,8 +668,19 @@ async fn reopen(txn: &DatabaseTransaction, id: &ObjectId, actor: &Actor, message
     if updated.rows_affected != 1 {
         return refuse(ErrorCode::QuestionNotFinished, "the question changed state meanwhile");
     }
-    notify(txn, q.seq, id, message_id, &q.user_id, SenderType::User, NotifyAction::Reopen).await?;
-    Ok(Ok(Reply::MessageWritten { message_id: message_id.to_string() }))
+    notify(
+        txn,
+        q.seq,
+        id,
+        message_id,
+        &q.user_id,
+        SenderType::User,
+        NotifyAction::Reopen,
+    )
+    .await?;
+    Ok(Ok(Reply::MessageWritten {
+        message_id: message_id.to_string(),
+    }))
 }
 
 /// What a chat message carries.
@@ -625,7 +720,10 @@ async fn send_message(
                 return refuse(ErrorCode::UnknownQuestion, "no such question");
             }
             if !owns(&q, actor) {
-                return refuse(ErrorCode::NotQuestionOwner, "only the user who asked may write as the user");
+                return refuse(
+                    ErrorCode::NotQuestionOwner,
+                    "only the user who asked may write as the user",
+                );
             }
             if q.status == QuestionStatus::Finished as i16 {
                 return refuse(ErrorCode::QuestionFinished, "the question is finished; reopen it first");
@@ -635,7 +733,7 @@ async fn send_message(
         (Actor::Agent { serv_id }, SenderType::Agent) => {
             if !serves_app(txn, serv_id.as_str(), q.app_id).await? {
                 // Another tenant's question answers as a missing one: nothing leaks.
-        return refuse(ErrorCode::UnknownQuestion, "no such question");
+                return refuse(ErrorCode::UnknownQuestion, "no such question");
             }
             if q.status != QuestionStatus::Serving as i16 || q.serv_id.as_deref() != Some(serv_id.as_str()) {
                 return Ok(Err(agent_state_refusal(&q, serv_id.as_str())));
@@ -692,5 +790,7 @@ async fn send_message(
             }
         }));
     }
-    Ok(Ok(Reply::MessageWritten { message_id: message_id.to_string() }))
+    Ok(Ok(Reply::MessageWritten {
+        message_id: message_id.to_string(),
+    }))
 }

@@ -31,7 +31,11 @@ where
     H: Fn(Vec<u8>) -> F + Send + Sync,
     F: Future<Output = Result<(), TaskError>> + Send,
 {
-    let keeper = tokio::spawn(crate::dead_keeper::run_keeper_of(worker.clone(), queue.name.clone(), cancel.clone()));
+    let keeper = tokio::spawn(crate::dead_keeper::run_keeper_of(
+        worker.clone(),
+        queue.name.clone(),
+        cancel.clone(),
+    ));
     let mut backoff = Backoff::reconnect();
     while !cancel.is_cancelled() {
         let consumed = match worker.broker.declare_tasks(&queue).await {

@@ -128,14 +128,20 @@ impl Embedded {
     }
 
     /// The jobs of a task queue (`None`: the commands).
-    pub async fn consume_queue(self: Arc<Self>, task: Option<Arc<super::TaskQueue>>) -> Result<BoxStream<'static, Delivery>, BrokerError> {
+    pub async fn consume_queue(
+        self: Arc<Self>,
+        task: Option<Arc<super::TaskQueue>>,
+    ) -> Result<BoxStream<'static, Delivery>, BrokerError> {
         let stream = stream::unfold((self, task), |(this, task)| async move {
             let queue = task.as_ref().map_or(COMMANDS.to_owned(), |t| t.name.clone());
             loop {
                 // Register interest before looking, so a publish in between is not missed.
                 let notified = this.notify.notified();
                 let deliveries: Vec<Delivery> = match this.claim(&queue).await {
-                    Ok(jobs) => jobs.into_iter().filter_map(|job| this.to_delivery(job, task.clone())).collect(),
+                    Ok(jobs) => jobs
+                        .into_iter()
+                        .filter_map(|job| this.to_delivery(job, task.clone()))
+                        .collect(),
                     Err(err) => {
                         tracing::warn!(error = %err, "embedded queue: claim failed");
                         Vec::new()
@@ -189,8 +195,15 @@ impl Embedded {
         let txn = self.db.begin().await?;
         if let Some(job) = queue_job::Entity::find_by_id(job_id).one(&txn).await? {
             let attempts = (job.attempts - 1).max(0);
-            crate::dead_letters::keep(&txn, &job.queue, &job.message_id, job.payload.as_bytes(), reason, attempts)
-                .await?;
+            crate::dead_letters::keep(
+                &txn,
+                &job.queue,
+                &job.message_id,
+                job.payload.as_bytes(),
+                reason,
+                attempts,
+            )
+            .await?;
             queue_job::Entity::delete_by_id(job_id).exec(&txn).await?;
         }
         txn.commit().await?;
@@ -201,7 +214,10 @@ impl Embedded {
     /// Like [`Self::retry_later`], but this delivery does not count as an attempt.
     pub async fn retry_later_uncounted(&self, job_id: i64, delay: Duration) -> Result<(), BrokerError> {
         queue_job::Entity::update_many()
-            .col_expr(queue_job::Column::Attempts, Expr::col(queue_job::Column::Attempts).sub(1))
+            .col_expr(
+                queue_job::Column::Attempts,
+                Expr::col(queue_job::Column::Attempts).sub(1),
+            )
             .filter(queue_job::Column::Id.eq(job_id))
             .exec(&self.db)
             .await?;

@@ -298,7 +298,9 @@ impl Delivery {
     pub async fn retry_later_uncounted(&self, delay: Duration) -> Result<(), BrokerError> {
         match &self.acker {
             Acker::Rabbit { acker, rabbit, headers } => {
-                rabbit.retry_later(&self.payload, headers.clone(), self.retries, delay).await?;
+                rabbit
+                    .retry_later(&self.payload, headers.clone(), self.retries, delay)
+                    .await?;
                 rabbit.ack(acker).await.map(|_| ())
             }
             Acker::Embedded { job_id, embedded } => embedded.retry_later_uncounted(*job_id, delay).await,

@@ -209,7 +209,12 @@ impl Rabbit {
         bounded(
             t,
             "declare exchange",
-            ch.exchange_declare(self.events_exchange().into(), ExchangeKind::Topic, durable, FieldTable::default()),
+            ch.exchange_declare(
+                self.events_exchange().into(),
+                ExchangeKind::Topic,
+                durable,
+                FieldTable::default(),
+            ),
         )
         .await?;
 
@@ -218,8 +223,13 @@ impl Rabbit {
         self.declare_queue(ch, self.dead_queue(), dead_args, Some((&dlx, "")))
             .await?;
 
-        self.declare_queue(ch, self.commands_queue(), self.work_queue_args(&dlx), Some((&commands_x, ROUTING_KEY)))
-            .await?;
+        self.declare_queue(
+            ch,
+            self.commands_queue(),
+            self.work_queue_args(&dlx),
+            Some((&commands_x, ROUTING_KEY)),
+        )
+        .await?;
 
         // Quorum delay queues: their dead-lettering back into the command queue is
         // at-least-once too (a classic queue would drop expiring messages when the
@@ -253,12 +263,15 @@ impl Rabbit {
         .await?;
         let mut dead_args = FieldTable::default();
         str_arg(&mut dead_args, "x-queue-type", "quorum");
-        self.declare_queue(ch, format!("{queue}.dead"), dead_args, Some((&dlx, ""))).await?;
-        self.declare_queue(ch, queue.clone(), self.work_queue_args(&dlx), None).await?;
+        self.declare_queue(ch, format!("{queue}.dead"), dead_args, Some((&dlx, "")))
+            .await?;
+        self.declare_queue(ch, queue.clone(), self.work_queue_args(&dlx), None)
+            .await?;
         for ms in task.retry.levels_ms() {
             // Expiring through the default exchange straight back into the task queue.
             let args = delay_queue_args(ms, "", &queue);
-            self.declare_queue(ch, format!("{queue}.retry.{ms}"), args, None).await?;
+            self.declare_queue(ch, format!("{queue}.retry.{ms}"), args, None)
+                .await?;
         }
         Ok(())
     }
@@ -306,7 +319,8 @@ impl Rabbit {
             .with_delivery_mode(2)
             .with_content_type("application/json".into())
             .with_message_id(id.into());
-        self.publish_confirmed("", &self.task_queue(queue), payload, props).await
+        self.publish_confirmed("", &self.task_queue(queue), payload, props)
+            .await
     }
 
     /// A task again, through the delay queue of `level`, expiring after `wait` (≤ level).
@@ -329,8 +343,12 @@ impl Rabbit {
         self.publish_confirmed("", &queue, payload, props).await
     }
 
-    pub async fn consume_tasks(self: &Arc<Self>, task: &Arc<TaskQueue>) -> Result<BoxStream<'static, Delivery>, BrokerError> {
-        self.consume_from(self.task_queue(&task.name), task.prefetch, Some(Arc::clone(task))).await
+    pub async fn consume_tasks(
+        self: &Arc<Self>,
+        task: &Arc<TaskQueue>,
+    ) -> Result<BoxStream<'static, Delivery>, BrokerError> {
+        self.consume_from(self.task_queue(&task.name), task.prefetch, Some(Arc::clone(task)))
+            .await
     }
 
     /// A durable queue, bound to `(exchange, routing key)` when given.
@@ -481,7 +499,9 @@ impl Rabbit {
             for confirm in confirms {
                 match bounded(self.timeout, "event confirm", confirm).await? {
                     Confirmation::Ack(_) => {}
-                    Confirmation::Nack(_) => return Err(BrokerError::Rejected("the events exchange refused an event".into())),
+                    Confirmation::Nack(_) => {
+                        return Err(BrokerError::Rejected("the events exchange refused an event".into()))
+                    }
                     Confirmation::NotRequested => {
                         return Err(BrokerError::Unavailable("publisher confirms are not enabled".into()))
                     }
@@ -585,7 +605,12 @@ impl Rabbit {
         let consumer = bounded(
             self.timeout,
             "consume",
-            ch.basic_consume(queue.clone().into(), tag, BasicConsumeOptions::default(), FieldTable::default()),
+            ch.basic_consume(
+                queue.clone().into(),
+                tag,
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            ),
         )
         .await?;
         tracing::info!(queue = %queue, prefetch, "consuming");
@@ -632,7 +657,10 @@ impl Rabbit {
 
     /// The messages of one dead-letter queue (the commands' or a task queue's), for the
     /// keeper that moves them into the database (`dead_letters`).
-    pub async fn consume_dead_of(self: &Arc<Self>, dead_queue: String) -> Result<BoxStream<'static, DeadMessage>, BrokerError> {
+    pub async fn consume_dead_of(
+        self: &Arc<Self>,
+        dead_queue: String,
+    ) -> Result<BoxStream<'static, DeadMessage>, BrokerError> {
         let conn = self.connection().await?;
         let ch = bounded(self.timeout, "create channel", conn.create_channel()).await?;
         bounded(self.timeout, "qos", ch.basic_qos(32, BasicQosOptions::default())).await?;
@@ -709,7 +737,12 @@ impl Rabbit {
             auto_delete: true,
             ..Default::default()
         };
-        let queue = bounded(self.timeout, "declare queue", ch.queue_declare("".into(), options, FieldTable::default())).await?;
+        let queue = bounded(
+            self.timeout,
+            "declare queue",
+            ch.queue_declare("".into(), options, FieldTable::default()),
+        )
+        .await?;
         let name = queue.name().clone();
         bounded(
             self.timeout,

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::Serialize;
 
 use crate::broker::{Broker, BrokerError, TaskQueue};
@@ -86,7 +86,11 @@ pub struct DeliveryView {
     pub updated_at: i64,
 }
 
-pub async fn list(db: &impl ConnectionTrait, failed_only: bool, app_id: Option<i64>) -> Result<Vec<DeliveryView>, DbErr> {
+pub async fn list(
+    db: &impl ConnectionTrait,
+    failed_only: bool,
+    app_id: Option<i64>,
+) -> Result<Vec<DeliveryView>, DbErr> {
     let mut select = im_delivery::Entity::find().order_by_asc(im_delivery::Column::UpdatedAt);
     if failed_only {
         select = select.filter(im_delivery::Column::State.eq("failed"));

@@ -142,7 +142,10 @@ mod tests {
 
     #[test]
     fn text_and_notification_bodies() {
-        let to = Recipient::Account { from: "@customer_service_account", to: "user45" };
+        let to = Recipient::Account {
+            from: "@customer_service_account",
+            to: "user45",
+        };
         let text = send_msg_body("q1", &message(3), &to);
         assert_eq!(text["MsgBody"][0]["MsgType"], "TIMTextElem");
         assert_eq!(text["MsgBody"][0]["MsgContent"]["Text"], "您好");
@@ -155,13 +158,23 @@ mod tests {
         assert_eq!(note["SessionId"], "s-1");
         assert_eq!(note["ExcludeFromUserRespTimeout"], 1);
         let data: Value = serde_json::from_str(note["MsgBody"][0]["MsgContent"]["Data"].as_str().unwrap()).unwrap();
-        assert_eq!((data["push_type"].as_str(), data["action"].as_i64(), data["type"].as_i64()), (Some("service"), Some(1), Some(4)));
+        assert_eq!(
+            (
+                data["push_type"].as_str(),
+                data["action"].as_i64(),
+                data["type"].as_i64()
+            ),
+            (Some("service"), Some(1), Some(4))
+        );
         assert_eq!(text["MsgRandom"], note["MsgRandom"], "fixed per message id");
     }
 
     #[test]
     fn answers_are_told_apart() {
-        assert_eq!(verdict(200, r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#), Verdict::Delivered);
+        assert_eq!(
+            verdict(200, r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#),
+            Verdict::Delivered
+        );
         assert!(matches!(verdict(200, r#"{"ErrorCode":141002}"#), Verdict::Retry(_)));
         assert!(matches!(verdict(200, r#"{"ErrorCode":70050}"#), Verdict::Retry(_)));
         assert!(matches!(verdict(503, ""), Verdict::Retry(_)));
@@ -169,7 +182,13 @@ mod tests {
         assert!(matches!(verdict(200, r#"{"ErrorCode":141005}"#), Verdict::Fail(_)));
         assert!(matches!(verdict(200, r#"{"ErrorCode":93000}"#), Verdict::Fail(_)));
         assert!(matches!(verdict(404, ""), Verdict::Fail(_)));
-        assert!(matches!(verdict(200, r#"{"ErrorCode":70009}"#), Verdict::BadSettings(_)));
-        assert!(matches!(verdict(200, r#"{"ErrorCode":90009}"#), Verdict::BadSettings(_)));
+        assert!(matches!(
+            verdict(200, r#"{"ErrorCode":70009}"#),
+            Verdict::BadSettings(_)
+        ));
+        assert!(matches!(
+            verdict(200, r#"{"ErrorCode":90009}"#),
+            Verdict::BadSettings(_)
+        ));
     }
 }

@@ -16,7 +16,8 @@ use sha2::Sha256;
 pub const USERSIG_LIFETIME_SECS: u64 = 24 * 3600;
 
 fn signature(sdkappid: u64, key: &str, identifier: &str, time: u64, expire: u64) -> String {
-    let content = format!("TLS.identifier:{identifier}\nTLS.sdkappid:{sdkappid}\nTLS.time:{time}\nTLS.expire:{expire}\n");
+    let content =
+        format!("TLS.identifier:{identifier}\nTLS.sdkappid:{sdkappid}\nTLS.time:{time}\nTLS.expire:{expire}\n");
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
     mac.update(content.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
@@ -55,7 +56,9 @@ pub fn verify_usersig(sig: &str, key: &str) -> Option<Verified> {
     let b64 = sig.replace('*', "+").replace('-', "/").replace('_', "=");
     let compressed = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
     let mut json = String::new();
-    flate2::read::ZlibDecoder::new(&compressed[..]).read_to_string(&mut json).ok()?;
+    flate2::read::ZlibDecoder::new(&compressed[..])
+        .read_to_string(&mut json)
+        .ok()?;
     let doc: serde_json::Value = serde_json::from_str(&json).ok()?;
     let v = Verified {
         identifier: doc["TLS.identifier"].as_str()?.to_owned(),
@@ -85,7 +88,10 @@ impl UserSigCache {
             }
         }
         let sig = gen_usersig(sdkappid, key, identifier, USERSIG_LIFETIME_SECS, now);
-        cached.insert((sdkappid, identifier.to_owned()), (sig.clone(), now + USERSIG_LIFETIME_SECS, key_tag));
+        cached.insert(
+            (sdkappid, identifier.to_owned()),
+            (sig.clone(), now + USERSIG_LIFETIME_SECS, key_tag),
+        );
         sig
     }
 }
@@ -107,7 +113,15 @@ mod tests {
         let sig = gen_usersig(1400000000, "secret-key", "administrator", 86400, 1_700_000_000);
         assert!(!sig.contains(['+', '/', '=']));
         let v = verify_usersig(&sig, "secret-key").unwrap();
-        assert_eq!(v, Verified { identifier: "administrator".into(), sdkappid: 1400000000, time: 1_700_000_000, expire: 86400 });
+        assert_eq!(
+            v,
+            Verified {
+                identifier: "administrator".into(),
+                sdkappid: 1400000000,
+                time: 1_700_000_000,
+                expire: 86400
+            }
+        );
         assert!(verify_usersig(&sig, "another-key").is_none());
     }
 

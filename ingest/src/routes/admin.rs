@@ -9,14 +9,14 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use axum::Json;
 use kefu_common::command::Command;
-use kefu_common::outcome::ErrorCode;
-use kefu_common::store;
 use kefu_common::domain::{AppName, Identify, Password, ServId, SessionToken, Url, UserId};
 use kefu_common::operators::{self, AgentView, AppView, AppWithSecret, OperatorError};
+use kefu_common::outcome::ErrorCode;
+use kefu_common::store;
 use serde::{Deserialize, Serialize};
 use serde_json::Map;
-use utoipa::ToSchema;
 use subtle::ConstantTimeEq;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::dispatch::dispatch;
@@ -32,7 +32,10 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Some(token) = &state.config.admin_token else {
-            return Err(ApiError::new(ErrorCode::NotFound, "no such endpoint (the admin API is off)"));
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                "no such endpoint (the admin API is off)",
+            ));
         };
         let given = parts
             .headers
@@ -123,7 +126,9 @@ impl<'de> Deserialize<'de> for OptionalUrl {
         if raw.is_empty() {
             return Ok(OptionalUrl(None));
         }
-        Url::parse(&raw).map(|u| OptionalUrl(Some(u))).map_err(serde::de::Error::custom)
+        Url::parse(&raw)
+            .map(|u| OptionalUrl(Some(u)))
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -266,8 +271,14 @@ impl From<OperatorError> for ApiError {
 async fn app_key(state: &AppState, raw: &str) -> Result<Identify, ApiError> {
     if let Ok(id) = raw.parse::<i64>() {
         return match store::app_by_id(&state.db, id).await? {
-            Some(app) => Identify::parse(&app.identify).map_err(|e| ApiError::Internal(format!("stored identify: {e}"))),
-            None => Err(ApiError::field(ErrorCode::UnknownApp, "app", format!("no app with app_id {id}"))),
+            Some(app) => {
+                Identify::parse(&app.identify).map_err(|e| ApiError::Internal(format!("stored identify: {e}")))
+            }
+            None => Err(ApiError::field(
+                ErrorCode::UnknownApp,
+                "app",
+                format!("no app with app_id {id}"),
+            )),
         };
     }
     Identify::parse(raw).map_err(|e| ApiError::field(ErrorCode::InvalidField, "app", format!("app {e}")))
@@ -301,7 +312,11 @@ pub async fn apps(State(state): State<AppState>, _: Admin) -> Result<Json<AppsAn
     request_body(content((NewApp = "application/json"), (NewApp = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "The app and its secret", body = AppSecretAnswer), crate::openapi::Errors),
     security(("admin" = [])))]
-pub async fn create_app(State(state): State<AppState>, _: Admin, Valid(req): Valid<NewApp>) -> Result<Json<AppSecretAnswer>, ApiError> {
+pub async fn create_app(
+    State(state): State<AppState>,
+    _: Admin,
+    Valid(req): Valid<NewApp>,
+) -> Result<Json<AppSecretAnswer>, ApiError> {
     let avatar = req.default_avatar_url.and_then(|u| u.0);
     let app = operators::create_app(&state.db, &req.identify, req.name.as_ref(), avatar.as_ref()).await?;
     tracing::info!(identify = %req.identify.as_str().escape_debug(), "admin: app created");
@@ -313,7 +328,11 @@ pub async fn create_app(State(state): State<AppState>, _: Admin, Valid(req): Val
     params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
     responses((status = 200, description = "The app", body = AppAnswer), crate::openapi::Errors),
     security(("admin" = [])))]
-pub async fn app(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<AppAnswer>, ApiError> {
+pub async fn app(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+) -> Result<Json<AppAnswer>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     Ok(app_answer(operators::get_app(&state.db, &identify).await?))
 }
@@ -332,7 +351,13 @@ pub async fn update_app(
 ) -> Result<Json<AppAnswer>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     let avatar = req.default_avatar_url.map(|u| u.0);
-    let mut view = operators::update_app(&state.db, &identify, req.name.as_ref(), avatar.as_ref().map(Option::as_ref)).await?;
+    let mut view = operators::update_app(
+        &state.db,
+        &identify,
+        req.name.as_ref(),
+        avatar.as_ref().map(Option::as_ref),
+    )
+    .await?;
     if let Some(disabled) = req.disabled {
         view = operators::set_app_disabled(&state.db, &identify, disabled).await?;
     }
@@ -344,10 +369,16 @@ pub async fn update_app(
     params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
     responses((status = 200, description = "The app", body = AppAnswer), crate::openapi::Errors),
     security(("admin" = [])))]
-pub async fn disable_app(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<AppAnswer>, ApiError> {
+pub async fn disable_app(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+) -> Result<Json<AppAnswer>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     tracing::info!(identify = %identify.as_str().escape_debug(), "admin: app disabled");
-    Ok(app_answer(operators::set_app_disabled(&state.db, &identify, true).await?))
+    Ok(app_answer(
+        operators::set_app_disabled(&state.db, &identify, true).await?,
+    ))
 }
 
 /// Enables a disabled app.
@@ -355,9 +386,15 @@ pub async fn disable_app(State(state): State<AppState>, _: Admin, Path(raw): Pat
     params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
     responses((status = 200, description = "The app", body = AppAnswer), crate::openapi::Errors),
     security(("admin" = [])))]
-pub async fn enable_app(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<AppAnswer>, ApiError> {
+pub async fn enable_app(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+) -> Result<Json<AppAnswer>, ApiError> {
     let identify = app_key(&state, &raw).await?;
-    Ok(app_answer(operators::set_app_disabled(&state.db, &identify, false).await?))
+    Ok(app_answer(
+        operators::set_app_disabled(&state.db, &identify, false).await?,
+    ))
 }
 
 /// A new signing secret (the old one is refused from now on).
@@ -365,7 +402,11 @@ pub async fn enable_app(State(state): State<AppState>, _: Admin, Path(raw): Path
     params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
     responses((status = 200, description = "The app and its new secret", body = AppSecretAnswer), crate::openapi::Errors),
     security(("admin" = [])))]
-pub async fn rotate_secret(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<AppSecretAnswer>, ApiError> {
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+) -> Result<Json<AppSecretAnswer>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     tracing::info!(identify = %identify.as_str().escape_debug(), "admin: app secret rotated");
     Ok(Json(AppSecretAnswer {
@@ -390,7 +431,11 @@ pub async fn agents(State(state): State<AppState>, _: Admin) -> Result<Json<Agen
     request_body(content((NewAgent = "application/json"))),
     responses((status = 200, description = "The agent", body = AgentAnswer), crate::openapi::Errors),
     security(("admin" = [])))]
-pub async fn create_agent(State(state): State<AppState>, _: Admin, Valid(req): Valid<NewAgent>) -> Result<Json<AgentAnswer>, ApiError> {
+pub async fn create_agent(
+    State(state): State<AppState>,
+    _: Admin,
+    Valid(req): Valid<NewAgent>,
+) -> Result<Json<AgentAnswer>, ApiError> {
     let view = operators::create_agent(&state.db, &req.serv_id, &req.password, &req.apps.0).await?;
     tracing::info!(serv_id = %req.serv_id.as_str().escape_debug(), "admin: agent created");
     Ok(agent_answer(view))
@@ -401,7 +446,11 @@ pub async fn create_agent(State(state): State<AppState>, _: Admin, Valid(req): V
     params(("serv_id" = String, Path, description = "The agent account")),
     responses((status = 200, description = "The agent", body = AgentAnswer), crate::openapi::Errors),
     security(("admin" = [])))]
-pub async fn agent(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<AgentAnswer>, ApiError> {
+pub async fn agent(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+) -> Result<Json<AgentAnswer>, ApiError> {
     Ok(agent_answer(operators::get_agent(&state.db, &serv_key(&raw)?).await?))
 }
 
@@ -436,10 +485,16 @@ pub async fn update_agent(
     params(("serv_id" = String, Path, description = "The agent account")),
     responses((status = 200, description = "The agent", body = AgentAnswer), crate::openapi::Errors),
     security(("admin" = [])))]
-pub async fn disable_agent(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<AgentAnswer>, ApiError> {
+pub async fn disable_agent(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+) -> Result<Json<AgentAnswer>, ApiError> {
     let serv_id = serv_key(&raw)?;
     tracing::info!(serv_id = %serv_id.as_str().escape_debug(), "admin: agent disabled");
-    Ok(agent_answer(operators::set_agent_disabled(&state.db, &serv_id, true).await?))
+    Ok(agent_answer(
+        operators::set_agent_disabled(&state.db, &serv_id, true).await?,
+    ))
 }
 
 /// Enables a disabled agent.
@@ -447,8 +502,14 @@ pub async fn disable_agent(State(state): State<AppState>, _: Admin, Path(raw): P
     params(("serv_id" = String, Path, description = "The agent account")),
     responses((status = 200, description = "The agent", body = AgentAnswer), crate::openapi::Errors),
     security(("admin" = [])))]
-pub async fn enable_agent(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<AgentAnswer>, ApiError> {
-    Ok(agent_answer(operators::set_agent_disabled(&state.db, &serv_key(&raw)?, false).await?))
+pub async fn enable_agent(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+) -> Result<Json<AgentAnswer>, ApiError> {
+    Ok(agent_answer(
+        operators::set_agent_disabled(&state.db, &serv_key(&raw)?, false).await?,
+    ))
 }
 
 /// Sets an agent's password; its bound devices are unbound.
@@ -464,7 +525,9 @@ pub async fn agent_password(
     Valid(req): Valid<AgentPassword>,
 ) -> Result<Json<AgentAnswer>, ApiError> {
     let serv_id = serv_key(&raw)?;
-    Ok(agent_answer(operators::set_agent_password(&state.db, &serv_id, &req.password).await?))
+    Ok(agent_answer(
+        operators::set_agent_password(&state.db, &serv_id, &req.password).await?,
+    ))
 }
 
 /// Replaces the apps an agent serves.
@@ -480,7 +543,9 @@ pub async fn agent_apps(
     Valid(req): Valid<AgentApps>,
 ) -> Result<Json<AgentAnswer>, ApiError> {
     let serv_id = serv_key(&raw)?;
-    Ok(agent_answer(operators::set_agent_apps(&state.db, &serv_id, &req.apps.0).await?))
+    Ok(agent_answer(
+        operators::set_agent_apps(&state.db, &serv_id, &req.apps.0).await?,
+    ))
 }
 
 /// Ends sessions: one `session`; every session of a user (`identify` + `user_id`); or
@@ -489,10 +554,16 @@ pub async fn agent_apps(
     request_body(content((RevokeRequest = "application/json"), (RevokeRequest = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "How many ended", body = RevokedAnswer), crate::openapi::Errors),
     security(("admin" = [])))]
-pub async fn revoke_sessions(State(state): State<AppState>, _: Admin, Valid(req): Valid<RevokeRequest>) -> Result<Json<RevokedAnswer>, ApiError> {
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    _: Admin,
+    Valid(req): Valid<RevokeRequest>,
+) -> Result<Json<RevokedAnswer>, ApiError> {
     let revoked = match (req.session, req.identify, req.user_id, req.serv_id) {
         (Some(session), None, None, None) => operators::revoke_session(&state.db, &session).await?,
-        (None, Some(identify), Some(user_id), None) => operators::revoke_user_sessions(&state.db, &identify, &user_id).await?,
+        (None, Some(identify), Some(user_id), None) => {
+            operators::revoke_user_sessions(&state.db, &identify, &user_id).await?
+        }
         (None, None, None, Some(serv_id)) => operators::revoke_agent_bindings(&state.db, &serv_id).await?,
         _ => {
             return Err(ApiError::field(
@@ -511,8 +582,13 @@ pub async fn revoke_sessions(State(state): State<AppState>, _: Admin, Valid(req)
     params(("session" = String, Path, description = "The 12-character session", pattern = "^[A-Za-z0-9]{12}$")),
     responses((status = 200, description = "How many ended (0 or 1)", body = RevokedAnswer), crate::openapi::Errors),
     security(("admin" = [])))]
-pub async fn delete_session(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<RevokedAnswer>, ApiError> {
-    let token = SessionToken::parse(&raw).map_err(|e| ApiError::field(ErrorCode::InvalidField, "session", format!("session {e}")))?;
+pub async fn delete_session(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+) -> Result<Json<RevokedAnswer>, ApiError> {
+    let token = SessionToken::parse(&raw)
+        .map_err(|e| ApiError::field(ErrorCode::InvalidField, "session", format!("session {e}")))?;
     Ok(Json(RevokedAnswer {
         status: 200,
         revoked: operators::revoke_session(&state.db, &token).await?,
@@ -571,19 +647,34 @@ pub async fn dead_letters(
     request_body(content((RedriveRequest = "application/json"))),
     responses((status = 200, description = "How many went back", body = RedrivenAnswer), crate::openapi::Errors),
     security(("admin" = [])))]
-pub async fn redrive(State(state): State<AppState>, _: Admin, Valid(req): Valid<RedriveRequest>) -> Result<Json<RedrivenAnswer>, ApiError> {
+pub async fn redrive(
+    State(state): State<AppState>,
+    _: Admin,
+    Valid(req): Valid<RedriveRequest>,
+) -> Result<Json<RedrivenAnswer>, ApiError> {
     use kefu_common::dead_letters::DeadLetterError;
     if req.id.is_none() && !req.all {
-        return Err(ApiError::field(ErrorCode::MissingField, "id", "give id, or all: true (with an optional queue)"));
+        return Err(ApiError::field(
+            ErrorCode::MissingField,
+            "id",
+            "give id, or all: true (with an optional queue)",
+        ));
     }
-    let redriven = match kefu_common::dead_letters::redrive(&state.db, &state.broker, req.id.as_deref(), req.queue.as_deref()).await {
-        Ok(n) => n,
-        Err(DeadLetterError::Unknown(id)) => {
-            return Err(ApiError::field(ErrorCode::NotFound, "id", format!("no dead letter {id}")))
-        }
-        Err(DeadLetterError::Db(err)) => return Err(err.into()),
-        Err(DeadLetterError::Broker(err)) => return Err(ApiError::Broker(err)),
-    };
+    let redriven =
+        match kefu_common::dead_letters::redrive(&state.db, &state.broker, req.id.as_deref(), req.queue.as_deref())
+            .await
+        {
+            Ok(n) => n,
+            Err(DeadLetterError::Unknown(id)) => {
+                return Err(ApiError::field(
+                    ErrorCode::NotFound,
+                    "id",
+                    format!("no dead letter {id}"),
+                ))
+            }
+            Err(DeadLetterError::Db(err)) => return Err(err.into()),
+            Err(DeadLetterError::Broker(err)) => return Err(ApiError::Broker(err)),
+        };
     Ok(Json(RedrivenAnswer { status: 200, redriven }))
 }
 
@@ -637,7 +728,11 @@ pub async fn set_im(
     params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
     responses((status = 200, description = "The settings (never the key)", body = ImSettingsAnswer), crate::openapi::Errors),
     security(("admin" = [])))]
-pub async fn get_im(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<ImSettingsAnswer>, ApiError> {
+pub async fn get_im(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+) -> Result<Json<ImSettingsAnswer>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     match operators::get_im(&state.db, &identify).await? {
         Some(im) => Ok(Json(ImSettingsAnswer { status: 200, im })),
@@ -650,7 +745,11 @@ pub async fn get_im(State(state): State<AppState>, _: Admin, Path(raw): Path<Str
     params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
     responses((status = 200, description = "Removed", body = crate::views::Done), crate::openapi::Errors),
     security(("admin" = [])))]
-pub async fn clear_im(State(state): State<AppState>, _: Admin, Path(raw): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn clear_im(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     operators::clear_im(&state.db, &identify).await?;
     Ok(Json(serde_json::json!({ "status": 200 })))

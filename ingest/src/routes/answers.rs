@@ -56,7 +56,12 @@ pub async fn templates(
     Valid(query): Valid<TemplatesQuery>,
 ) -> Result<Json<Templates>, ApiError> {
     let serv_id = caller.bound_agent()?;
-    let apps = filter_identify(&state, query.identify.as_ref(), store::agent_app_ids(&state.db, &serv_id).await?).await?;
+    let apps = filter_identify(
+        &state,
+        query.identify.as_ref(),
+        store::agent_app_ids(&state.db, &serv_id).await?,
+    )
+    .await?;
     let templates = store::templates(&state.db, &apps).await?;
     Ok(Json(Templates {
         status: 200,

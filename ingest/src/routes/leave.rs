@@ -8,9 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kefu_common::command::Command;
 use kefu_common::entity::{app, leave_message};
-use kefu_common::leave::{
-    Callback, Contact, Email, LeaveUserId, MessageContent, Subject, Tag, Tel, USER_DATA_MAX,
-};
+use kefu_common::leave::{Callback, Contact, Email, LeaveUserId, MessageContent, Subject, Tag, Tel, USER_DATA_MAX};
 use kefu_common::outcome::{ErrorCode, Failure, Outcome};
 use kefu_common::{now_ms, store};
 use serde::de::{Deserializer, Error as _};
@@ -138,10 +136,20 @@ async fn app_of(state: &AppState, appid: &str) -> Result<app::Model, ApiError> {
 /// `signature` = lowercase hex SHA-1 of `appid + secret + timestamp`, the appid exactly as
 /// in the path, the timestamp (ms) within the accepted skew. Returns the signature.
 fn verify(state: &AppState, input: &RawInput, appid: &str, app: &app::Model) -> Result<String, ApiError> {
-    let timestamp = input.query_str("timestamp").filter(|t| !t.is_empty()).ok_or_else(|| missing("timestamp"))?;
-    let signature = input.query_str("signature").filter(|s| !s.is_empty()).ok_or_else(|| missing("signature"))?;
+    let timestamp = input
+        .query_str("timestamp")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| missing("timestamp"))?;
+    let signature = input
+        .query_str("signature")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| missing("signature"))?;
     let ts: i64 = timestamp.parse().map_err(|_| {
-        ApiError::field(ErrorCode::InvalidField, "timestamp", "timestamp must be milliseconds since the epoch")
+        ApiError::field(
+            ErrorCode::InvalidField,
+            "timestamp",
+            "timestamp must be milliseconds since the epoch",
+        )
     })?;
     let skew = state.config.signature_skew_secs;
     if now_ms().abs_diff(ts) > skew * 1000 {
@@ -151,10 +159,20 @@ fn verify(state: &AppState, input: &RawInput, appid: &str, app: &app::Model) -> 
             format!("timestamp is more than {skew} seconds away from the server's clock"),
         ));
     }
-    let expected = hex::encode(Sha1::new().chain_update(appid).chain_update(&app.secret).chain_update(timestamp).finalize());
+    let expected = hex::encode(
+        Sha1::new()
+            .chain_update(appid)
+            .chain_update(&app.secret)
+            .chain_update(timestamp)
+            .finalize(),
+    );
     let given = signature.to_ascii_lowercase();
     if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
-        return Err(ApiError::field(ErrorCode::BadSignature, "signature", "signature does not match"));
+        return Err(ApiError::field(
+            ErrorCode::BadSignature,
+            "signature",
+            "signature does not match",
+        ));
     }
     Ok(given)
 }
@@ -200,7 +218,11 @@ pub async fn create(
 
 async fn accept(state: &AppState, version: &str, appid: &str, input: &RawInput) -> Result<Response, ApiError> {
     if version != "v1" && version != "v1.0" {
-        return Err(ApiError::field(ErrorCode::NotFound, "version", "version must be v1 or v1.0"));
+        return Err(ApiError::field(
+            ErrorCode::NotFound,
+            "version",
+            "version must be v1 or v1.0",
+        ));
     }
     let app = app_of(state, appid).await?;
     let signature = verify(state, input, appid, &app)?;
@@ -218,7 +240,11 @@ async fn accept(state: &AppState, version: &str, appid: &str, input: &RawInput) 
         ));
     }
     if callback == Callback::Email && body.email.is_none() {
-        return Err(ApiError::field(ErrorCode::MissingField, "email", "email is required when callback is email"));
+        return Err(ApiError::field(
+            ErrorCode::MissingField,
+            "email",
+            "email is required when callback is email",
+        ));
     }
     let user_data = body.user_data.filter(|v| !v.is_null()).map(|v| v.to_string());
     if let Some(data) = &user_data {
@@ -248,19 +274,36 @@ async fn accept(state: &AppState, version: &str, appid: &str, input: &RawInput) 
         user_data,
     };
     let key = format!("leave-signature:{signature}");
-    let submitted = submit(state, input, &format!("leave:{}", app.id), Key::Scoped(&key), command, assigned).await?;
+    let submitted = submit(
+        state,
+        input,
+        &format!("leave:{}", app.id),
+        Key::Scoped(&key),
+        command,
+        assigned,
+    )
+    .await?;
     let request_id = submitted.id;
     let response = match submitted.answer {
         Answer::Done(Outcome::Ok { body }) => {
             let id = body.get("id").and_then(Value::as_str).map(str::to_owned);
-            Json(LeaveAnswer { errcode: 0, errmsg: "ok".into(), id, field: None }).into_response()
+            Json(LeaveAnswer {
+                errcode: 0,
+                errmsg: "ok".into(),
+                id,
+                field: None,
+            })
+            .into_response()
         }
-        Answer::Done(Outcome::Failed(failure)) => {
-            with_status(&failure, Json(failure_body(&failure)).into_response())
-        }
+        Answer::Done(Outcome::Failed(failure)) => with_status(&failure, Json(failure_body(&failure)).into_response()),
         Answer::Queued { assigned, .. } => {
             let id = assigned.get("id").and_then(Value::as_str).map(str::to_owned);
-            let answer = LeaveAnswer { errcode: 0, errmsg: "accepted".into(), id, field: None };
+            let answer = LeaveAnswer {
+                errcode: 0,
+                errmsg: "accepted".into(),
+                id,
+                field: None,
+            };
             (StatusCode::ACCEPTED, Json(answer)).into_response()
         }
     };
@@ -364,7 +407,12 @@ pub async fn list(
     Valid(query): Valid<LeaveMessagesQuery>,
 ) -> Result<Json<LeaveMessages>, ApiError> {
     let serv_id = caller.bound_agent()?;
-    let apps = filter_identify(&state, query.identify.as_ref(), store::agent_app_ids(&state.db, &serv_id).await?).await?;
+    let apps = filter_identify(
+        &state,
+        query.identify.as_ref(),
+        store::agent_app_ids(&state.db, &serv_id).await?,
+    )
+    .await?;
     listed(&state, apps, &query).await.map(Json)
 }
 
@@ -388,7 +436,11 @@ pub(crate) async fn listed(
         keyword: query.q.as_ref().map(|k| k.to_string()),
         cursor: query.id.map(|id| id.to_string()),
         newest_first: !matches!(query.sort.map(|s| s.is_asc()), Some(true)),
-        offset: if query.id.is_some() { 0 } else { query.page.map_or(0, |p| p.get()) * num },
+        offset: if query.id.is_some() {
+            0
+        } else {
+            query.page.map_or(0, |p| p.get()) * num
+        },
         limit: num,
     };
     let rows = store::leave_messages(&state.db, &filter).await?;
@@ -399,7 +451,11 @@ pub(crate) async fn listed(
 }
 
 /// The message if one of `apps` received it; otherwise as if there were none.
-pub(crate) async fn find_in(state: &AppState, apps: Option<&[i64]>, raw: &str) -> Result<leave_message::Model, ApiError> {
+pub(crate) async fn find_in(
+    state: &AppState,
+    apps: Option<&[i64]>,
+    raw: &str,
+) -> Result<leave_message::Model, ApiError> {
     let unknown = || ApiError::field(ErrorCode::UnknownLeaveMessage, "id", "no such leave message");
     let id = Uuid::parse_str(raw)
         .map_err(|_| ApiError::field(ErrorCode::InvalidField, "id", "id must be a UUID"))?
@@ -473,6 +529,10 @@ pub async fn tag(
     let serv_id = kefu_common::domain::ServId::parse(&caller.bound_agent()?)
         .map_err(|e| ApiError::Internal(format!("stored serv_id: {e}")))?;
     let id = Uuid::parse_str(&message.id).map_err(|e| ApiError::Internal(format!("stored leave message id: {e}")))?;
-    let command = Command::LeaveMessageTagV1 { id, serv_id, tag: req.tag };
+    let command = Command::LeaveMessageTagV1 {
+        id,
+        serv_id,
+        tag: req.tag,
+    };
     dispatch(&state, &input, caller.token.as_str(), command, Map::new()).await
 }

@@ -106,7 +106,11 @@ async fn user_scope(state: &AppState, caller: &Caller, user_id: &UserId) -> Resu
     }
     let Some(serv_id) = &caller.info.serv_id else {
         if caller.info.disabled_agent.is_some() {
-            return Err(ApiError::field(ErrorCode::AgentDisabled, "session", "this agent account is disabled"));
+            return Err(ApiError::field(
+                ErrorCode::AgentDisabled,
+                "session",
+                "this agent account is disabled",
+            ));
         }
         return Err(ApiError::field(
             ErrorCode::Forbidden,
@@ -114,7 +118,12 @@ async fn user_scope(state: &AppState, caller: &Caller, user_id: &UserId) -> Resu
             "a user may only list their own questions",
         ));
     };
-    let apps = store::apps_with_user(&state.db, &store::agent_app_ids(&state.db, serv_id).await?, user_id.as_str()).await?;
+    let apps = store::apps_with_user(
+        &state.db,
+        &store::agent_app_ids(&state.db, serv_id).await?,
+        user_id.as_str(),
+    )
+    .await?;
     if apps.is_empty() {
         return Err(ApiError::field(
             ErrorCode::UnknownUser,
@@ -132,7 +141,12 @@ async fn user_list(
     query: &QuestionsQuery,
     statuses: Vec<i16>,
 ) -> Result<Vec<question::Model>, ApiError> {
-    let app_ids = filter_identify(state, query.identify.as_ref(), user_scope(state, caller, user_id).await?).await?;
+    let app_ids = filter_identify(
+        state,
+        query.identify.as_ref(),
+        user_scope(state, caller, user_id).await?,
+    )
+    .await?;
     let filter = QuestionFilter {
         app_ids,
         statuses,

@@ -10,19 +10,19 @@ pub(crate) mod serv;
 pub(crate) mod session;
 pub(crate) mod user;
 
+use axum::extract::MatchedPath;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
-use axum::extract::MatchedPath;
 use axum::routing::{delete, get, post, MethodRouter};
+use axum::{Json, Router};
 use kefu_common::metrics::Metrics;
+use kefu_common::outcome::ErrorCode;
+use serde_json::json;
 use std::sync::Arc;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tracing::Instrument;
-use axum::{Json, Router};
-use kefu_common::outcome::ErrorCode;
-use serde_json::json;
 
 use crate::input::{read_input, BodyLimit, ErrorStyle};
 use crate::{ApiError, AppState};
@@ -48,8 +48,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/v1/question/list", reads(get(lists::waiting), limit))
         .route("/v1/question/{question_id}/serve", reads(post(question::serve), limit))
         .route("/v1/question/{question_id}/quit", reads(post(question::quit), limit))
-        .route("/v1/question/{question_id}/finish", reads(post(question::finish), limit))
-        .route("/v1/question/{question_id}/reopen", reads(post(question::reopen), limit))
+        .route(
+            "/v1/question/{question_id}/finish",
+            reads(post(question::finish), limit),
+        )
+        .route(
+            "/v1/question/{question_id}/reopen",
+            reads(post(question::reopen), limit),
+        )
         .route("/v1/question/{question_id}/message", reads(get(lists::messages), limit))
         .route(
             "/v1/question/{question_id}/message/send_text",
@@ -77,32 +83,77 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             "/admin/v1/apps/{app}",
             // DELETE disables (nothing is ever deleted: questions and messages keep their app).
-            reads(get(admin::app).patch(admin::update_app).post(admin::update_app).delete(admin::disable_app), limit),
+            reads(
+                get(admin::app)
+                    .patch(admin::update_app)
+                    .post(admin::update_app)
+                    .delete(admin::disable_app),
+                limit,
+            ),
         )
         .route(
             "/admin/v1/apps/{app}/im",
-            reads(get(admin::get_im).put(admin::set_im).post(admin::set_im).delete(admin::clear_im), limit),
+            reads(
+                get(admin::get_im)
+                    .put(admin::set_im)
+                    .post(admin::set_im)
+                    .delete(admin::clear_im),
+                limit,
+            ),
         )
         .route("/admin/v1/apps/{app}/disable", reads(post(admin::disable_app), limit))
         .route("/admin/v1/apps/{app}/enable", reads(post(admin::enable_app), limit))
-        .route("/admin/v1/apps/{app}/rotate_secret", reads(post(admin::rotate_secret), limit))
-        .route("/admin/v1/apps/{app}/rotate-secret", reads(post(admin::rotate_secret), limit))
-        .route("/admin/v1/agents", reads(get(admin::agents).post(admin::create_agent), limit))
+        .route(
+            "/admin/v1/apps/{app}/rotate_secret",
+            reads(post(admin::rotate_secret), limit),
+        )
+        .route(
+            "/admin/v1/apps/{app}/rotate-secret",
+            reads(post(admin::rotate_secret), limit),
+        )
+        .route(
+            "/admin/v1/agents",
+            reads(get(admin::agents).post(admin::create_agent), limit),
+        )
         .route(
             "/admin/v1/agents/{serv_id}",
-            reads(get(admin::agent).patch(admin::update_agent).post(admin::update_agent).delete(admin::disable_agent), limit),
+            reads(
+                get(admin::agent)
+                    .patch(admin::update_agent)
+                    .post(admin::update_agent)
+                    .delete(admin::disable_agent),
+                limit,
+            ),
         )
-        .route("/admin/v1/agents/{serv_id}/disable", reads(post(admin::disable_agent), limit))
-        .route("/admin/v1/agents/{serv_id}/enable", reads(post(admin::enable_agent), limit))
-        .route("/admin/v1/agents/{serv_id}/password", reads(post(admin::agent_password), limit))
-        .route("/admin/v1/agents/{serv_id}/apps", reads(post(admin::agent_apps).put(admin::agent_apps), limit))
+        .route(
+            "/admin/v1/agents/{serv_id}/disable",
+            reads(post(admin::disable_agent), limit),
+        )
+        .route(
+            "/admin/v1/agents/{serv_id}/enable",
+            reads(post(admin::enable_agent), limit),
+        )
+        .route(
+            "/admin/v1/agents/{serv_id}/password",
+            reads(post(admin::agent_password), limit),
+        )
+        .route(
+            "/admin/v1/agents/{serv_id}/apps",
+            reads(post(admin::agent_apps).put(admin::agent_apps), limit),
+        )
         .route("/admin/v1/dead-letters", reads(get(admin::dead_letters), limit))
         .route("/admin/v1/dead-letters/redrive", reads(post(admin::redrive), limit))
         .route("/admin/v1/sessions/revoke", reads(post(admin::revoke_sessions), limit))
-        .route("/admin/v1/sessions/{session}", reads(delete(admin::delete_session), limit))
+        .route(
+            "/admin/v1/sessions/{session}",
+            reads(delete(admin::delete_session), limit),
+        )
         .route("/admin/v1/leavemessages", reads(get(admin::leave_messages), limit))
         .route("/admin/v1/leavemessage/{id}", get(admin::leave_message))
-        .route("/admin/v1/leavemessage/{id}/tag", reads(post(admin::tag_leave_message), limit))
+        .route(
+            "/admin/v1/leavemessage/{id}/tag",
+            reads(post(admin::tag_leave_message), limit),
+        )
         .route("/v1/answer/templates", reads(get(answers::templates), limit))
         .route("/v1/answer/template/{template_id}", reads(get(answers::items), limit))
         .route("/v1/user/{user_id}/waits", reads(get(lists::user_waits), limit))
@@ -184,7 +235,11 @@ async fn access_log(State(metrics): State<Arc<Metrics>>, request: axum::extract:
 /// commands), with the command queue read at scrape time.
 async fn metrics(State(state): State<AppState>) -> Response {
     let body = state.metrics.render(&state.broker).await;
-    ([(axum::http::header::CONTENT_TYPE, kefu_common::metrics::CONTENT_TYPE)], body).into_response()
+    (
+        [(axum::http::header::CONTENT_TYPE, kefu_common::metrics::CONTENT_TYPE)],
+        body,
+    )
+        .into_response()
 }
 
 async fn health(State(state): State<AppState>) -> Response {
@@ -229,7 +284,11 @@ async fn ready(State(state): State<AppState>) -> Response {
         Err(_) => ("timeout", json!(null)),
     };
     let ok = database == "ok" && migrations == "current" && broker == "ok";
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": status.as_u16(),
         "database": database,

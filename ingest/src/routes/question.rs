@@ -236,12 +236,21 @@ pub async fn send_text(
 
 /// An agent's text to a question whose app delivers to Tencent IM must fit the IM's
 /// 12 KB body limit (93000), or it could never be delivered: refused here instead.
-async fn fits_the_im(state: &AppState, id: &ObjectId, message_id: &ObjectId, serv_id: &str, text: &Text) -> Result<(), ApiError> {
+async fn fits_the_im(
+    state: &AppState,
+    id: &ObjectId,
+    message_id: &ObjectId,
+    serv_id: &str,
+    text: &Text,
+) -> Result<(), ApiError> {
     use kefu_common::im::message::{send_msg_body, Recipient, MAX_BODY_BYTES};
     let Some(q) = store::question(&state.db, id.as_str()).await? else {
         return Ok(()); // The worker answers 20003.
     };
-    let Some(im) = kefu_common::entity::app_im_settings::Entity::find_by_id(q.app_id).one(&state.db).await? else {
+    let Some(im) = kefu_common::entity::app_im_settings::Entity::find_by_id(q.app_id)
+        .one(&state.db)
+        .await?
+    else {
         return Ok(());
     };
     let facts = kefu_common::events::MessageFacts {
@@ -256,13 +265,18 @@ async fn fits_the_im(state: &AppState, id: &ObjectId, message_id: &ObjectId, ser
         audio_len: None,
         timestamp: kefu_common::now_ms(),
     };
-    let to = Recipient::Account { from: &im.from_account, to: &q.user_id };
+    let to = Recipient::Account {
+        from: &im.from_account,
+        to: &q.user_id,
+    };
     let size = send_msg_body(id.as_str(), &facts, &to).to_string().len();
     if size > MAX_BODY_BYTES {
         return Err(ApiError::field(
             ErrorCode::InvalidField,
             "text",
-            format!("the IM message would be {size} bytes; Tencent IM takes at most {MAX_BODY_BYTES} (shorten the text)"),
+            format!(
+                "the IM message would be {size} bytes; Tencent IM takes at most {MAX_BODY_BYTES} (shorten the text)"
+            ),
         ));
     }
     Ok(())
@@ -288,7 +302,10 @@ pub(crate) async fn may_write(state: &AppState, id: &ObjectId, actor: &Actor) ->
             }
         }
         Actor::Agent { serv_id } => {
-            if !store::agent_app_ids(&state.db, serv_id.as_str()).await?.contains(&q.app_id) {
+            if !store::agent_app_ids(&state.db, serv_id.as_str())
+                .await?
+                .contains(&q.app_id)
+            {
                 return Err(missing());
             }
         }

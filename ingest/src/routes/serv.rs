@@ -34,9 +34,8 @@ pub async fn bind(
     input: Input,
     Valid(req): Valid<ServCredentials>,
 ) -> Result<Response, ApiError> {
-    with_credentials(state, source, caller, input, req, |session, serv_id| Command::AgentBindV2 {
-        session,
-        serv_id,
+    with_credentials(state, source, caller, input, req, |session, serv_id| {
+        Command::AgentBindV2 { session, serv_id }
     })
     .await
 }
@@ -64,9 +63,8 @@ pub async fn unbind(
 ) -> Result<Response, ApiError> {
     // Only a device bound to this agent can end its binding.
     caller.require_agent(&req.serv_id, "serv_id")?;
-    with_credentials(state, source, caller, input, req, |session, serv_id| Command::AgentUnbindV2 {
-        session,
-        serv_id,
+    with_credentials(state, source, caller, input, req, |session, serv_id| {
+        Command::AgentUnbindV2 { session, serv_id }
     })
     .await
 }
@@ -82,5 +80,12 @@ async fn with_credentials(
 ) -> Result<Response, ApiError> {
     verify_agent(&state, &req.serv_id, req.password, source.0).await?;
     let scope = caller.token.as_str().to_owned();
-    dispatch(&state, &input, &scope, make(caller.token.digest(), req.serv_id), Map::new()).await
+    dispatch(
+        &state,
+        &input,
+        &scope,
+        make(caller.token.digest(), req.serv_id),
+        Map::new(),
+    )
+    .await
 }

@@ -8,11 +8,11 @@ use serde_json::{json, Map};
 
 use crate::auth::Signed;
 use crate::dispatch::{render, submit, Answer, Key};
-use kefu_common::domain::SessionToken;
-use kefu_common::outcome::Outcome;
 use crate::input::Input;
 use crate::requests::SessionNew;
 use crate::{ApiError, AppState};
+use kefu_common::domain::SessionToken;
+use kefu_common::outcome::Outcome;
 
 /// An app, signing with its secret, opens a 12-character session for its user. The
 /// signature is the request's idempotency key: the same signed request again answers
@@ -51,7 +51,15 @@ pub async fn new(
         groups: body.groups.map(|g| g.0),
     };
     let key = format!("signature:{signature}");
-    let mut submitted = submit(&state, &input, &format!("app:{}", app.id), Key::Implicit(&key), command, assigned).await?;
+    let mut submitted = submit(
+        &state,
+        &input,
+        &format!("app:{}", app.id),
+        Key::Implicit(&key),
+        command,
+        assigned,
+    )
+    .await?;
     // Also the 202 answer carries the session: the client needs it before it exists.
     match &mut submitted.answer {
         Answer::Done(Outcome::Ok { body }) => {

@@ -85,9 +85,13 @@ pub async fn page(
 ) -> Result<Response, ApiError> {
     caller.bound_agent()?;
     let q = visible_question(&state, &caller, &query.question_id).await?;
-    let user = store::user(&state.db, q.app_id, &q.user_id)
-        .await?
-        .ok_or_else(|| ApiError::field(ErrorCode::UnknownUser, "question_id", "the question's user does not exist"))?;
+    let user = store::user(&state.db, q.app_id, &q.user_id).await?.ok_or_else(|| {
+        ApiError::field(
+            ErrorCode::UnknownUser,
+            "question_id",
+            "the question's user does not exist",
+        )
+    })?;
     let groups: Vec<String> = user
         .groups
         .as_deref()
@@ -113,9 +117,10 @@ pub async fn page(
         .and_then(|t| t.render(minijinja::value::Serde(&info)))
         .map_err(|e| ApiError::Internal(format!("user page template: {e}")))?;
     let mut response = Html(html).into_response();
-    response
-        .headers_mut()
-        .insert("content-security-policy", HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"));
+    response.headers_mut().insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+    );
     Ok(response)
 }
 
