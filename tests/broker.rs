@@ -208,6 +208,7 @@ async fn delay_queue_returns_commands_rabbitmq() {
             user_id: UserId::parse("u1").unwrap(),
             title: Title::parse("delayed").unwrap(),
             labels: Labels::default(),
+            im_session_id: None,
         },
     );
     let conn = lapin::Connection::connect(AMQP_URL, Default::default()).await.unwrap();

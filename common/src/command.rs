@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::{DeviceId, Groups, Labels, SenderType, ServId, SessionDigest, Text, Title, Url, UserId, UserName};
+use crate::domain::{
+    DeviceId, Groups, ImSessionId, Labels, SenderType, ServId, SessionDigest, Text, Title, Url, UserId, UserName,
+};
 use crate::ids::ObjectId;
 use crate::leave::{Callback, Contact, Email, LeaveUserId, MessageContent, Subject, Tag, Tel};
 
@@ -50,6 +52,9 @@ pub enum Command {
         user_id: UserId,
         title: Title,
         labels: Labels,
+        /// Added later: commands queued before it read as `None`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        im_session_id: Option<ImSessionId>,
     },
     QuestionServeV1 {
         question_id: ObjectId,

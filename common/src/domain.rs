@@ -185,6 +185,11 @@ string_type!(
     ImSecretKey, 1, 256
 );
 string_type!(
+    ident
+    /// A Tencent IM customer-service session id (send_msg `SessionId`), 1–128 characters.
+    ImSessionId, 1, 128
+);
+string_type!(
     /// An app display name, 1–64 characters.
     AppName, 1, 64
 );

@@ -36,6 +36,19 @@ pub struct TaskLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabels {
+    /// `im` (Tencent IM send_msg), later also push and webhooks.
+    pub channel: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub channel: String,
+    /// `delivered`, `retried`, `failed`.
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ApplyLabels {
     pub command: String,
 }
@@ -74,6 +87,10 @@ pub struct Metrics {
     commands: Family<CommandLabels, Counter>,
     apply_duration: Family<ApplyLabels, Histogram, fn() -> Histogram>,
     tasks: Family<TaskLabels, Counter>,
+    delivery_attempts: Family<ChannelLabels, Counter>,
+    deliveries: Family<OutcomeLabels, Counter>,
+    deliveries_in_flight: Family<ChannelLabels, Gauge<i64>>,
+    delivery_duration: Family<ChannelLabels, Histogram, fn() -> Histogram>,
     queue_ready: Gauge<i64>,
     queue_consumers: Gauge<i64>,
     broker_up: Gauge<i64>,
@@ -122,6 +139,31 @@ impl Metrics {
             "Tasks of the task queues by queue and result: done, retried, dead_lettered",
             tasks.clone(),
         );
+        let delivery_attempts = Family::<ChannelLabels, Counter>::default();
+        registry.register(
+            "delivery_attempts",
+            "Outbound delivery attempts (HTTP calls) by channel",
+            delivery_attempts.clone(),
+        );
+        let deliveries = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "deliveries",
+            "Outbound delivery attempts by channel and result: delivered, retried, failed",
+            deliveries.clone(),
+        );
+        let deliveries_in_flight = Family::<ChannelLabels, Gauge<i64>>::default();
+        registry.register(
+            "deliveries_in_flight",
+            "Outbound deliveries being sent now, by channel",
+            deliveries_in_flight.clone(),
+        );
+        let delivery_duration =
+            Family::<ChannelLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency as fn() -> Histogram);
+        registry.register(
+            "delivery_duration_seconds",
+            "Time of one outbound delivery attempt, by channel",
+            delivery_duration.clone(),
+        );
         let queue_ready = Gauge::default();
         registry.register(
             "queue_ready",
@@ -149,6 +191,10 @@ impl Metrics {
             commands,
             apply_duration,
             tasks,
+            delivery_attempts,
+            deliveries,
+            deliveries_in_flight,
+            delivery_duration,
             queue_ready,
             queue_consumers,
             broker_up,
@@ -184,6 +230,35 @@ impl Metrics {
             .inc();
     }
 
+    /// One delivery attempt begins; the guard ends it (in flight until dropped).
+    pub fn delivery_started(&self, channel: &str) -> InFlight {
+        let labels = ChannelLabels {
+            channel: channel.to_owned(),
+        };
+        self.delivery_attempts.get_or_create(&labels).inc();
+        let gauge = self.deliveries_in_flight.get_or_create(&labels).clone();
+        gauge.inc();
+        InFlight {
+            gauge,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// How a delivery attempt ended: `delivered`, `retried` or `failed`.
+    pub fn delivery_ended(&self, channel: &str, result: &str, attempt: InFlight) {
+        self.deliveries
+            .get_or_create(&OutcomeLabels {
+                channel: channel.to_owned(),
+                result: result.to_owned(),
+            })
+            .inc();
+        self.delivery_duration
+            .get_or_create(&ChannelLabels {
+                channel: channel.to_owned(),
+            })
+            .observe(attempt.started.elapsed().as_secs_f64());
+    }
+
     pub fn applied_in(&self, command: &str, elapsed: Duration) {
         self.apply_duration
             .get_or_create(&ApplyLabels {
@@ -213,3 +288,15 @@ impl Metrics {
 
 /// The content type of [`Metrics::render`].
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// A delivery attempt in flight; dropping it takes it off the gauge.
+pub struct InFlight {
+    gauge: Gauge<i64>,
+    started: std::time::Instant,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}

@@ -5,8 +5,8 @@
 //! extractor reads it (body, query or `Authorization: Bearer`).
 
 use kefu_common::domain::{
-    DeviceId, Group, Groups, Identify, Invalid, Keyword, Label, Labels, Page, Password, SenderType, ServId,
-    SessionToken, Sort, Text, Title, Url, UserId, UserName,
+    DeviceId, Group, Groups, Identify, ImSessionId, Invalid, Keyword, Label, Labels, Page, Password, SenderType,
+    ServId, SessionToken, Sort, Text, Title, Url, UserId, UserName,
 };
 use kefu_common::ids::ObjectId;
 use serde::de::{self, IgnoredAny, Visitor};
@@ -387,6 +387,10 @@ pub struct QuestionNew {
     /// 问题标题, 0–200 characters.
     pub title: Option<Title>,
     pub label: Option<LabelsField>,
+    /// The user's Tencent IM customer-service session (send_msg `SessionId`), 1–128
+    /// characters; replies then go to that session instead of FromAccount/ToAccount.
+    #[serde(alias = "SessionId")]
+    pub session_id: Option<ImSessionId>,
 }
 
 /// POST /v1/question/<id>/serve, quit, finish.

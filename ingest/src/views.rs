@@ -1,7 +1,7 @@
 //! The answers, typed: what the OpenAPI document describes is what is serialized. List
 //! items never carry null; the original's defaults fill the gaps (origin-notes.md).
 
-use kefu_common::entity::{app, message, question, user};
+use kefu_common::entity::{app, im_delivery, message, question, user};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -177,6 +177,9 @@ pub enum Message {
         sender: String,
         sender_type: i16,
         timestamp: f64,
+        /// Its delivery to the user's IM, for messages of apps with IM settings.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        delivery: Option<Delivery>,
         #[serde(rename = "type")]
         #[schema(minimum = 1, maximum = 1)]
         kind: i16,
@@ -189,6 +192,9 @@ pub enum Message {
         sender: String,
         sender_type: i16,
         timestamp: f64,
+        /// Its delivery to the user's IM, for messages of apps with IM settings.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        delivery: Option<Delivery>,
         #[serde(rename = "type")]
         #[schema(minimum = 2, maximum = 2)]
         kind: i16,
@@ -199,6 +205,9 @@ pub enum Message {
         sender: String,
         sender_type: i16,
         timestamp: f64,
+        /// Its delivery to the user's IM, for messages of apps with IM settings.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        delivery: Option<Delivery>,
         #[serde(rename = "type")]
         #[schema(minimum = 3, maximum = 3)]
         kind: i16,
@@ -209,6 +218,9 @@ pub enum Message {
         sender: String,
         sender_type: i16,
         timestamp: f64,
+        /// Its delivery to the user's IM, for messages of apps with IM settings.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        delivery: Option<Delivery>,
         #[serde(rename = "type")]
         #[schema(minimum = 4, maximum = 4)]
         kind: i16,
@@ -216,6 +228,29 @@ pub enum Message {
         #[schema(minimum = 1, maximum = 6)]
         action: i16,
     },
+}
+
+/// Where a message's IM delivery stands.
+#[derive(Serialize, ToSchema)]
+pub struct Delivery {
+    /// `pending`, `delivered` or `failed`.
+    #[schema(pattern = "^(pending|delivered|failed)$")]
+    pub state: String,
+    /// Sends tried so far.
+    pub attempts: i32,
+    /// The last failure, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+impl From<&im_delivery::Model> for Delivery {
+    fn from(d: &im_delivery::Model) -> Self {
+        Delivery {
+            state: d.state.clone(),
+            attempts: d.attempts,
+            last_error: d.last_error.clone(),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -309,7 +344,7 @@ pub fn user_question(q: &question::Model) -> UserQuestion {
 }
 
 /// `media_base`: where stored files are served (`KEFU_MEDIA_BASE_URL`).
-pub fn message(m: &message::Model, media_base: &str) -> Message {
+pub fn message(m: &message::Model, media_base: &str, delivery: Option<Delivery>) -> Message {
     let media_url = |legacy: &Option<String>| match &m.media_key {
         Some(key) => format!("{media_base}/{key}"),
         None => legacy.clone().unwrap_or_default(),
@@ -322,6 +357,7 @@ pub fn message(m: &message::Model, media_base: &str) -> Message {
             sender,
             sender_type,
             timestamp,
+            delivery,
             kind: 1,
             audio_url: media_url(&m.audio_url),
             audio_len: m.audio_len.unwrap_or(0),
@@ -331,6 +367,7 @@ pub fn message(m: &message::Model, media_base: &str) -> Message {
             sender,
             sender_type,
             timestamp,
+            delivery,
             kind: 2,
             image_url: media_url(&m.image_url),
         },
@@ -339,6 +376,7 @@ pub fn message(m: &message::Model, media_base: &str) -> Message {
             sender,
             sender_type,
             timestamp,
+            delivery,
             kind: 3,
             text: m.text.clone().unwrap_or_default(),
         },
@@ -347,6 +385,7 @@ pub fn message(m: &message::Model, media_base: &str) -> Message {
             sender,
             sender_type,
             timestamp,
+            delivery,
             kind: 4,
             action: m.action.unwrap_or(0),
         },

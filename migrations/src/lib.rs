@@ -10,6 +10,7 @@ mod m20261129_000001_security;
 mod m20261129_000002_events;
 mod m20261129_000003_im_settings;
 mod m20261129_000004_im_deliveries;
+mod m20261129_000005_im_session_and_schedule;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_events::Migration),
             Box::new(m20261129_000003_im_settings::Migration),
             Box::new(m20261129_000004_im_deliveries::Migration),
+            Box::new(m20261129_000005_im_session_and_schedule::Migration),
         ]
     }
 }

@@ -2,10 +2,13 @@
 //! Cloud IM through `v4/desk_http_svc/send_msg`, on the `im-deliveries` task queue.
 //!
 //! A task names a question; its worker leases the question's pending deliveries and
-//! sends them in commit order. A retriable failure releases them and retries the task
-//! after the queue's backoff, so later messages of that question wait behind it (order
-//! kept) while other questions' tasks go on. `MsgRandom` is fixed per message, so a send
-//! repeated after a crash or a lost answer is de-duplicated by the IM.
+//! sends them in commit order. A retriable failure counts an attempt on the row, sets
+//! its `next_attempt_at` from the queue's retry schedule and sends the task through the
+//! matching delay queue, so later messages of that question wait behind it (order kept)
+//! while other questions' tasks go on. Out of retries, the delivery is marked failed
+//! (re-drivable), the rest of the question goes on, and the task is dead-lettered.
+//! `MsgRandom` is fixed per message, so a send repeated after a crash or a lost answer
+//! is de-duplicated by the IM.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -22,7 +25,7 @@ use kefu_common::im::usersig::UserSigCache;
 use kefu_common::now_ms;
 use rand::Rng;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio_util::sync::CancellationToken;
 
 use crate::tasks::{run_tasks, TaskError};
@@ -116,7 +119,9 @@ async fn release(db: &sea_orm::DatabaseConnection, lease: i64) -> Result<(), DbE
     Ok(())
 }
 
-/// Re-enqueues questions whose pending deliveries nobody holds and nobody touched lately.
+/// Re-enqueues questions whose pending deliveries nobody holds and whose next attempt is
+/// overdue by a sweep interval: a task lost between a commit and its publish, or
+/// dropped by a crash. A backoff in progress is never cut short.
 async fn sweep(worker: Worker, cancel: CancellationToken) {
     let every = Duration::from_secs(worker.config.im_sweep_secs.max(1));
     loop {
@@ -129,7 +134,8 @@ async fn sweep(worker: Worker, cancel: CancellationToken) {
         let found = im_delivery::Entity::find()
             .filter(im_delivery::Column::State.eq("pending"))
             .filter(im_delivery::Column::LeaseUntil.lt(now))
-            .filter(im_delivery::Column::UpdatedAt.lt(stale))
+            .filter(im_delivery::Column::NextAttemptAt.lt(stale))
+            .limit(1000)
             .all(&worker.db)
             .await;
         match found {
@@ -148,6 +154,8 @@ impl Sender {
     async fn deliver_question(&self, question_id: &str) -> Result<(), TaskError> {
         let db = &self.worker.db;
         let retry_db = |e: DbErr| TaskError::Retry(format!("database: {e}"));
+        let schedule = task_queue(&self.worker).retry;
+        let mut gave_up: Option<String> = None;
         loop {
             let now = now_ms();
             // A lease value of our own marks the rows this worker holds.
@@ -162,7 +170,7 @@ impl Sender {
                 .map_err(retry_db)?;
             if leased.rows_affected == 0 {
                 // Nothing pending, or another worker is on it (it sends ours too).
-                return Ok(());
+                return gave_up.map_or(Ok(()), |reason| Err(TaskError::Fail(reason)));
             }
             let pending = im_delivery::Entity::find()
                 .filter(im_delivery::Column::QuestionId.eq(question_id))
@@ -179,12 +187,36 @@ impl Sender {
                     "an earlier message of this question is being sent".into(),
                 ));
             }
+            // The first is in its backoff: the task that will retry it is in a delay queue
+            // (or the sweeper re-enqueues it), so this one ends here.
+            if pending.first().is_some_and(|first| first.next_attempt_at > now_ms()) {
+                release(db, lease).await.map_err(retry_db)?;
+                return gave_up.map_or(Ok(()), |reason| Err(TaskError::Fail(reason)));
+            }
             let rows: Vec<im_delivery::Model> = pending.into_iter().take_while(|r| r.lease_until == lease).collect();
             for row in rows {
+                let attempt = self.worker.metrics.delivery_started("im");
                 let verdict = self.send(&row).await;
+                let result = match &verdict {
+                    Verdict::Delivered => "delivered",
+                    Verdict::Retry(_) => "retried",
+                    Verdict::Fail(_) | Verdict::BadSettings(_) => "failed",
+                };
+                self.worker.metrics.delivery_ended("im", result, attempt);
+                // The schedule is the row's: retry number `attempts` (0-based) of the queue's.
+                let backoff = match &verdict {
+                    Verdict::Retry(_) => schedule.delay(row.attempts.max(0) as u32),
+                    _ => None,
+                };
                 let (state, error) = match &verdict {
                     Verdict::Delivered => ("delivered", None),
-                    Verdict::Retry(e) => ("pending", Some(e.clone())),
+                    Verdict::Retry(e) if backoff.is_some() => ("pending", Some(e.clone())),
+                    Verdict::Retry(e) => {
+                        let reason = format!("gave up after {} attempts; last: {e}", row.attempts + 1);
+                        tracing::error!(message_id = %row.message_id, %reason, "IM delivery failed");
+                        gave_up = Some(reason.clone());
+                        ("failed", Some(reason))
+                    }
                     Verdict::Fail(e) => ("failed", Some(e.clone())),
                     Verdict::BadSettings(e) => {
                         tracing::error!(app_id = row.app_id, error = %e, "the app's IM settings are broken; delivery failed");
@@ -200,14 +232,19 @@ impl Sender {
                     .col_expr(im_delivery::Column::LastError, Expr::value(error.clone()))
                     .col_expr(im_delivery::Column::UpdatedAt, Expr::value(now_ms()))
                     .filter(im_delivery::Column::MessageId.eq(row.message_id.as_str()));
-                if let Verdict::Retry(_) = verdict {
-                    update = update.col_expr(im_delivery::Column::LeaseUntil, Expr::value(0i64));
+                if let Some((_, wait)) = backoff {
+                    update = update
+                        .col_expr(im_delivery::Column::LeaseUntil, Expr::value(0i64))
+                        .col_expr(
+                            im_delivery::Column::NextAttemptAt,
+                            Expr::value(now_ms() + wait.as_millis() as i64),
+                        );
                 }
                 update.exec(db).await.map_err(retry_db)?;
-                if let Verdict::Retry(e) = verdict {
+                if let (Some((level_ms, wait)), Verdict::Retry(reason)) = (backoff, verdict) {
                     // Release the rest too: they wait behind this one.
                     release(db, lease).await.map_err(retry_db)?;
-                    return Err(TaskError::Retry(e));
+                    return Err(TaskError::RetryAfter { level_ms, wait, reason });
                 }
             }
         }
@@ -235,10 +272,7 @@ impl Sender {
             }
         }
         let facts = MessageFacts::new(&m, &self.worker.config.media_base());
-        let to = Recipient::Account {
-            from: &im.from_account,
-            to: &q.user_id,
-        };
+        let to = Recipient::of(&q, &im);
         let body = send_msg_body(&q.id, &facts, &to);
         let sdkappid = im.sdkappid as u64;
         let usersig = self.usersigs.get(sdkappid, &im.secret_key, &im.identifier);

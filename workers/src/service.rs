@@ -238,7 +238,18 @@ async fn change(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome,
             user_id,
             title,
             labels,
-        } => create_question(txn, question_id, *app_id, user_id.as_str(), title.as_str(), labels).await?,
+            im_session_id,
+        } => {
+            let asked = NewQuestion {
+                id: question_id,
+                app_id: *app_id,
+                user_id: user_id.as_str(),
+                title: title.as_str(),
+                labels,
+                im_session_id: im_session_id.as_ref().map(|s| s.as_str()),
+            };
+            create_question(txn, asked).await?
+        }
         QuestionServeV1 {
             question_id,
             serv_id,
@@ -437,14 +448,24 @@ async fn bind(txn: &DatabaseTransaction, session: &SessionDigest, serv_id: &str)
     Ok(Ok(Reply::Done {}))
 }
 
-async fn create_question(
-    txn: &DatabaseTransaction,
-    id: &ObjectId,
+struct NewQuestion<'a> {
+    id: &'a ObjectId,
     app_id: i64,
-    user_id: &str,
-    title: &str,
-    labels: &Labels,
-) -> Applied {
+    user_id: &'a str,
+    title: &'a str,
+    labels: &'a Labels,
+    im_session_id: Option<&'a str>,
+}
+
+async fn create_question(txn: &DatabaseTransaction, asked: NewQuestion<'_>) -> Applied {
+    let NewQuestion {
+        id,
+        app_id,
+        user_id,
+        title,
+        labels,
+        im_session_id,
+    } = asked;
     let now = now_ms();
     question::ActiveModel {
         id: Set(id.to_string()),
@@ -463,6 +484,7 @@ async fn create_question(
         last_mess_type: Set(None),
         served_at: Set(None),
         seq: Set(1),
+        im_session_id: Set(im_session_id.map(str::to_owned)),
     }
     .insert(txn)
     .await?;

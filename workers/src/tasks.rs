@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use kefu_common::broker::{Delivery, TaskQueue};
@@ -19,6 +20,14 @@ pub enum TaskError {
     /// Worth another try (a timeout, a 5xx, a rate limit, the database away).
     #[error("retriable: {0}")]
     Retry(String),
+    /// Worth another try after exactly this wait (the handler keeps the schedule, e.g.
+    /// per delivery row): `level_ms` names the delay queue, `wait` ≤ it.
+    #[error("retriable after {wait:?}: {reason}")]
+    RetryAfter {
+        level_ms: u64,
+        wait: Duration,
+        reason: String,
+    },
     /// Trying again cannot help: dead-lettered at once.
     #[error("permanent: {0}")]
     Fail(String),
@@ -85,6 +94,11 @@ where
             }
             Err(err) => Err(err),
         },
+        Err(TaskError::RetryAfter { level_ms, wait, reason }) => {
+            worker.metrics.task(&queue.name, "retried");
+            tracing::warn!(%reason, ?wait, "task failed; retrying after its own delay");
+            delivery.retry_task_after(*level_ms, *wait).await
+        }
         Err(TaskError::Fail(reason)) => {
             worker.metrics.task(&queue.name, "dead_lettered");
             tracing::error!(%reason, "task failed permanently; dead-lettered");

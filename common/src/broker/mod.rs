@@ -292,6 +292,25 @@ impl Delivery {
         Ok(true)
     }
 
+    /// A task again after `wait` through the delay queue of `level` (one of its queue's
+    /// retry levels), for handlers that keep their own schedule.
+    pub async fn retry_task_after(&self, level: u64, wait: Duration) -> Result<(), BrokerError> {
+        let queue = self
+            .queue
+            .as_ref()
+            .ok_or_else(|| BrokerError::Unavailable("retry_task_after is for task queues".into()))?;
+        match &self.acker {
+            Acker::Rabbit { acker, rabbit, headers } => {
+                rabbit
+                    .retry_task(queue, &self.payload, headers.clone(), self.retries + 1, level, wait)
+                    .await?;
+                rabbit.ack(acker).await?;
+            }
+            Acker::Embedded { job_id, embedded } => embedded.retry_later_uncounted(*job_id, wait).await?,
+        }
+        Ok(())
+    }
+
     /// Schedules the command again after `delay` without counting this delivery against
     /// its retries: for failures that say nothing about the command (the database is
     /// unreachable), so an outage of any length dead-letters nothing.

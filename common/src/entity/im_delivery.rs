@@ -16,6 +16,8 @@ pub struct Model {
     pub last_error: Option<String>,
     /// A worker sending this question's deliveries holds them until then (ms).
     pub lease_until: i64,
+    /// Not tried again before this (ms): the backoff after a retriable failure.
+    pub next_attempt_at: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -25,6 +25,8 @@ pub struct Model {
     pub served_at: Option<i64>,
     /// Incremented by every transaction that changes the question (commit order).
     pub seq: i64,
+    /// The user's Tencent IM session (send_msg `SessionId`), when question/new gave one.
+    pub im_session_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -46,6 +46,7 @@ pub async fn record(txn: &impl ConnectionTrait, events: &[DomainEvent]) -> Resul
             attempts: Set(0),
             last_error: Set(None),
             lease_until: Set(0),
+            next_attempt_at: Set(now),
             created_at: Set(now),
             updated_at: Set(now),
         }
@@ -71,6 +72,23 @@ pub async fn enqueue(broker: &Broker, queue: &TaskQueue, questions: &[String]) -
         sent?;
     }
     Ok(())
+}
+
+/// The deliveries of these messages, by message id (for message lists).
+pub async fn of_messages(
+    db: &impl ConnectionTrait,
+    message_ids: Vec<String>,
+) -> Result<HashMap<String, im_delivery::Model>, DbErr> {
+    if message_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(im_delivery::Entity::find()
+        .filter(im_delivery::Column::MessageId.is_in(message_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| (d.message_id.clone(), d))
+        .collect())
 }
 
 /// A delivery as operators see it.
@@ -115,7 +133,8 @@ pub async fn list(
 }
 
 /// Puts failed deliveries back to pending (one, or all of an app) and enqueues their
-/// questions. Answers how many.
+/// questions. Answers how many. The attempt count starts again, so a re-driven
+/// delivery gets the whole retry schedule; its last error stays until it is sent.
 pub async fn redrive(
     db: &impl ConnectionTrait,
     broker: &Broker,
@@ -136,6 +155,8 @@ pub async fn redrive(
         im_delivery::Entity::update_many()
             .col_expr(im_delivery::Column::State, Expr::value("pending"))
             .col_expr(im_delivery::Column::LeaseUntil, Expr::value(0i64))
+            .col_expr(im_delivery::Column::Attempts, Expr::value(0))
+            .col_expr(im_delivery::Column::NextAttemptAt, Expr::value(0i64))
             .col_expr(im_delivery::Column::UpdatedAt, Expr::value(now_ms()))
             .filter(im_delivery::Column::MessageId.eq(row.message_id.as_str()))
             .exec(db)

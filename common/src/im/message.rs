@@ -51,6 +51,20 @@ pub enum Recipient<'a> {
     Account { from: &'a str, to: &'a str },
 }
 
+impl<'a> Recipient<'a> {
+    /// The question's IM session when question/new gave one, else the app's
+    /// customer-service account to the user.
+    pub fn of(q: &'a crate::entity::question::Model, im: &'a crate::entity::app_im_settings::Model) -> Self {
+        match &q.im_session_id {
+            Some(session) => Recipient::Session(session),
+            None => Recipient::Account {
+                from: &im.from_account,
+                to: &q.user_id,
+            },
+        }
+    }
+}
+
 /// The send_msg body for one message.
 pub fn send_msg_body(question_id: &str, m: &MessageFacts, to: &Recipient<'_>) -> Value {
     let element = match m.msg_type {

@@ -256,9 +256,14 @@ pub async fn messages(
     } else {
         store::messages(&state.db, question_id.as_str(), &query.page()).await?
     };
+    let deliveries =
+        kefu_common::im::deliveries::of_messages(&state.db, messages.iter().map(|m| m.id.clone()).collect()).await?;
     let media_base = state.config.media_base();
     Ok(Json(Messages {
         status: OK,
-        messages: messages.iter().map(|m| views::message(m, &media_base)).collect(),
+        messages: messages
+            .iter()
+            .map(|m| views::message(m, &media_base, deliveries.get(&m.id).map(views::Delivery::from)))
+            .collect(),
     }))
 }

@@ -49,6 +49,7 @@ pub async fn new(
         user_id,
         title: req.title.unwrap_or(Title::parse("").expect("empty title is valid")),
         labels: req.label.map(|l| l.0).unwrap_or_default(),
+        im_session_id: req.session_id,
     };
     dispatch(&state, &input, caller.token.as_str(), command, out).await
 }
@@ -265,10 +266,7 @@ async fn fits_the_im(
         audio_len: None,
         timestamp: kefu_common::now_ms(),
     };
-    let to = Recipient::Account {
-        from: &im.from_account,
-        to: &q.user_id,
-    };
+    let to = Recipient::of(&q, &im);
     let size = send_msg_body(id.as_str(), &facts, &to).to_string().len();
     if size > MAX_BODY_BYTES {
         return Err(ApiError::field(
