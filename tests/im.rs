@@ -219,6 +219,11 @@ struct FakeIm {
     calls: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
     /// (HTTP status, body, ms to wait before answering)
     script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<(u16, String, u64)>>>,
+    /// ToAccounts answered 503 while listed (`*`: everyone): the IM down.
+    down: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// What the IM accepted, de-duplicated by MsgRandom as the IM does: (ToAccount, text).
+    accepted: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    seen: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
 }
 
 impl FakeIm {
@@ -236,13 +241,29 @@ impl FakeIm {
             assert_eq!(verified.sdkappid.to_string(), q["sdkappid"]);
             assert_eq!(q["contenttype"], "json");
             let body: Value = serde_json::from_str(&body).unwrap();
-            fake.calls.lock().unwrap().push((q["random"].clone(), body));
+            fake.calls.lock().unwrap().push((q["random"].clone(), body.clone()));
+            let to = body["ToAccount"].as_str().unwrap_or_default().to_owned();
+            {
+                let down = fake.down.lock().unwrap();
+                if down.contains("*") || down.contains(&to) {
+                    return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down".into());
+                }
+            }
             let (status, answer, delay) = fake.script.lock().unwrap().pop_front().unwrap_or((
                 200,
                 r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#.into(),
                 0,
             ));
             tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+            if status == 200 && answer.contains(r#""ErrorCode":0"#) {
+                let random = body["MsgRandom"].as_u64().unwrap();
+                if fake.seen.lock().unwrap().insert(random) {
+                    fake.accepted
+                        .lock()
+                        .unwrap()
+                        .push((to, text_of(&(String::new(), body))));
+                }
+            }
             (axum::http::StatusCode::from_u16(status).unwrap(), answer)
         }
         let app = axum::Router::new()
@@ -269,6 +290,30 @@ impl FakeIm {
 
     fn calls(&self) -> Vec<(String, Value)> {
         self.calls.lock().unwrap().clone()
+    }
+
+    fn accepted(&self) -> Vec<(String, String)> {
+        self.accepted.lock().unwrap().clone()
+    }
+
+    fn set_down(&self, who: &str, down: bool) {
+        let mut set = self.down.lock().unwrap();
+        if down {
+            set.insert(who.to_owned());
+        } else {
+            set.remove(who);
+        }
+    }
+
+    /// Waits until the IM accepted `n` messages.
+    async fn wait_accepted(&self, n: usize, secs: u64) -> Vec<(String, String)> {
+        for _ in 0..secs * 20 {
+            if self.accepted().len() >= n {
+                return self.accepted();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the IM accepted {:?}, not {n} messages", self.accepted());
     }
 }
 
@@ -449,4 +494,270 @@ async fn im_deliveries_retry_keep_order_and_give_up_rabbitmq_postgres() {
         6
     );
     app.shutdown().await;
+}
+
+/// `kefu admin app set-im` for com.example.shop, pointed at a stand-in.
+fn set_im(db_url: &str, base: &str, key: &str) {
+    admin(
+        db_url,
+        &[
+            "app",
+            "set-im",
+            "--identify",
+            "com.example.shop",
+            "--base-url",
+            base,
+            "--sdkappid",
+            "1400000000",
+            "--identifier",
+            "administrator",
+            "--secret-key",
+            key,
+            "--from-account",
+            "@customer_service_account",
+        ],
+    );
+}
+
+/// The `delivery` of the message with this text in `question/<id>/message`.
+async fn delivery_shown(app: &support::TestApp, session: &str, q: &str, text: &str) -> Value {
+    let (status, body) = app
+        .get(&format!("/v1/question/{q}/message"), &[("session", session)])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let m = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["text"] == text)
+        .unwrap_or_else(|| panic!("no message {text:?} in {body}"));
+    m["delivery"].clone()
+}
+
+/// A 500 and a timeout are retried until the IM accepts (same MsgRandom); an IM down
+/// for longer than the first retries loses nothing and keeps the order; one question
+/// whose sends fail does not hold up another's; the message list and the metrics show it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn im_deliveries_ride_out_errors_timeouts_and_outages_rabbitmq_postgres() {
+    const KEY: &str = "THE-OTHER-SECRET-KEY";
+    let (fake, base) = FakeIm::start(KEY).await;
+    let app = spawn_custom(
+        Backend::RabbitPostgres,
+        |c| {
+            c.session_rate_per_sec = 0;
+            c.task_retry_initial_ms = 100;
+            c.task_retry_max_ms = 800;
+            c.im_request_timeout_ms = 400;
+            c.im_sweep_secs = 1;
+        },
+        true,
+    )
+    .await;
+    set_im(&app.config.database_url, &base, KEY);
+    let alice = app.agent_session("alice").await;
+    let mut questions = Vec::new();
+    for user in ["u1", "u2"] {
+        let session = app.session(user).await;
+        let (_, created) = app
+            .post_json("/v1/question/new", json!({ "session": session, "title": user }))
+            .await;
+        questions.push(created["question_id"].as_str().unwrap().to_owned());
+    }
+    let (q1, q2) = (questions[0].clone(), questions[1].clone());
+    let say = |q: String, text: &'static str| {
+        let (app, alice) = (&app, alice.clone());
+        async move {
+            let (status, body) = app
+                .post_json(
+                    &format!("/v1/question/{q}/message/send_text"),
+                    json!({ "session": alice, "sender": "alice", "sender_type": 2, "text": text }),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    app.post_json(
+        &format!("/v1/question/{q1}/serve"),
+        json!({ "session": alice, "serv_id": "alice" }),
+    )
+    .await;
+    fake.wait_accepted(1, 10).await;
+
+    // 1. A 500, then an answer slower than the request timeout, then success.
+    fake.answer(1, 500, "oops");
+    fake.answer_after(1, 200, r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#, 1_500);
+    let before = fake.calls().len();
+    say(q1.clone(), "x1").await;
+    let accepted = fake.wait_accepted(2, 20).await;
+    assert_eq!(accepted[1], ("u1".into(), "x1".into()));
+    let calls: Vec<_> = fake.calls()[before..].to_vec();
+    assert!(calls.len() >= 3, "500, timeout, success: {calls:?}");
+    assert!(calls.iter().all(|c| c.1["MsgRandom"] == calls[0].1["MsgRandom"]));
+    let randoms: std::collections::HashSet<_> = calls.iter().map(|c| c.0.clone()).collect();
+    assert_eq!(randoms.len(), calls.len(), "a fresh random per request");
+    let user1 = app.session("u1").await;
+    let mut shown = Value::Null;
+    for _ in 0..50 {
+        shown = delivery_shown(&app, &user1, &q1, "x1").await;
+        if shown["state"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown["state"], "delivered", "{shown}");
+    assert!(shown["attempts"].as_i64().unwrap() >= 3, "{shown}");
+
+    // 2. The IM down for everyone, longer than the first retries: nothing is lost,
+    //    nothing doubled, the order kept.
+    fake.set_down("*", true);
+    say(q1.clone(), "a1").await;
+    say(q1.clone(), "a2").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(fake.accepted().len(), 2, "nothing gets through while it is down");
+    let pending = delivery_shown(&app, &user1, &q1, "a1").await;
+    assert_eq!(pending["state"], "pending", "{pending}");
+    assert!(
+        pending["attempts"].as_i64().unwrap() >= 3,
+        "retried meanwhile: {pending}"
+    );
+    assert!(pending["last_error"].as_str().unwrap().contains("503"), "{pending}");
+    fake.set_down("*", false);
+    let accepted = fake.wait_accepted(4, 20).await;
+    assert_eq!(
+        accepted[2..],
+        [("u1".to_owned(), "a1".to_owned()), ("u1".to_owned(), "a2".to_owned())]
+    );
+
+    // 3. Sends to u1 failing do not hold up u2's question.
+    fake.set_down("u1", true);
+    say(q1.clone(), "a3").await;
+    app.post_json(
+        &format!("/v1/question/{q2}/serve"),
+        json!({ "session": alice, "serv_id": "alice" }),
+    )
+    .await;
+    say(q2.clone(), "b1").await;
+    let accepted = fake.wait_accepted(6, 20).await;
+    assert_eq!(
+        accepted[4..],
+        [
+            ("u2".to_owned(), "<custom>".to_owned()),
+            ("u2".to_owned(), "b1".to_owned())
+        ],
+        "u2's question goes on while u1's is retried"
+    );
+    fake.set_down("u1", false);
+    let accepted = fake.wait_accepted(7, 20).await;
+    assert_eq!(accepted[6], ("u1".to_owned(), "a3".to_owned()));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(fake.accepted().len(), 7, "nothing more, nothing twice");
+    assert_eq!(
+        support::count_rows(&app.db, "im_deliveries", Some("state = 'delivered'")).await,
+        7
+    );
+
+    // The metrics count attempts and outcomes.
+    let metrics = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    assert_eq!(value(r#"kefu_deliveries_total{channel="im",result="delivered"}"#), 7.0);
+    assert!(value(r#"kefu_deliveries_total{channel="im",result="retried"}"#) >= 5.0);
+    assert_eq!(
+        value(r#"kefu_delivery_attempts_total{channel="im"}"#),
+        fake.calls().len() as f64
+    );
+    assert_eq!(value(r#"kefu_deliveries_in_flight{channel="im"}"#), 0.0);
+    app.shutdown().await;
+}
+
+/// A worker killed (SIGKILL) while its send hangs: after a restart the message is sent
+/// again with the same MsgRandom and the IM takes it once; later messages follow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn im_delivery_survives_a_worker_killed_mid_send_rabbitmq_postgres() {
+    use support::{admin_with_stdin, delete_topology, free_addr, Client, Proc, TestDb};
+    const KEY: &str = "THE-KILLED-WORKERS-KEY";
+    support::init_tracing();
+    let (fake, base) = FakeIm::start(KEY).await;
+    let db = TestDb::create(Backend::RabbitPostgres).await;
+    support::migrate(&db.url);
+    let app = admin(&db.url, &["app", "create", "--identify", "com.example.shop"]);
+    admin_with_stdin(
+        &db.url,
+        &[
+            "agent",
+            "create",
+            "--serv-id",
+            "alice",
+            "--password-stdin",
+            "--app",
+            "com.example.shop",
+        ],
+        "secret-pw\n",
+    );
+    set_im(&db.url, &base, KEY);
+    let prefix = format!("kefu-imkill-{}", uuid::Uuid::new_v4().simple());
+    let addr = free_addr();
+    let env = [
+        ("KEFU_IM_CONNECT_TIMEOUT_MS", "500"),
+        ("KEFU_IM_REQUEST_TIMEOUT_MS", "1500"),
+        ("KEFU_IM_SWEEP_SECS", "1"),
+        ("KEFU_TASK_RETRY_INITIAL_MS", "100"),
+        ("KEFU_TASK_RETRY_MAX_MS", "800"),
+    ];
+    let _ingest = Proc::start("ingest", &db.url, &prefix, &addr, &env);
+    let mut worker = Proc::start("worker", &db.url, &prefix, &addr, &env);
+    let remote = Client::new(format!("http://{addr}"), &app);
+    remote.wait_ready().await;
+    let user = remote.session("u1").await;
+    let alice = remote.agent_session("alice").await;
+    let (_, created) = remote
+        .post_json("/v1/question/new", json!({ "session": user, "title": "t" }))
+        .await;
+    let q = created["question_id"].as_str().unwrap().to_owned();
+
+    // The serve notification's send hangs far past the request timeout; the worker dies.
+    fake.answer_after(1, 200, r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#, 60_000);
+    let (status, _) = remote
+        .post_json(
+            &format!("/v1/question/{q}/serve"),
+            json!({ "session": alice, "serv_id": "alice" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    wait_calls(&fake, 1).await;
+    worker.kill9();
+    assert!(fake.accepted().is_empty());
+
+    // A new worker sends it again once the dead one's lease is over.
+    let _worker = Proc::start("worker", &db.url, &prefix, &addr, &env);
+    let accepted = fake.wait_accepted(1, 30).await;
+    assert_eq!(accepted, [("u1".to_owned(), "<custom>".to_owned())]);
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 2, "one send before the kill, one after: {calls:?}");
+    assert_eq!(calls[0].1["MsgRandom"], calls[1].1["MsgRandom"], "the same MsgRandom");
+    let (status, _) = remote
+        .post_json(
+            &format!("/v1/question/{q}/message/send_text"),
+            json!({ "session": alice, "sender": "alice", "sender_type": 2, "text": "next" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let accepted = fake.wait_accepted(2, 20).await;
+    assert_eq!(accepted[1], ("u1".to_owned(), "next".to_owned()));
+    let conn = kefu_common::db::connect(&db.url).await.unwrap();
+    assert_eq!(
+        support::count_rows(&conn, "im_deliveries", Some("state = 'delivered'")).await,
+        2
+    );
+    conn.close().await.ok();
+    drop(_ingest);
+    drop(_worker);
+    delete_topology(&prefix, &[200, 1000]).await;
+    db.drop_db().await;
 }

@@ -172,6 +172,17 @@ pub async fn delete_topology(prefix: &str, schedule_ms: &[u64]) {
         ]
         .map(|q| format!("{prefix}.{q}")),
     );
+    // The IM deliveries' queues, with the delay levels of the default and the tests'
+    // retry policies.
+    queues.extend(["im-deliveries", "im-deliveries.dead"].map(|q| format!("{prefix}.{q}")));
+    for initial in [100u64, 1_000] {
+        let mut level = initial;
+        while level < 3_600_000 {
+            queues.push(format!("{prefix}.im-deliveries.retry.{level}"));
+            level *= 2;
+        }
+    }
+    queues.extend([800, 3_600_000].map(|l| format!("{prefix}.im-deliveries.retry.{l}")));
     for q in queues {
         let _ = ch.queue_delete(q.into(), Default::default()).await;
     }
@@ -180,6 +191,7 @@ pub async fn delete_topology(prefix: &str, schedule_ms: &[u64]) {
         format!("{prefix}.dlx"),
         format!("{prefix}.events"),
         format!("{prefix}.test-jobs.dlx"),
+        format!("{prefix}.im-deliveries.dlx"),
     ] {
         let _ = ch.exchange_delete(x.into(), Default::default()).await;
     }

@@ -31,8 +31,8 @@ use tokio_util::sync::CancellationToken;
 use crate::tasks::{run_tasks, TaskError};
 use crate::Worker;
 
-/// How long a worker holds a question's deliveries while sending them.
-const LEASE_MS: i64 = 60_000;
+/// Added to one send's worst case (connect + request timeout) for a question's lease.
+const LEASE_MARGIN_MS: i64 = 2_000;
 
 struct Sender {
     worker: Worker,
@@ -110,9 +110,10 @@ pub async fn run(worker: Worker, cancel: CancellationToken) {
 }
 
 /// Lets go of what this worker leased.
-async fn release(db: &sea_orm::DatabaseConnection, lease: i64) -> Result<(), DbErr> {
+async fn release(db: &sea_orm::DatabaseConnection, question_id: &str, lease: i64) -> Result<(), DbErr> {
     im_delivery::Entity::update_many()
         .col_expr(im_delivery::Column::LeaseUntil, Expr::value(0i64))
+        .filter(im_delivery::Column::QuestionId.eq(question_id))
         .filter(im_delivery::Column::LeaseUntil.eq(lease))
         .exec(db)
         .await?;
@@ -156,15 +157,26 @@ impl Sender {
         let retry_db = |e: DbErr| TaskError::Retry(format!("database: {e}"));
         let schedule = task_queue(&self.worker).retry;
         let mut gave_up: Option<String> = None;
-        loop {
+        // A lease covers one send; it is renewed before each, so a worker that dies
+        // mid-send holds the question no longer than that.
+        let window = (self.worker.config.im_connect_timeout_ms + self.worker.config.im_request_timeout_ms) as i64
+            + LEASE_MARGIN_MS;
+        let mut lease = 0i64;
+        'lease: loop {
             let now = now_ms();
-            // A lease value of our own marks the rows this worker holds.
-            let lease = now + LEASE_MS + rand::thread_rng().gen_range(0..1_000_000);
+            // A lease value of our own marks the rows this worker holds (the random part
+            // tells apart two workers leasing in the same millisecond).
+            let held = lease;
+            lease = now + window + rand::thread_rng().gen_range(0..1_000);
             let leased = im_delivery::Entity::update_many()
                 .col_expr(im_delivery::Column::LeaseUntil, Expr::value(lease))
                 .filter(im_delivery::Column::QuestionId.eq(question_id))
                 .filter(im_delivery::Column::State.eq("pending"))
-                .filter(im_delivery::Column::LeaseUntil.lt(now))
+                .filter(
+                    im_delivery::Column::LeaseUntil
+                        .lt(now)
+                        .or(im_delivery::Column::LeaseUntil.eq(held)),
+                )
                 .exec(db)
                 .await
                 .map_err(retry_db)?;
@@ -182,7 +194,7 @@ impl Sender {
             // An earlier message held by another worker (in the middle of its send): ours
             // must not overtake it. Let go and come back after the queue's delay.
             if pending.first().is_some_and(|first| first.lease_until != lease) {
-                release(db, lease).await.map_err(retry_db)?;
+                release(db, question_id, lease).await.map_err(retry_db)?;
                 return Err(TaskError::Retry(
                     "an earlier message of this question is being sent".into(),
                 ));
@@ -190,11 +202,20 @@ impl Sender {
             // The first is in its backoff: the task that will retry it is in a delay queue
             // (or the sweeper re-enqueues it), so this one ends here.
             if pending.first().is_some_and(|first| first.next_attempt_at > now_ms()) {
-                release(db, lease).await.map_err(retry_db)?;
+                release(db, question_id, lease).await.map_err(retry_db)?;
                 return gave_up.map_or(Ok(()), |reason| Err(TaskError::Fail(reason)));
             }
             let rows: Vec<im_delivery::Model> = pending.into_iter().take_while(|r| r.lease_until == lease).collect();
             for row in rows {
+                // The app's rate bound first: waiting for it must not eat the lease.
+                if let Some(rate) = &self.rate {
+                    while let Err(not_until) = rate.check_key(&row.app_id) {
+                        tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await;
+                    }
+                }
+                if now_ms() + window - LEASE_MARGIN_MS / 2 > lease {
+                    continue 'lease;
+                }
                 let attempt = self.worker.metrics.delivery_started("im");
                 let verdict = self.send(&row).await;
                 let result = match &verdict {
@@ -243,7 +264,7 @@ impl Sender {
                 update.exec(db).await.map_err(retry_db)?;
                 if let (Some((level_ms, wait)), Verdict::Retry(reason)) = (backoff, verdict) {
                     // Release the rest too: they wait behind this one.
-                    release(db, lease).await.map_err(retry_db)?;
+                    release(db, question_id, lease).await.map_err(retry_db)?;
                     return Err(TaskError::RetryAfter { level_ms, wait, reason });
                 }
             }
@@ -266,11 +287,6 @@ impl Sender {
             Ok(_) => return Verdict::Fail("the message or its question is gone".into()),
             Err(err) => return Verdict::Retry(format!("database: {err}")),
         };
-        if let Some(rate) = &self.rate {
-            while let Err(not_until) = rate.check_key(&row.app_id) {
-                tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await;
-            }
-        }
         let facts = MessageFacts::new(&m, &self.worker.config.media_base());
         let to = Recipient::of(&q, &im);
         let body = send_msg_body(&q.id, &facts, &to);
