@@ -656,6 +656,26 @@ async fn im_deliveries_ride_out_errors_timeouts_and_outages_rabbitmq_postgres() 
         7
     );
 
+    // A question that carries the user's IM session is sent to that session.
+    let u3 = app.session("u3").await;
+    let (status, created) = app
+        .post_json(
+            "/v1/question/new",
+            json!({ "session": u3, "title": "t", "session_id": "fd8a2e30-54de-4e40-bcaf-02718409c5cf" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let q3 = created["question_id"].as_str().unwrap().to_owned();
+    app.post_json(
+        &format!("/v1/question/{q3}/serve"),
+        json!({ "session": alice, "serv_id": "alice" }),
+    )
+    .await;
+    fake.wait_accepted(8, 20).await;
+    let last = fake.calls().last().unwrap().1.clone();
+    assert_eq!(last["SessionId"], "fd8a2e30-54de-4e40-bcaf-02718409c5cf", "{last}");
+    assert!(last.get("ToAccount").is_none() && last.get("FromAccount").is_none(), "{last}");
+
     // The metrics count attempts and outcomes.
     let metrics = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
     let value = |name: &str| -> f64 {
@@ -666,7 +686,7 @@ async fn im_deliveries_ride_out_errors_timeouts_and_outages_rabbitmq_postgres() 
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no {name} in {metrics}"))
     };
-    assert_eq!(value(r#"kefu_deliveries_total{channel="im",result="delivered"}"#), 7.0);
+    assert_eq!(value(r#"kefu_deliveries_total{channel="im",result="delivered"}"#), 8.0);
     assert!(value(r#"kefu_deliveries_total{channel="im",result="retried"}"#) >= 5.0);
     assert_eq!(
         value(r#"kefu_delivery_attempts_total{channel="im"}"#),
