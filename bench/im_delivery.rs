@@ -102,6 +102,10 @@ async fn run(delay_ms: u64, questions: usize, per_question: usize, prefetch: u16
                 served_at: Set(Some(now)),
                 seq: Set(per_question as i64),
                 im_session_id: Set(None),
+                due_kind: Set(None),
+                due_anchor: Set(None),
+                due_at: Set(None),
+                timed_out_at: Set(None),
             });
             for seq in 0..per_question {
                 let m = ids.next_id().to_string();
@@ -119,6 +123,7 @@ async fn run(delay_ms: u64, questions: usize, per_question: usize, prefetch: u16
                     created_at: Set(now),
                     media_key: Set(None),
                     seq: Set(seq as i64 + 1),
+                    exclude_from_timeout: Set(false),
                 });
                 ds.push(im_delivery::ActiveModel {
                     message_id: Set(m),
@@ -163,7 +168,10 @@ async fn run(delay_ms: u64, questions: usize, per_question: usize, prefetch: u16
         if done >= total {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(600), "only {done} of {total} delivered");
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "only {done} of {total} delivered"
+        );
     }
     let elapsed = started.elapsed();
     println!(
@@ -179,7 +187,10 @@ async fn run(delay_ms: u64, questions: usize, per_question: usize, prefetch: u16
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let questions = env_or("KEFU_BENCH_QUESTIONS", 2_000);
     let per_question = env_or("KEFU_BENCH_PER_QUESTION", 5);
     let prefetch = env_or("KEFU_BENCH_PREFETCH", 256) as u16;

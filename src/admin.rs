@@ -154,6 +154,23 @@ pub enum AppCmd {
     },
     /// Show the app's IM settings (never the key).
     ShowIm(AppRef),
+    /// Set the app's question timeouts (durations like 90s, 10m, 24h; 0 for off); the
+    /// ones not given stay as they are. Open questions follow at once.
+    SetTimeouts {
+        #[arg(long)]
+        identify: String,
+        /// No user reply to the agent's latest message for this long (default 10m).
+        #[arg(long)]
+        user_reply: Option<String>,
+        /// Waiting for an agent this long (default 0: off).
+        #[arg(long)]
+        wait: Option<String>,
+        /// After the agent's end request, finished unless the user replies (default 2m).
+        #[arg(long)]
+        end_confirm: Option<String>,
+    },
+    /// Show the app's question timeouts (seconds; 0 is off).
+    ShowTimeouts(AppRef),
     /// Remove the app's IM settings: no more IM deliveries.
     ClearIm(AppRef),
 }
@@ -343,7 +360,7 @@ pub async fn run(
             json!({ "redriven": n? })
         }
         AdminCmd::Template { command } => crate::admin_templates::run(db, command).await?,
-        AdminCmd::App { command } => app(db, command).await?,
+        AdminCmd::App { command } => app(db, &kefu_common::timeouts::Timeouts::defaults(config), command).await?,
         AdminCmd::Agent { command } => agent(db, command).await?,
         AdminCmd::Session {
             command:
@@ -382,7 +399,11 @@ fn to_json(v: impl serde::Serialize) -> Value {
     serde_json::to_value(v).expect("views serialize")
 }
 
-async fn app(db: &DatabaseConnection, command: AppCmd) -> Result<Value, AdminError> {
+async fn app(
+    db: &DatabaseConnection,
+    timeouts: &kefu_common::timeouts::Timeouts,
+    command: AppCmd,
+) -> Result<Value, AdminError> {
     let identify = |raw: &str| arg("identify", Identify::parse, raw);
     Ok(match command {
         AppCmd::Create {
@@ -439,6 +460,24 @@ async fn app(db: &DatabaseConnection, command: AppCmd) -> Result<Value, AdminErr
             to_json(operators::set_im(db, &identify, settings).await?)
         }
         AppCmd::ShowIm(r) => to_json(operators::get_im(db, &identify(&r.identify)?).await?),
+        AppCmd::SetTimeouts {
+            identify: raw,
+            user_reply,
+            wait,
+            end_confirm,
+        } => {
+            use kefu_common::timeouts::{parse_duration, TimeoutsChange};
+            let identify = identify(&raw)?;
+            let duration =
+                |name: &'static str, raw: Option<String>| raw.map(|r| arg(name, parse_duration, &r)).transpose();
+            let change = TimeoutsChange {
+                user_reply_secs: duration("user-reply", user_reply)?,
+                wait_secs: duration("wait", wait)?,
+                end_confirm_secs: duration("end-confirm", end_confirm)?,
+            };
+            to_json(operators::set_timeouts(db, &identify, change, timeouts).await?)
+        }
+        AppCmd::ShowTimeouts(r) => to_json(operators::get_timeouts(db, &identify(&r.identify)?, timeouts).await?),
         AppCmd::ClearIm(r) => json!({ "cleared": operators::clear_im(db, &identify(&r.identify)?).await? }),
     })
 }

@@ -329,6 +329,7 @@ fn text_command(q: &str, message_id: kefu_common::ids::ObjectId, text: &str) -> 
             },
             sender_type: SenderType::User,
             text: Text::parse(text).unwrap(),
+            exclude_from_timeout: false,
         },
     )
 }

@@ -674,7 +674,10 @@ async fn im_deliveries_ride_out_errors_timeouts_and_outages_rabbitmq_postgres() 
     fake.wait_accepted(8, 20).await;
     let last = fake.calls().last().unwrap().1.clone();
     assert_eq!(last["SessionId"], "fd8a2e30-54de-4e40-bcaf-02718409c5cf", "{last}");
-    assert!(last.get("ToAccount").is_none() && last.get("FromAccount").is_none(), "{last}");
+    assert!(
+        last.get("ToAccount").is_none() && last.get("FromAccount").is_none(),
+        "{last}"
+    );
 
     // The metrics count attempts and outcomes.
     let metrics = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();

@@ -82,6 +82,10 @@ pub enum Command {
         actor: Actor,
         sender_type: SenderType,
         text: Text,
+        /// An agent's message that neither starts nor resets the user-reply countdown
+        /// (added later: older commands read as false).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        exclude_from_timeout: bool,
     },
     /// A customer's leave message (留言), into `cc_misc_lvmsg`.
     LeaveMessageCreateV1 {
@@ -118,6 +122,8 @@ pub enum Command {
         sender_type: SenderType,
         /// The JPEG's media store key; the blob is stored before the command is published.
         media_key: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        exclude_from_timeout: bool,
     },
     MessageSendAudioV1 {
         question_id: ObjectId,
@@ -127,6 +133,15 @@ pub enum Command {
         media_key: String,
         /// Seconds, 1–300.
         audio_len: i32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        exclude_from_timeout: bool,
+    },
+    /// The serving agent asks to end (action 3); the question finishes unless the user
+    /// replies or reopens within the app's end-confirmation timeout.
+    QuestionRequestFinishV1 {
+        question_id: ObjectId,
+        serv_id: ServId,
+        message_id: ObjectId,
     },
 }
 
@@ -147,6 +162,7 @@ impl Command {
             Command::LeaveMessageTagV1 { .. } => "LeaveMessageTagV1",
             Command::LeaveMessageTagByAdminV1 { .. } => "LeaveMessageTagByAdminV1",
             Command::MessageSendAudioV1 { .. } => "MessageSendAudioV1",
+            Command::QuestionRequestFinishV1 { .. } => "QuestionRequestFinishV1",
         }
     }
 }

@@ -49,7 +49,8 @@ pub struct Config {
     /// this long after committing and before acknowledging. Keep 0 in production.
     pub worker_pause_before_ack_ms: u64,
     /// `KEFU_WORKER_PAUSE_BEFORE_COMMIT_MS`: fault injection for crash tests only — the
-    /// worker waits this long before committing a command. Keep 0 in production.
+    /// worker waits this long before committing a command or a deadline sweep's batch.
+    /// Keep 0 in production.
     pub worker_pause_before_commit_ms: u64,
     /// `KEFU_LOG_FORMAT`: `text` or `json`.
     pub log_format: String,
@@ -91,6 +92,19 @@ pub struct Config {
     /// `KEFU_IM_SWEEP_SECS`: how often pending deliveries nobody is working on are picked up
     /// again (after a crash between commit and enqueue).
     pub im_sweep_secs: u64,
+    /// `KEFU_USER_REPLY_TIMEOUT_SECS`: a served question whose user has not answered the
+    /// agent's latest counting message for this long times out (0: off); per app with
+    /// `kefu admin app set-timeouts`.
+    pub user_reply_timeout_secs: u64,
+    /// `KEFU_WAIT_TIMEOUT_SECS`: a question waiting this long times out (0: off).
+    pub wait_timeout_secs: u64,
+    /// `KEFU_END_CONFIRM_TIMEOUT_SECS`: after an agent's end request, the question
+    /// finishes unless the user replies or reopens within this (0: off).
+    pub end_confirm_timeout_secs: u64,
+    /// `KEFU_TIMEOUT_SWEEP_MS`: how often a worker looks for due deadlines.
+    pub timeout_sweep_ms: u64,
+    /// `KEFU_TIMEOUT_BATCH`: deadlines fired per transaction (one savepoint each).
+    pub timeout_batch: u64,
     /// `KEFU_RELAY`: whether this worker runs the outbox relay (any number may).
     pub relay: bool,
     /// `KEFU_RELAY_BATCH`: events published per confirm round.
@@ -183,6 +197,11 @@ impl Default for Config {
             im_request_timeout_ms: 10_000,
             im_rate_per_sec: 100,
             im_sweep_secs: 10,
+            user_reply_timeout_secs: 600,
+            wait_timeout_secs: 0,
+            end_confirm_timeout_secs: 120,
+            timeout_sweep_ms: 1_000,
+            timeout_batch: 200,
             relay: true,
             relay_batch: 500,
             relay_poll_ms: 50,
@@ -305,6 +324,9 @@ impl Config {
         }
         if self.task_prefetch == 0 {
             return invalid("task_prefetch", "must be at least 1");
+        }
+        if self.timeout_sweep_ms == 0 || self.timeout_batch == 0 {
+            return invalid("timeout_sweep_ms", "timeout_sweep_ms and timeout_batch must be above 0");
         }
         if !(self.task_retry_factor >= 1.0) {
             return invalid("task_retry_factor", "must be at least 1");

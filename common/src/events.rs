@@ -53,6 +53,9 @@ pub struct MessageFacts {
     pub audio_len: Option<i32>,
     /// Milliseconds since the epoch, from the committing worker.
     pub timestamp: i64,
+    /// The agent excluded it from the user-reply countdown (only shown when true).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exclude_from_timeout: bool,
 }
 
 impl MessageFacts {
@@ -75,6 +78,7 @@ impl MessageFacts {
             audio_url: url(1).or_else(|| m.audio_url.clone()),
             audio_len: m.audio_len,
             timestamp: m.created_at,
+            exclude_from_timeout: m.exclude_from_timeout && m.msg_type != 4,
         }
     }
 }
@@ -96,6 +100,14 @@ pub enum DomainEvent {
         question: QuestionFacts,
     },
     QuestionReopened {
+        question: QuestionFacts,
+    },
+    /// The serving agent asked to end (action 3).
+    QuestionFinishRequested {
+        question: QuestionFacts,
+    },
+    /// A user-reply or waiting deadline closed the question (action 5).
+    QuestionTimedOut {
         question: QuestionFacts,
     },
     MessageCreated {
@@ -128,7 +140,7 @@ pub enum DomainEvent {
 
 impl DomainEvent {
     /// Every event type, for documentation and tests.
-    pub const TYPES: [&'static str; 11] = [
+    pub const TYPES: [&'static str; 13] = [
         "kefu.question.created",
         "kefu.question.served",
         "kefu.question.quit",
@@ -140,6 +152,8 @@ impl DomainEvent {
         "kefu.agent.unbound",
         "kefu.leavemessage.created",
         "kefu.leavemessage.tagged",
+        "kefu.question.finish_requested",
+        "kefu.question.timed_out",
     ];
 
     /// The CloudEvent `type`, also the routing key on `kefu.events`.
@@ -157,6 +171,8 @@ impl DomainEvent {
             AgentUnbound { .. } => Self::TYPES[8],
             LeaveMessageCreated { .. } => Self::TYPES[9],
             LeaveMessageTagged { .. } => Self::TYPES[10],
+            QuestionFinishRequested { .. } => Self::TYPES[11],
+            QuestionTimedOut { .. } => Self::TYPES[12],
         }
     }
 
@@ -168,6 +184,8 @@ impl DomainEvent {
             | QuestionQuit { question }
             | QuestionFinished { question }
             | QuestionReopened { question }
+            | QuestionFinishRequested { question }
+            | QuestionTimedOut { question }
             | MessageCreated { question, .. } => question.app_id,
             SessionOpened { app_id, .. }
             | AgentBound { app_id, .. }
@@ -186,6 +204,8 @@ impl DomainEvent {
             | QuestionQuit { question }
             | QuestionFinished { question }
             | QuestionReopened { question }
+            | QuestionFinishRequested { question }
+            | QuestionTimedOut { question }
             | MessageCreated { question, .. } => Some(question.question_id.clone()),
             LeaveMessageCreated { id, .. } | LeaveMessageTagged { id, .. } => Some(id.clone()),
             SessionOpened { user_id, .. } => Some(user_id.clone()),

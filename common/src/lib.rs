@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod outcome;
 pub mod retry;
 pub mod store;
+pub mod timeouts;
 
 /// Milliseconds since the Unix epoch; every stored timestamp uses this unit.
 pub fn now_ms() -> i64 {

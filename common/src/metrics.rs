@@ -87,6 +87,7 @@ pub struct Metrics {
     commands: Family<CommandLabels, Counter>,
     apply_duration: Family<ApplyLabels, Histogram, fn() -> Histogram>,
     tasks: Family<TaskLabels, Counter>,
+    deadlines_fired: Counter,
     delivery_attempts: Family<ChannelLabels, Counter>,
     deliveries: Family<OutcomeLabels, Counter>,
     deliveries_in_flight: Family<ChannelLabels, Gauge<i64>>,
@@ -138,6 +139,12 @@ impl Metrics {
             "tasks",
             "Tasks of the task queues by queue and result: done, retried, dead_lettered",
             tasks.clone(),
+        );
+        let deadlines_fired = Counter::default();
+        registry.register(
+            "deadlines_fired",
+            "Question deadlines fired by this worker's sweeps (timeouts and end confirmations)",
+            deadlines_fired.clone(),
         );
         let delivery_attempts = Family::<ChannelLabels, Counter>::default();
         registry.register(
@@ -191,6 +198,7 @@ impl Metrics {
             commands,
             apply_duration,
             tasks,
+            deadlines_fired,
             delivery_attempts,
             deliveries,
             deliveries_in_flight,
@@ -228,6 +236,10 @@ impl Metrics {
                 result: result.to_owned(),
             })
             .inc();
+    }
+
+    pub fn deadlines_fired(&self, n: u64) {
+        self.deadlines_fired.inc_by(n);
     }
 
     /// One delivery attempt begins; the guard ends it (in flight until dropped).

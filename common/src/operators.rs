@@ -484,6 +484,54 @@ pub async fn clear_im(db: &DatabaseConnection, identify: &Identify) -> Result<bo
         == 1)
 }
 
+/// An app's question timeouts as operators see them (seconds; 0 off).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TimeoutsView {
+    pub identify: String,
+    /// Served question, no user reply to the agent's latest counting message.
+    pub user_reply_secs: u64,
+    /// Waiting question.
+    pub wait_secs: u64,
+    /// After the agent's end request.
+    pub end_confirm_secs: u64,
+}
+
+fn timeouts_view(identify: &Identify, t: crate::timeouts::Timeouts) -> TimeoutsView {
+    TimeoutsView {
+        identify: identify.to_string(),
+        user_reply_secs: t.user_reply_secs,
+        wait_secs: t.wait_secs,
+        end_confirm_secs: t.end_confirm_secs,
+    }
+}
+
+/// Changes an app's timeouts (the given ones); its open questions' deadlines follow at
+/// once. `defaults`: the configured ones, for what the app never set.
+pub async fn set_timeouts(
+    db: &DatabaseConnection,
+    identify: &Identify,
+    change: crate::timeouts::TimeoutsChange,
+    defaults: &crate::timeouts::Timeouts,
+) -> Result<TimeoutsView, OperatorError> {
+    let app = app_row(db, identify).await?;
+    let txn = db.begin().await?;
+    let now = crate::timeouts::set(&txn, app.id, change, defaults).await?;
+    txn.commit().await?;
+    Ok(timeouts_view(identify, now))
+}
+
+pub async fn get_timeouts(
+    db: &DatabaseConnection,
+    identify: &Identify,
+    defaults: &crate::timeouts::Timeouts,
+) -> Result<TimeoutsView, OperatorError> {
+    let app = app_row(db, identify).await?;
+    Ok(timeouts_view(
+        identify,
+        crate::timeouts::of_app(db, app.id, defaults).await?,
+    ))
+}
+
 /// Deletes expired sessions and their bindings (the janitor).
 pub async fn prune_expired_sessions(db: &DatabaseConnection) -> Result<u64, DbErr> {
     let now = now_ms();

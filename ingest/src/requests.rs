@@ -160,6 +160,63 @@ impl PartialSchema for SortOrder {
 }
 impl ToSchema for SortOrder {}
 
+/// A yes/no given as JSON `true`/`false`, `1`/`0`, or those as strings (forms).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flag(pub bool);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Flag;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("true, false, 1 or 0")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Flag, E> {
+                Ok(Flag(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Flag, E> {
+                match v {
+                    0 => Ok(Flag(false)),
+                    1 => Ok(Flag(true)),
+                    _ => Err(E::custom(format!("must be true, false, 1 or 0, got {v}"))),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Flag, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(2))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Flag, E> {
+                match v {
+                    "true" | "1" => Ok(Flag(true)),
+                    "false" | "0" => Ok(Flag(false)),
+                    _ => Err(E::custom(format!("must be true, false, 1 or 0, got {v:?}"))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl PartialSchema for Flag {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::OneOfBuilder;
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .enum_values(Some([0, 1])),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["true", "false", "1", "0"])),
+            )
+            .into()
+    }
+}
+impl ToSchema for Flag {}
+
 /// `sender_type` from a form or JSON: 1 user, 2 agent.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(try_from = "LenientInt")]
@@ -426,6 +483,10 @@ pub struct SendText {
     pub sender_type: SenderTypeField,
     /// utf8 text, 1–4000 characters.
     pub text: Text,
+    /// An agent's message that neither starts nor resets the user-reply countdown
+    /// (mirrors the IM's ExcludeFromUserRespTimeout; also sent to the IM so). Default false.
+    #[schema(required = false)]
+    pub exclude_from_timeout: Option<Flag>,
 }
 
 /// POST /v1/question/<id>/message/send_image.
@@ -443,6 +504,10 @@ pub struct SendImage {
     /// line breaks are ignored), at most KEFU_MEDIA_MAX_BYTES (5 MiB) decoded.
     #[schema(content_encoding = "base64", content_media_type = "image/jpeg")]
     pub image: String,
+    /// An agent's message that neither starts nor resets the user-reply countdown
+    /// (mirrors the IM's ExcludeFromUserRespTimeout; also sent to the IM so). Default false.
+    #[schema(required = false)]
+    pub exclude_from_timeout: Option<Flag>,
 }
 
 /// POST /v1/question/<id>/message/send_audio.
@@ -461,6 +526,10 @@ pub struct SendAudio {
     #[schema(content_encoding = "base64")]
     pub audio: String,
     pub audio_len: AudioLen,
+    /// An agent's message that neither starts nor resets the user-reply countdown
+    /// (mirrors the IM's ExcludeFromUserRespTimeout; also sent to the IM so). Default false.
+    #[schema(required = false)]
+    pub exclude_from_timeout: Option<Flag>,
 }
 
 /// GET /v1/question/list.

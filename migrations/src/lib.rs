@@ -11,6 +11,7 @@ mod m20261129_000002_events;
 mod m20261129_000003_im_settings;
 mod m20261129_000004_im_deliveries;
 mod m20261129_000005_im_session_and_schedule;
+mod m20261130_000001_timeouts;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_im_settings::Migration),
             Box::new(m20261129_000004_im_deliveries::Migration),
             Box::new(m20261129_000005_im_session_and_schedule::Migration),
+            Box::new(m20261130_000001_timeouts::Migration),
         ]
     }
 }

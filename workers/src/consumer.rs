@@ -15,7 +15,8 @@ use kefu_common::{now_ms, store};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, DbErr, Set, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
-use crate::{service, Worker};
+use crate::service::{self, Rules};
+use crate::Worker;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecuteError {
@@ -74,7 +75,7 @@ async fn handle(worker: &Worker, delivery: Delivery) {
 
     let pause = Duration::from_millis(worker.config.worker_pause_before_commit_ms);
     let started = std::time::Instant::now();
-    match execute(&worker.db, &envelope, pause, &worker.config.media_base()).await {
+    match execute(&worker.db, &envelope, pause, &worker.rules).await {
         Ok((outcome, result, deliveries)) => {
             crate::im_delivery::trigger(worker, &deliveries).await;
             if matches!(result, CommandResult::Applied) {
@@ -153,14 +154,14 @@ pub async fn execute(
     db: &DatabaseConnection,
     envelope: &Envelope,
     pause_before_commit: Duration,
-    media_base: &str,
+    rules: &Rules,
 ) -> Result<(Outcome, CommandResult, Vec<String>), ExecuteError> {
     let id = envelope.id.to_string();
     if let Some(done) = store::processed(db, &id).await? {
         tracing::info!("duplicate command; answering the stored outcome");
         return Ok((stored(done)?, CommandResult::Duplicate, Vec::new()));
     }
-    match apply_once(db, envelope, &id, pause_before_commit, media_base).await {
+    match apply_once(db, envelope, &id, pause_before_commit, rules).await {
         Ok((outcome, deliveries)) => {
             let result = match outcome {
                 Outcome::Ok { .. } => CommandResult::Applied,
@@ -191,10 +192,10 @@ async fn apply_once(
     envelope: &Envelope,
     id: &str,
     pause_before_commit: Duration,
-    media_base: &str,
+    rules: &Rules,
 ) -> Result<(Outcome, Vec<String>), ExecuteError> {
     let txn = db.begin().await?;
-    let effects = service::apply(&txn, &envelope.command, media_base).await?;
+    let effects = service::apply(&txn, &envelope.command, rules).await?;
     let outcome = effects.outcome;
     let mut deliveries = Vec::new();
     let txn = if matches!(outcome, Outcome::Failed(_)) {

@@ -10,6 +10,7 @@ mod metrics_http;
 pub mod relay;
 pub mod service;
 pub mod tasks;
+pub mod timeouts;
 
 use consumer::run_consumer;
 use janitor::run_janitor;
@@ -35,11 +36,14 @@ pub struct Worker {
     pub relay_wakeup: Arc<tokio::sync::Notify>,
     /// Rung when a commit recorded IM deliveries (the IM queue starts on first use).
     pub im_wakeup: Arc<tokio::sync::Notify>,
+    /// What applying commands needs from the configuration.
+    pub rules: Arc<service::Rules>,
 }
 
 impl Worker {
     pub fn new(db: DatabaseConnection, broker: Broker, config: Arc<Config>, metrics: Arc<Metrics>) -> Self {
         Self {
+            rules: Arc::new(service::Rules::from_config(&config)),
             db,
             broker,
             config,
@@ -55,6 +59,7 @@ pub async fn run(worker: Worker, cancel: CancellationToken) {
     let janitor = tokio::spawn(run_janitor(worker.clone(), cancel.clone()));
     let keeper = tokio::spawn(dead_keeper::run_dead_keeper(worker.clone(), cancel.clone()));
     let im = tokio::spawn(im_delivery::run(worker.clone(), cancel.clone()));
+    let deadlines = tokio::spawn(timeouts::run_timeouts(worker.clone(), cancel.clone()));
     let relay = worker
         .config
         .relay
@@ -63,6 +68,7 @@ pub async fn run(worker: Worker, cancel: CancellationToken) {
     let _ = janitor.await;
     let _ = keeper.await;
     let _ = im.await;
+    let _ = deadlines.await;
     if let Some(relay) = relay {
         let _ = relay.await;
     }

@@ -12,10 +12,58 @@ use kefu_common::leave::Tag;
 use kefu_common::now_ms;
 use kefu_common::outcome::{CreatedQuestion, ErrorCode, Failure, Outcome, Reply};
 use kefu_common::store;
+use kefu_common::timeouts::{self, DueKind, Timeouts};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set, UpdateMany};
 
 type Applied = Result<Result<Reply, Failure>, DbErr>;
+
+/// What applying commands needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// The prefix of media URLs in events (`KEFU_MEDIA_BASE_URL`).
+    pub media_base: String,
+    /// The timeouts of apps that set none of their own.
+    pub timeouts: Timeouts,
+    /// Ids of the messages a worker writes on its own (deadlines, automatic reopens).
+    pub ids: std::sync::Arc<kefu_common::ids::IdGen>,
+}
+
+impl Rules {
+    pub fn from_config(config: &kefu_common::config::Config) -> Self {
+        Rules {
+            media_base: config.media_base(),
+            timeouts: Timeouts::defaults(config),
+            ids: std::sync::Arc::default(),
+        }
+    }
+}
+
+/// The question's countdown from now on: `None` stops it.
+fn countdown(
+    update: UpdateMany<question::Entity>,
+    kind: Option<DueKind>,
+    due_at: Option<i64>,
+    now: i64,
+) -> UpdateMany<question::Entity> {
+    update
+        .col_expr(question::Column::DueKind, Expr::value(kind.map(|k| k as i16)))
+        .col_expr(question::Column::DueAnchor, Expr::value(kind.map(|_| now)))
+        .col_expr(question::Column::DueAt, Expr::value(due_at))
+}
+
+/// Starts a countdown of `kind` for a question of `app_id` at `now`.
+async fn start(
+    txn: &DatabaseTransaction,
+    update: UpdateMany<question::Entity>,
+    app_id: i64,
+    kind: DueKind,
+    rules: &Rules,
+    now: i64,
+) -> Result<UpdateMany<question::Entity>, DbErr> {
+    let due = timeouts::of_app(txn, app_id, &rules.timeouts).await?.due(kind, now);
+    Ok(countdown(update, Some(kind), due, now))
+}
 
 /// What applying a command produced: the answer, and (when it succeeded) the domain
 /// events of the change, to be written to the outbox in the same transaction.
@@ -25,11 +73,11 @@ pub struct Effects {
     pub events: Vec<DomainEvent>,
 }
 
-/// Applies a command inside `txn`. `media_base` is the prefix of media URLs in events.
-pub async fn apply(txn: &DatabaseTransaction, command: &Command, media_base: &str) -> Result<Effects, DbErr> {
-    let outcome = change(txn, command).await?;
+/// Applies a command inside `txn`.
+pub async fn apply(txn: &DatabaseTransaction, command: &Command, rules: &Rules) -> Result<Effects, DbErr> {
+    let outcome = change(txn, command, rules).await?;
     let events = match &outcome {
-        Outcome::Ok { .. } => events_of(txn, command, media_base).await?,
+        Outcome::Ok { .. } => events_of(txn, command, &rules.media_base).await?,
         Outcome::Failed(_) => Vec::new(),
     };
     Ok(Effects { outcome, events })
@@ -102,6 +150,11 @@ async fn events_of(txn: &DatabaseTransaction, command: &Command, media_base: &st
             message_id,
             ..
         }
+        | QuestionRequestFinishV1 {
+            question_id,
+            message_id,
+            ..
+        }
         | QuestionReopenV1 {
             question_id,
             message_id,
@@ -113,6 +166,7 @@ async fn events_of(txn: &DatabaseTransaction, command: &Command, media_base: &st
                     QuestionServeV1 { .. } => DomainEvent::QuestionServed { question: facts },
                     QuestionQuitV1 { .. } => DomainEvent::QuestionQuit { question: facts },
                     QuestionFinishV1 { .. } => DomainEvent::QuestionFinished { question: facts },
+                    QuestionRequestFinishV1 { .. } => DomainEvent::QuestionFinishRequested { question: facts },
                     _ => DomainEvent::QuestionReopened { question: facts },
                 });
                 events.extend(with_message(&q, message_of(message_id).await?));
@@ -134,6 +188,20 @@ async fn events_of(txn: &DatabaseTransaction, command: &Command, media_base: &st
             ..
         } => {
             if let Some(q) = question(question_id).await? {
+                // A late reply to a question a deadline closed reopened it first (a
+                // reopen notification of this same transaction, hence the same seq).
+                let reopened = message::Entity::find()
+                    .filter(message::Column::QuestionId.eq(q.id.as_str()))
+                    .filter(message::Column::Seq.eq(q.seq))
+                    .filter(message::Column::Action.eq(NotifyAction::Reopen as i16))
+                    .one(txn)
+                    .await?;
+                if let Some(notification) = reopened {
+                    events.push(DomainEvent::QuestionReopened {
+                        question: QuestionFacts::from(&q),
+                    });
+                    events.extend(with_message(&q, Some(notification)));
+                }
                 events.extend(with_message(&q, message_of(message_id).await?));
             }
         }
@@ -156,7 +224,7 @@ async fn events_of(txn: &DatabaseTransaction, command: &Command, media_base: &st
     Ok(events)
 }
 
-async fn change(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome, DbErr> {
+async fn change(txn: &DatabaseTransaction, command: &Command, rules: &Rules) -> Result<Outcome, DbErr> {
     use Command::*;
     let result = match command {
         SessionCreateV2 {
@@ -248,7 +316,7 @@ async fn change(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome,
                 labels,
                 im_session_id: im_session_id.as_ref().map(|s| s.as_str()),
             };
-            create_question(txn, asked).await?
+            create_question(txn, asked, rules).await?
         }
         QuestionServeV1 {
             question_id,
@@ -262,10 +330,10 @@ async fn change(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome,
         } => {
             leave(
                 txn,
+                rules,
                 question_id,
                 serv_id.as_str(),
                 message_id,
-                QuestionStatus::Waiting,
                 NotifyAction::Quit,
             )
             .await?
@@ -277,11 +345,26 @@ async fn change(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome,
         } => {
             leave(
                 txn,
+                rules,
                 question_id,
                 serv_id.as_str(),
                 message_id,
-                QuestionStatus::Finished,
                 NotifyAction::Finish,
+            )
+            .await?
+        }
+        QuestionRequestFinishV1 {
+            question_id,
+            serv_id,
+            message_id,
+        } => {
+            leave(
+                txn,
+                rules,
+                question_id,
+                serv_id.as_str(),
+                message_id,
+                NotifyAction::RequestFinish,
             )
             .await?
         }
@@ -289,14 +372,25 @@ async fn change(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome,
             question_id,
             actor,
             message_id,
-        } => reopen(txn, question_id, actor, message_id).await?,
+        } => reopen(txn, rules, question_id, actor, message_id).await?,
         MessageSendTextV1 {
             question_id,
             message_id,
             actor,
             sender_type,
             text,
-        } => send_message(txn, question_id, message_id, actor, *sender_type, Content::Text(text)).await?,
+            exclude_from_timeout,
+        } => {
+            let sent = Sent {
+                id: question_id,
+                message_id,
+                actor,
+                sender_type: *sender_type,
+                content: Content::Text(text),
+                exclude_from_timeout: *exclude_from_timeout,
+            };
+            send_message(txn, rules, sent).await?
+        }
         LeaveMessageCreateV1 {
             id,
             app_id,
@@ -344,16 +438,17 @@ async fn change(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome,
             actor,
             sender_type,
             media_key,
+            exclude_from_timeout,
         } => {
-            send_message(
-                txn,
-                question_id,
+            let sent = Sent {
+                id: question_id,
                 message_id,
                 actor,
-                *sender_type,
-                Content::Image(media_key),
-            )
-            .await?
+                sender_type: *sender_type,
+                content: Content::Image(media_key),
+                exclude_from_timeout: *exclude_from_timeout,
+            };
+            send_message(txn, rules, sent).await?
         }
         MessageSendAudioV1 {
             question_id,
@@ -362,9 +457,17 @@ async fn change(txn: &DatabaseTransaction, command: &Command) -> Result<Outcome,
             sender_type,
             media_key,
             audio_len,
+            exclude_from_timeout,
         } => {
-            let content = Content::Audio(media_key, *audio_len);
-            send_message(txn, question_id, message_id, actor, *sender_type, content).await?
+            let sent = Sent {
+                id: question_id,
+                message_id,
+                actor,
+                sender_type: *sender_type,
+                content: Content::Audio(media_key, *audio_len),
+                exclude_from_timeout: *exclude_from_timeout,
+            };
+            send_message(txn, rules, sent).await?
         }
     };
     Ok(match result {
@@ -457,7 +560,7 @@ struct NewQuestion<'a> {
     im_session_id: Option<&'a str>,
 }
 
-async fn create_question(txn: &DatabaseTransaction, asked: NewQuestion<'_>) -> Applied {
+async fn create_question(txn: &DatabaseTransaction, asked: NewQuestion<'_>, rules: &Rules) -> Applied {
     let NewQuestion {
         id,
         app_id,
@@ -467,6 +570,9 @@ async fn create_question(txn: &DatabaseTransaction, asked: NewQuestion<'_>) -> A
         im_session_id,
     } = asked;
     let now = now_ms();
+    let wait_due = timeouts::of_app(txn, app_id, &rules.timeouts)
+        .await?
+        .due(DueKind::Wait, now);
     question::ActiveModel {
         id: Set(id.to_string()),
         app_id: Set(app_id),
@@ -485,6 +591,10 @@ async fn create_question(txn: &DatabaseTransaction, asked: NewQuestion<'_>) -> A
         served_at: Set(None),
         seq: Set(1),
         im_session_id: Set(im_session_id.map(str::to_owned)),
+        due_kind: Set(Some(DueKind::Wait as i16)),
+        due_anchor: Set(Some(now)),
+        due_at: Set(wait_due),
+        timed_out_at: Set(None),
     }
     .insert(txn)
     .await?;
@@ -558,6 +668,8 @@ async fn notify(
         created_at: Set(now_ms()),
         media_key: Set(None),
         seq: Set(seq),
+        // Notifications never count towards the user-reply countdown.
+        exclude_from_timeout: Set(true),
     }
     .insert(txn)
     .await?;
@@ -577,15 +689,16 @@ async fn serve(txn: &DatabaseTransaction, id: &ObjectId, serv_id: &str, message_
         Some(QuestionStatus::Finished) => return refuse(ErrorCode::QuestionFinished, "the question is finished"),
         _ => return refuse(ErrorCode::QuestionAlreadyServed, "the question is already being served"),
     }
-    let updated = question::Entity::update_many()
+    let now = now_ms();
+    let update = question::Entity::update_many()
         .col_expr(question::Column::Status, Expr::value(QuestionStatus::Serving as i16))
         .col_expr(question::Column::ServId, Expr::value(serv_id))
-        .col_expr(question::Column::UpdatedAt, Expr::value(now_ms()))
-        .col_expr(question::Column::ServedAt, Expr::value(now_ms()))
+        .col_expr(question::Column::UpdatedAt, Expr::value(now))
+        .col_expr(question::Column::ServedAt, Expr::value(now))
         .filter(question::Column::Id.eq(id.as_str()))
-        .filter(question::Column::Status.eq(QuestionStatus::Waiting as i16))
-        .exec(txn)
-        .await?;
+        .filter(question::Column::Status.eq(QuestionStatus::Waiting as i16));
+    // No countdown until the agent writes (the serve notification does not count).
+    let updated = countdown(update, None, None, now).exec(txn).await?;
     if updated.rows_affected != 1 {
         return refuse(
             ErrorCode::QuestionAlreadyServed,
@@ -607,15 +720,22 @@ async fn serve(txn: &DatabaseTransaction, id: &ObjectId, serv_id: &str, message_
     }))
 }
 
-/// quit (back to waiting) and finish: only the serving agent may do either.
+/// quit (back to waiting, its waiting countdown from now), finish, and the request to
+/// finish (still served; the end-confirmation countdown starts): only the serving
+/// agent may do any.
 async fn leave(
     txn: &DatabaseTransaction,
+    rules: &Rules,
     id: &ObjectId,
     serv_id: &str,
     message_id: &ObjectId,
-    to: QuestionStatus,
     action: NotifyAction,
 ) -> Applied {
+    let to = match action {
+        NotifyAction::Quit => QuestionStatus::Waiting,
+        NotifyAction::RequestFinish => QuestionStatus::Serving,
+        _ => QuestionStatus::Finished,
+    };
     let Some(q) = load(txn, id).await? else {
         return refuse(ErrorCode::UnknownQuestion, "no such question");
     };
@@ -628,15 +748,20 @@ async fn leave(
     } else {
         Some(serv_id.to_owned())
     };
-    let updated = question::Entity::update_many()
+    let now = now_ms();
+    let update = question::Entity::update_many()
         .col_expr(question::Column::Status, Expr::value(to as i16))
         .col_expr(question::Column::ServId, Expr::value(keep_agent))
-        .col_expr(question::Column::UpdatedAt, Expr::value(now_ms()))
+        .col_expr(question::Column::UpdatedAt, Expr::value(now))
         .filter(question::Column::Id.eq(id.as_str()))
         .filter(question::Column::Status.eq(QuestionStatus::Serving as i16))
-        .filter(question::Column::ServId.eq(serv_id))
-        .exec(txn)
-        .await?;
+        .filter(question::Column::ServId.eq(serv_id));
+    let update = match action {
+        NotifyAction::Quit => start(txn, update, q.app_id, DueKind::Wait, rules, now).await?,
+        NotifyAction::RequestFinish => start(txn, update, q.app_id, DueKind::EndConfirm, rules, now).await?,
+        _ => countdown(update, None, None, now),
+    };
+    let updated = update.exec(txn).await?;
     if updated.rows_affected != 1 {
         return Ok(Err(agent_state_refusal(&q, serv_id)));
     }
@@ -655,7 +780,13 @@ fn owns(q: &question::Model, actor: &Actor) -> bool {
     matches!(actor, Actor::User { app_id, user_id } if *app_id == q.app_id && user_id.as_str() == q.user_id)
 }
 
-async fn reopen(txn: &DatabaseTransaction, id: &ObjectId, actor: &Actor, message_id: &ObjectId) -> Applied {
+async fn reopen(
+    txn: &DatabaseTransaction,
+    rules: &Rules,
+    id: &ObjectId,
+    actor: &Actor,
+    message_id: &ObjectId,
+) -> Applied {
     let Some(q) = load(txn, id).await? else {
         return refuse(ErrorCode::UnknownQuestion, "no such question");
     };
@@ -674,35 +805,55 @@ async fn reopen(txn: &DatabaseTransaction, id: &ObjectId, actor: &Actor, message
             "only a finished question can be reopened",
         );
     }
-    // Back to the agent who finished it; to the waiting list if there was none.
-    let to = if q.serv_id.is_some() {
-        QuestionStatus::Serving
-    } else {
-        QuestionStatus::Waiting
-    };
-    let updated = question::Entity::update_many()
-        .col_expr(question::Column::Status, Expr::value(to as i16))
-        .col_expr(question::Column::UpdatedAt, Expr::value(now_ms()))
-        .filter(question::Column::Id.eq(id.as_str()))
-        .filter(question::Column::Status.eq(QuestionStatus::Finished as i16))
-        .exec(txn)
-        .await?;
-    if updated.rows_affected != 1 {
+    if !reopen_finished(txn, rules, &q, message_id).await? {
         return refuse(ErrorCode::QuestionNotFinished, "the question changed state meanwhile");
     }
+    Ok(Ok(Reply::MessageWritten {
+        message_id: message_id.to_string(),
+    }))
+}
+
+/// Reopens a finished question (already loaded, so locked): back to the agent who
+/// finished it, or to the waiting list (its waiting countdown from now) if there was
+/// none; writes the reopen notification. Answers false if it was not finished.
+async fn reopen_finished(
+    txn: &DatabaseTransaction,
+    rules: &Rules,
+    q: &question::Model,
+    message_id: &ObjectId,
+) -> Result<bool, DbErr> {
+    let now = now_ms();
+    let update = question::Entity::update_many()
+        .col_expr(question::Column::UpdatedAt, Expr::value(now))
+        .col_expr(question::Column::TimedOutAt, Expr::value(Option::<i64>::None))
+        .filter(question::Column::Id.eq(q.id.as_str()))
+        .filter(question::Column::Status.eq(QuestionStatus::Finished as i16));
+    let update = if q.serv_id.is_some() {
+        countdown(
+            update.col_expr(question::Column::Status, Expr::value(QuestionStatus::Serving as i16)),
+            None,
+            None,
+            now,
+        )
+    } else {
+        let update = update.col_expr(question::Column::Status, Expr::value(QuestionStatus::Waiting as i16));
+        start(txn, update, q.app_id, DueKind::Wait, rules, now).await?
+    };
+    if update.exec(txn).await?.rows_affected != 1 {
+        return Ok(false);
+    }
+    let id = ObjectId::parse(&q.id).map_err(|e| DbErr::Custom(format!("question id {}: {e}", q.id)))?;
     notify(
         txn,
         q.seq,
-        id,
+        &id,
         message_id,
         &q.user_id,
         SenderType::User,
         NotifyAction::Reopen,
     )
     .await?;
-    Ok(Ok(Reply::MessageWritten {
-        message_id: message_id.to_string(),
-    }))
+    Ok(true)
 }
 
 /// What a chat message carries.
@@ -724,16 +875,30 @@ impl Content<'_> {
     }
 }
 
-/// send_text / send_image / send_audio: the same state rules for every kind.
-async fn send_message(
-    txn: &DatabaseTransaction,
-    id: &ObjectId,
-    message_id: &ObjectId,
-    actor: &Actor,
+/// A chat message to write.
+struct Sent<'a> {
+    id: &'a ObjectId,
+    message_id: &'a ObjectId,
+    actor: &'a Actor,
     sender_type: SenderType,
-    content: Content<'_>,
-) -> Applied {
-    let Some(q) = load(txn, id).await? else {
+    content: Content<'a>,
+    exclude_from_timeout: bool,
+}
+
+/// send_text / send_image / send_audio: the same state rules for every kind. An agent's
+/// message (unless excluded) starts the user-reply countdown; a user's message to a
+/// served question stops any countdown. A user's message to a question a deadline
+/// closed reopens it first (the deadline committed first won; the late reply reopens).
+async fn send_message(txn: &DatabaseTransaction, rules: &Rules, sent: Sent<'_>) -> Applied {
+    let Sent {
+        id,
+        message_id,
+        actor,
+        sender_type,
+        content,
+        exclude_from_timeout,
+    } = sent;
+    let Some(mut q) = load(txn, id).await? else {
         return refuse(ErrorCode::UnknownQuestion, "no such question");
     };
     let sender = match (actor, sender_type) {
@@ -748,7 +913,13 @@ async fn send_message(
                 );
             }
             if q.status == QuestionStatus::Finished as i16 {
-                return refuse(ErrorCode::QuestionFinished, "the question is finished; reopen it first");
+                if q.timed_out_at.is_none() {
+                    return refuse(ErrorCode::QuestionFinished, "the question is finished; reopen it first");
+                }
+                if !reopen_finished(txn, rules, &q, &rules.ids.next_id()).await? {
+                    return refuse(ErrorCode::QuestionFinished, "the question changed state meanwhile");
+                }
+                q = store::question(txn, id.as_str()).await?.unwrap_or(q);
             }
             user_id.to_string()
         }
@@ -784,6 +955,7 @@ async fn send_message(
         created_at: Set(now),
         media_key: Set(media_key),
         seq: Set(q.seq),
+        exclude_from_timeout: Set(exclude_from_timeout && sender_type == SenderType::Agent),
     }
     .insert(txn)
     .await?;
@@ -803,6 +975,16 @@ async fn send_message(
             .filter(question::Column::ServId.eq(serv_id.as_str())),
         Actor::User { .. } => update.filter(question::Column::Status.ne(QuestionStatus::Finished as i16)),
     };
+    let pending = q.due_kind.and_then(DueKind::from_i16);
+    update = match actor {
+        // An end request keeps its own countdown while the agent goes on writing.
+        Actor::Agent { .. } if !exclude_from_timeout && pending != Some(DueKind::EndConfirm) => {
+            start(txn, update, q.app_id, DueKind::UserReply, rules, now).await?
+        }
+        Actor::User { .. } if q.status == QuestionStatus::Serving as i16 => countdown(update, None, None, now),
+        // Waiting: the waiting countdown goes on.
+        _ => update,
+    };
     if update.exec(txn).await?.rows_affected != 1 {
         let current = load(txn, id).await?.unwrap_or(q);
         return Ok(Err(match actor {
@@ -815,4 +997,81 @@ async fn send_message(
     Ok(Ok(Reply::MessageWritten {
         message_id: message_id.to_string(),
     }))
+}
+
+/// Fires a question's deadline if it is due at `now`, inside `txn` (which holds the
+/// question's lock from `load`): the state change, its notification and the events.
+/// The durations are read again first: a changed or switched-off timeout moves or
+/// drops the deadline instead. Answers the events (none when nothing fired).
+pub async fn fire_deadline(
+    txn: &DatabaseTransaction,
+    rules: &Rules,
+    id: &ObjectId,
+    now: i64,
+) -> Result<Vec<DomainEvent>, DbErr> {
+    let Some(q) = load(txn, id).await? else {
+        return Ok(Vec::new());
+    };
+    // Someone else fired or cancelled it since the sweep looked.
+    let (Some(kind), Some(anchor), Some(due_at)) = (q.due_kind.and_then(DueKind::from_i16), q.due_anchor, q.due_at)
+    else {
+        return Ok(Vec::new());
+    };
+    if due_at > now {
+        return Ok(Vec::new());
+    }
+    let only_this = || question::Entity::update_many().filter(question::Column::Id.eq(q.id.as_str()));
+    if q.status != kind.status() as i16 {
+        // A countdown left behind by a state it does not belong to: drop it.
+        countdown(only_this(), None, None, now).exec(txn).await?;
+        return Ok(Vec::new());
+    }
+    let due = timeouts::of_app(txn, q.app_id, &rules.timeouts)
+        .await?
+        .due(kind, anchor);
+    match due {
+        Some(due) if due <= now => {}
+        // Lengthened or switched off since it was scheduled.
+        _ => {
+            only_this()
+                .col_expr(question::Column::DueAt, Expr::value(due))
+                .exec(txn)
+                .await?;
+            return Ok(Vec::new());
+        }
+    }
+    let action = match kind {
+        DueKind::EndConfirm => NotifyAction::Finish,
+        DueKind::UserReply | DueKind::Wait => NotifyAction::Timeout,
+    };
+    let update = only_this()
+        .col_expr(question::Column::Status, Expr::value(QuestionStatus::Finished as i16))
+        .col_expr(question::Column::UpdatedAt, Expr::value(now))
+        .col_expr(question::Column::TimedOutAt, Expr::value(now));
+    countdown(update, None, None, now).exec(txn).await?;
+    let message_id = rules.ids.next_id();
+    let (sender, sender_type) = match &q.serv_id {
+        Some(serv_id) => (serv_id.clone(), SenderType::Agent),
+        None => (q.user_id.clone(), SenderType::User),
+    };
+    notify(txn, q.seq, id, &message_id, &sender, sender_type, action).await?;
+    let Some(after) = store::question(txn, id.as_str()).await? else {
+        return Ok(Vec::new());
+    };
+    let facts = QuestionFacts::from(&after);
+    let mut events = vec![match kind {
+        DueKind::EndConfirm => DomainEvent::QuestionFinished {
+            question: facts.clone(),
+        },
+        _ => DomainEvent::QuestionTimedOut {
+            question: facts.clone(),
+        },
+    }];
+    if let Some(m) = message::Entity::find_by_id(message_id.to_string()).one(txn).await? {
+        events.push(DomainEvent::MessageCreated {
+            question: facts,
+            message: MessageFacts::new(&m, &rules.media_base),
+        });
+    }
+    Ok(events)
 }

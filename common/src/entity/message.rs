@@ -21,6 +21,8 @@ pub struct Model {
     pub media_key: Option<String>,
     /// The question's sequence number of the transaction that wrote it.
     pub seq: i64,
+    /// The agent excluded it from the user-reply countdown (ExcludeFromUserRespTimeout).
+    pub exclude_from_timeout: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,7 @@ pub mod answer_item;
 pub mod answer_template;
 pub mod app;
 pub mod app_im_settings;
+pub mod app_timeouts;
 pub mod dead_letter;
 pub mod idempotency_key;
 pub mod im_delivery;

@@ -27,6 +27,15 @@ pub struct Model {
     pub seq: i64,
     /// The user's Tencent IM session (send_msg `SessionId`), when question/new gave one.
     pub im_session_id: Option<String>,
+    /// The pending deadline's kind (`timeouts::DueKind`): 1 user reply, 2 waiting,
+    /// 3 end confirmation; none when no countdown runs.
+    pub due_kind: Option<i16>,
+    /// When the countdown started (ms): the deadline is this plus the app's duration.
+    pub due_anchor: Option<i64>,
+    /// When the deadline fires (ms); none while its duration is off. Indexed.
+    pub due_at: Option<i64>,
+    /// Set when a deadline closed the question (ms): a user's late reply reopens it.
+    pub timed_out_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

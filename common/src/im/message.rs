@@ -91,8 +91,9 @@ pub fn send_msg_body(question_id: &str, m: &MessageFacts, to: &Recipient<'_>) ->
             body["ToAccount"] = json!(to);
         }
     }
-    // Notifications do not start or reset the user-reply countdown.
-    if m.msg_type == 4 {
+    // Notifications, and messages the agent excluded, do not start or reset the IM's
+    // user-reply countdown.
+    if m.msg_type == 4 || m.exclude_from_timeout {
         body["ExcludeFromUserRespTimeout"] = json!(1);
     }
     body
@@ -151,6 +152,7 @@ mod tests {
             audio_url: None,
             audio_len: None,
             timestamp: 1_700_000_000_123,
+            exclude_from_timeout: false,
         }
     }
 
@@ -166,6 +168,11 @@ mod tests {
         assert_eq!(text["FromAccount"], "@customer_service_account");
         assert_eq!(text["ToAccount"], "user45");
         assert!(text.get("ExcludeFromUserRespTimeout").is_none());
+        let excluded = MessageFacts {
+            exclude_from_timeout: true,
+            ..message(3)
+        };
+        assert_eq!(send_msg_body("q1", &excluded, &to)["ExcludeFromUserRespTimeout"], 1);
         let custom: Value = serde_json::from_str(text["CloudCustomData"].as_str().unwrap()).unwrap();
         assert_eq!(custom["message_id"], "01a2295982fc0000bb6e2122");
         let note = send_msg_body("q1", &message(4), &Recipient::Session("s-1"));

@@ -61,6 +61,7 @@ pub async fn send_image(
         actor,
         sender_type,
         media_key,
+        exclude_from_timeout: req.exclude_from_timeout.unwrap_or_default().0,
     };
     let response = dispatch(&state, &input, caller.token.as_str(), command, out).await?;
     add_field(response, "image_url", &url).await
@@ -105,6 +106,7 @@ pub async fn send_audio(
         sender_type,
         media_key,
         audio_len: req.audio_len.0,
+        exclude_from_timeout: req.exclude_from_timeout.unwrap_or_default().0,
     };
     let response = dispatch(&state, &input, caller.token.as_str(), command, out).await?;
     add_field(response, "audio_url", &url).await

@@ -53,6 +53,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             reads(post(question::finish), limit),
         )
         .route(
+            "/v1/question/{question_id}/request_finish",
+            reads(post(question::request_finish), limit),
+        )
+        .route(
             "/v1/question/{question_id}/reopen",
             reads(post(question::reopen), limit),
         )
@@ -88,6 +92,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
                     .patch(admin::update_app)
                     .post(admin::update_app)
                     .delete(admin::disable_app),
+                limit,
+            ),
+        )
+        .route(
+            "/admin/v1/apps/{app}/timeouts",
+            reads(
+                get(admin::get_timeouts)
+                    .put(admin::set_timeouts)
+                    .post(admin::set_timeouts),
                 limit,
             ),
         )

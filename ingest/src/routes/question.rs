@@ -163,6 +163,39 @@ pub async fn finish(
     .await
 }
 
+/// The serving agent asks to end the question (客服请求结束处理): action 3. The question
+/// stays served; unless the user replies or reopens within the app's end-confirmation
+/// timeout (default 2 minutes), it finishes (action 4).
+#[utoipa::path(post, path = "/v1/question/{question_id}/request_finish", operation_id = "question_request_finish", tag = "questions",
+    params(crate::openapi::QuestionIdPath, crate::openapi::CommandHeaders),
+    request_body(content(
+        (AgentAction = "application/json"),
+        (AgentAction = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Requested; the notification's id", body = crate::views::MessageCreated),
+        (status = 202, description = "Queued (`Prefer: respond-async`)", body = crate::views::Accepted),
+        crate::openapi::Errors,
+    ),
+    security(("session" = []), ("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(question_id = %id))]
+pub async fn request_finish(
+    State(state): State<AppState>,
+    PathParam(id): PathParam<ObjectId>,
+    caller: Caller,
+    input: Input,
+    Valid(req): Valid<AgentAction>,
+) -> Result<Response, ApiError> {
+    agent_transition(state, id, caller, input, req, |question_id, serv_id, message_id| {
+        Command::QuestionRequestFinishV1 {
+            question_id,
+            serv_id,
+            message_id,
+        }
+    })
+    .await
+}
+
 /// The user who asked reopens a finished question (客户重开问题): action 6; it goes back
 /// to the agent who finished it.
 #[utoipa::path(post, path = "/v1/question/{question_id}/reopen", operation_id = "question_reopen", tag = "questions",
@@ -231,6 +264,7 @@ pub async fn send_text(
         actor,
         sender_type,
         text: req.text,
+        exclude_from_timeout: req.exclude_from_timeout.unwrap_or_default().0,
     };
     dispatch(&state, &input, caller.token.as_str(), command, out).await
 }
@@ -265,6 +299,7 @@ async fn fits_the_im(
         audio_url: None,
         audio_len: None,
         timestamp: kefu_common::now_ms(),
+        exclude_from_timeout: false,
     };
     let to = Recipient::of(&q, &im);
     let size = send_msg_body(id.as_str(), &facts, &to).to_string().len();

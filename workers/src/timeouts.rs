@@ -1,0 +1,102 @@
+//! The deadline sweep: every `KEFU_TIMEOUT_SWEEP_MS` each worker fires the questions
+//! whose `due_at` has passed (an index range, never a scan), a batch per transaction
+//! with a savepoint per question. Rows are claimed `FOR UPDATE SKIP LOCKED` (PostgreSQL,
+//! MariaDB/MySQL), so any number of workers share the work; each firing re-reads the
+//! question under its lock, so a deadline fires once even where locks cannot be
+//! skipped (SQLite runs one writer). A worker that dies mid-batch commits nothing of
+//! it; the next sweep of any worker fires it. A sweep runs at start, so deadlines that
+//! passed while no worker ran fire at once.
+
+use std::time::Duration;
+
+use kefu_common::entity::question;
+use kefu_common::ids::ObjectId;
+use kefu_common::now_ms;
+use sea_orm::sea_query::{LockBehavior, LockType};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{service, Worker};
+
+pub async fn run_timeouts(worker: Worker, cancel: CancellationToken) {
+    let every = Duration::from_millis(worker.config.timeout_sweep_ms.max(1));
+    loop {
+        match sweep(&worker).await {
+            Ok(0) => {}
+            Ok(fired) => tracing::info!(fired, "question deadlines fired"),
+            Err(err) => tracing::warn!(error = %err, "deadline sweep failed; the next one retries"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Fires every deadline due now; answers how many fired.
+#[tracing::instrument(skip_all)]
+pub async fn sweep(worker: &Worker) -> Result<u64, DbErr> {
+    let batch = worker.config.timeout_batch.max(1);
+    let skip_locked = worker.db.get_database_backend() != DbBackend::Sqlite;
+    let mut fired = 0;
+    loop {
+        let now = now_ms();
+        let txn = worker.db.begin().await?;
+        let mut due = question::Entity::find()
+            .select_only()
+            .column(question::Column::Id)
+            .filter(question::Column::DueAt.lte(now))
+            .order_by_asc(question::Column::DueAt)
+            .limit(batch);
+        if skip_locked {
+            due = due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let ids: Vec<String> = due.into_tuple().all(&txn).await?;
+        let mut deliveries = Vec::new();
+        let mut fired_here = 0;
+        for id in &ids {
+            let Ok(id) = ObjectId::parse(id) else {
+                tracing::error!(question_id = %id, "a question id that is not an ObjectId; skipped");
+                continue;
+            };
+            let savepoint = txn.begin().await?;
+            let fired_one = async {
+                let events = service::fire_deadline(&savepoint, &worker.rules, &id, now).await?;
+                kefu_common::outbox::write(&savepoint, &events).await?;
+                let recorded = kefu_common::im::deliveries::record(&savepoint, &events).await?;
+                Ok::<_, DbErr>((!events.is_empty(), recorded))
+            }
+            .await;
+            match fired_one {
+                Ok((did, recorded)) => {
+                    savepoint.commit().await?;
+                    fired_here += u64::from(did);
+                    deliveries.extend(recorded);
+                }
+                Err(err) => {
+                    // One question's trouble does not hold up the batch; it is due again
+                    // at the next sweep.
+                    tracing::error!(question_id = %id, error = %err, "could not fire the deadline");
+                    savepoint.rollback().await?;
+                }
+            }
+        }
+        let pause = worker.config.worker_pause_before_commit_ms;
+        if pause > 0 && !ids.is_empty() {
+            tracing::warn!(ms = pause, "fault injection: pausing before committing a sweep batch");
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
+        txn.commit().await?;
+        fired += fired_here;
+        if fired_here > 0 {
+            worker.metrics.deadlines_fired(fired_here);
+            worker.relay_wakeup.notify_one();
+            crate::im_delivery::trigger(worker, &deliveries).await;
+        }
+        if (ids.len() as u64) < batch {
+            return Ok(fired);
+        }
+    }
+}
