@@ -130,6 +130,7 @@ pub async fn set(
     defaults: &Timeouts,
 ) -> Result<Timeouts, DbErr> {
     let existing = app_timeouts::Entity::find_by_id(app_id).one(txn).await?;
+    let is_new = existing.is_none();
     let secs = |v: Option<u64>| v.map(|s| s as i64);
     let mut row = match existing {
         Some(row) => app_timeouts::ActiveModel::from(row),
@@ -151,7 +152,11 @@ pub async fn set(
         row.end_confirm_secs = Set(Some(v));
     }
     row.updated_at = Set(now_ms());
-    row.save(txn).await?;
+    if is_new {
+        row.insert(txn).await?;
+    } else {
+        row.update(txn).await?;
+    }
     let now = of_app(txn, app_id, defaults).await?;
     for kind in DueKind::ALL {
         let due = match now.secs(kind) {
