@@ -105,6 +105,19 @@ pub struct Config {
     pub timeout_sweep_ms: u64,
     /// `KEFU_TIMEOUT_BATCH`: deadlines fired per transaction (one savepoint each).
     pub timeout_batch: u64,
+    /// `KEFU_SSE_BUFFER`: events an ingest keeps for its SSE clients; a client that falls
+    /// this far behind is told to resume (`event: resume`) and disconnected.
+    pub sse_buffer: usize,
+    /// `KEFU_SSE_HEARTBEAT_SECS`: a comment line this often keeps proxies from closing
+    /// idle streams.
+    pub sse_heartbeat_secs: u64,
+    /// `KEFU_SSE_REPLAY_MAX`: at most this many events replayed after `Last-Event-ID`
+    /// (older ones: the client is told to reload). Events are kept for replay as long
+    /// as `KEFU_EVENTS_RETENTION_SECS`.
+    pub sse_replay_max: u64,
+    /// `KEFU_SSE_POLL_MS`: with the embedded broker, how often the outbox is read for
+    /// new events.
+    pub sse_poll_ms: u64,
     /// `KEFU_RELAY`: whether this worker runs the outbox relay (any number may).
     pub relay: bool,
     /// `KEFU_RELAY_BATCH`: events published per confirm round.
@@ -202,6 +215,10 @@ impl Default for Config {
             end_confirm_timeout_secs: 120,
             timeout_sweep_ms: 1_000,
             timeout_batch: 200,
+            sse_buffer: 1024,
+            sse_heartbeat_secs: 15,
+            sse_replay_max: 10_000,
+            sse_poll_ms: 200,
             relay: true,
             relay_batch: 500,
             relay_poll_ms: 50,
@@ -324,6 +341,12 @@ impl Config {
         }
         if self.task_prefetch == 0 {
             return invalid("task_prefetch", "must be at least 1");
+        }
+        if self.sse_buffer == 0 || self.sse_heartbeat_secs == 0 || self.sse_poll_ms == 0 {
+            return invalid(
+                "sse_buffer",
+                "sse_buffer, sse_heartbeat_secs and sse_poll_ms must be above 0",
+            );
         }
         if self.timeout_sweep_ms == 0 || self.timeout_batch == 0 {
             return invalid("timeout_sweep_ms", "timeout_sweep_ms and timeout_batch must be above 0");

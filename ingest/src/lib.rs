@@ -7,6 +7,7 @@ mod input;
 mod limits;
 mod media;
 pub mod openapi;
+pub mod realtime;
 mod requests;
 mod routes;
 mod views;
@@ -38,10 +39,13 @@ pub struct AppState {
     pub templates: Arc<minijinja::Environment<'static>>,
     /// This process's metrics (shared with its workers under `kefu serve`).
     pub metrics: Arc<Metrics>,
+    /// The events SSE clients are fed from.
+    pub hub: realtime::Hub,
 }
 
 impl AppState {
     pub fn new(db: DatabaseConnection, broker: Broker, config: Arc<Config>) -> Result<Self, MediaError> {
+        let hub = realtime::Hub::new(config.sse_buffer);
         Ok(Self {
             media: MediaStore::from_config(&config)?,
             limits: Arc::new(limits::Limits::from_config(&config)),
@@ -51,6 +55,7 @@ impl AppState {
             ids: Arc::new(IdGen::default()),
             templates: Arc::new(templates()),
             metrics: Arc::new(Metrics::new()),
+            hub,
         })
     }
 
@@ -84,6 +89,17 @@ pub async fn serve(listener: TcpListener, state: AppState, cancel: CancellationT
                 _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => limits.prune(),
             }
         }
+    });
+    state.hub.start(
+        state.db.clone(),
+        state.broker.clone(),
+        std::time::Duration::from_millis(state.config.sse_poll_ms),
+        cancel.clone(),
+    );
+    let (hub_stop, stopping) = (state.hub.stop.clone(), cancel.clone());
+    tokio::spawn(async move {
+        stopping.cancelled().await;
+        hub_stop.cancel();
     });
     tracing::info!(addr = %listener.local_addr()?, broker = state.broker.kind(), "ingest listening");
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -14,7 +14,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{admin, answers, leave, lists, media, question, serv, session, user};
+use crate::routes::{admin, answers, leave, lists, media, question, serv, session, stream, user};
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -32,6 +32,8 @@ is HTTP 200 and only the body's `status` tells success (200), queued (202) and f
         serv::bind,
         serv::unbind,
         lists::serv_tasks,
+        stream::serv_stream,
+        stream::user_stream,
         question::new,
         lists::waiting,
         question::serve,
@@ -92,6 +94,7 @@ is HTTP 200 and only the body's `status` tells success (200), queued (202) and f
         (name = "questions", description = "The question lifecycle"),
         (name = "messages", description = "Chat messages"),
         (name = "lists", description = "Question lists"),
+        (name = "realtime", description = "Live streams (Server-Sent Events)"),
         (name = "answers", description = "Quick answers for agents"),
         (name = "users", description = "Who the agent is talking to"),
         (name = "leave messages", description = "Messages customers leave when nobody is there (留言)"),

@@ -8,6 +8,7 @@ pub(crate) mod media;
 pub(crate) mod question;
 pub(crate) mod serv;
 pub(crate) mod session;
+pub(crate) mod stream;
 pub(crate) mod user;
 
 use axum::extract::MatchedPath;
@@ -44,6 +45,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/v1/serv/bind", reads(post(serv::bind), limit))
         .route("/v1/serv/unbind", reads(post(serv::unbind), limit))
         .route("/v1/serv/{serv_id}/tasks", reads(get(lists::serv_tasks), limit))
+        .route("/v1/serv/{serv_id}/stream", reads(get(stream::serv_stream), limit))
+        .route("/v1/user/{user_id}/stream", reads(get(stream::user_stream), limit))
         .route("/v1/question/new", reads(post(question::new), limit))
         .route("/v1/question/list", reads(get(lists::waiting), limit))
         .route("/v1/question/{question_id}/serve", reads(post(question::serve), limit))
