@@ -40,6 +40,12 @@ pub enum AdminCmd {
         #[command(subcommand)]
         command: DeliveriesCmd,
     },
+    /// Webhook endpoints: CloudEvents of the types they subscribe to, signed (Standard
+    /// Webhooks).
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCmd,
+    },
     /// Messages a queue gave up on: list them, put them back.
     DeadLetters {
         #[command(subcommand)]
@@ -67,6 +73,43 @@ pub enum DeliveriesCmd {
         identify: Option<String>,
         #[arg(long, requires = "identify")]
         all: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum WebhookCmd {
+    /// Create an endpoint; prints it with its `whsec_` signing secret (JSON).
+    Create {
+        #[arg(long)]
+        identify: String,
+        /// Where the events are POSTed (http or https).
+        #[arg(long)]
+        url: String,
+        /// Event-type patterns, comma-separated or repeated: `kefu.question.*`,
+        /// `kefu.message.created`, `#` for all.
+        #[arg(long, value_delimiter = ',', required = true)]
+        events: Vec<String>,
+    },
+    /// List endpoints (JSON array; never the secrets).
+    List {
+        /// Only this app's.
+        #[arg(long)]
+        identify: Option<String>,
+    },
+    /// Stop sending to an endpoint.
+    Disable {
+        #[arg(long)]
+        id: String,
+    },
+    /// Send to a disabled endpoint again.
+    Enable {
+        #[arg(long)]
+        id: String,
+    },
+    /// A new signing secret (printed); the old one stops at once.
+    RotateSecret {
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -171,6 +214,18 @@ pub enum AppCmd {
     },
     /// Show the app's question timeouts (seconds; 0 is off).
     ShowTimeouts(AppRef),
+    /// Set where the app's backend receives push payloads for its users and agents
+    /// (signed like webhooks); prints the endpoint with its new secret.
+    SetPush {
+        #[arg(long)]
+        identify: String,
+        #[arg(long)]
+        url: String,
+    },
+    /// Show the app's push endpoint (never the secret).
+    ShowPush(AppRef),
+    /// Remove the app's push endpoint.
+    ClearPush(AppRef),
     /// Remove the app's IM settings: no more IM deliveries.
     ClearIm(AppRef),
 }
@@ -262,6 +317,27 @@ pub enum AdminError {
     Broker(#[from] kefu_common::broker::BrokerError),
 }
 
+/// An event-type pattern: dot-separated words of `[a-z0-9_]`, `*` or `#`.
+pub(crate) fn event_pattern(raw: &str) -> Result<String, Invalid> {
+    let raw = raw.trim();
+    let ok = !raw.is_empty()
+        && raw.len() <= 100
+        && raw.split('.').all(|w| {
+            w == "*"
+                || w == "#"
+                || (!w.is_empty()
+                    && w.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
+        });
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(Invalid(format!(
+            "{raw:?} is not an event-type pattern like kefu.question.* or #"
+        )))
+    }
+}
+
 pub(crate) fn arg<T>(
     name: &'static str,
     parse: impl FnOnce(&str) -> Result<T, Invalid>,
@@ -343,6 +419,39 @@ pub async fn run(
                     broker.close().await;
                     json!({ "redriven": n? })
                 }
+            }
+        }
+        AdminCmd::Webhook { command } => {
+            use kefu_common::webhooks;
+            let identify = |raw: &str| arg("identify", Identify::parse, raw);
+            let found = |v: Option<webhooks::EndpointView>, id: &str| {
+                v.map(to_json)
+                    .ok_or_else(|| AdminError::Usage(format!("no webhook endpoint {id}")))
+            };
+            match command {
+                WebhookCmd::Create {
+                    identify: raw,
+                    url,
+                    events,
+                } => {
+                    let app = operators::get_app(db, &identify(&raw)?).await?;
+                    let url = arg("url", Url::parse, &url)?;
+                    let events = events
+                        .into_iter()
+                        .map(|e| arg("events", event_pattern, &e))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    to_json(webhooks::create(db, app.app_id, url.as_str(), &events).await?)
+                }
+                WebhookCmd::List { identify: raw } => {
+                    let app_id = match raw {
+                        Some(raw) => Some(operators::get_app(db, &identify(&raw)?).await?.app_id),
+                        None => None,
+                    };
+                    to_json(webhooks::list(db, app_id).await?)
+                }
+                WebhookCmd::Disable { id } => found(webhooks::set_disabled(db, &id, true).await?, &id)?,
+                WebhookCmd::Enable { id } => found(webhooks::set_disabled(db, &id, false).await?, &id)?,
+                WebhookCmd::RotateSecret { id } => found(webhooks::rotate_secret(db, &id).await?, &id)?,
             }
         }
         AdminCmd::DeadLetters {
@@ -476,6 +585,19 @@ async fn app(
                 end_confirm_secs: duration("end-confirm", end_confirm)?,
             };
             to_json(operators::set_timeouts(db, &identify, change, timeouts).await?)
+        }
+        AppCmd::SetPush { identify: raw, url } => {
+            let app = operators::get_app(db, &identify(&raw)?).await?;
+            let url = arg("url", Url::parse, &url)?;
+            to_json(kefu_common::webhooks::set_push(db, app.app_id, url.as_str()).await?)
+        }
+        AppCmd::ShowPush(r) => {
+            let app = operators::get_app(db, &identify(&r.identify)?).await?;
+            to_json(kefu_common::webhooks::get_push(db, app.app_id).await?)
+        }
+        AppCmd::ClearPush(r) => {
+            let app = operators::get_app(db, &identify(&r.identify)?).await?;
+            json!({ "cleared": kefu_common::webhooks::clear_push(db, app.app_id).await? })
         }
         AppCmd::ShowTimeouts(r) => to_json(operators::get_timeouts(db, &identify(&r.identify)?, timeouts).await?),
         AppCmd::ClearIm(r) => json!({ "cleared": operators::clear_im(db, &identify(&r.identify)?).await? }),

@@ -92,6 +92,9 @@ pub struct Config {
     /// `KEFU_IM_SWEEP_SECS`: how often pending deliveries nobody is working on are picked up
     /// again (after a crash between commit and enqueue).
     pub im_sweep_secs: u64,
+    /// `KEFU_WEBHOOK_TIMEOUT_MS`: one webhook or push POST, answer included (connecting
+    /// takes at most a third of it).
+    pub webhook_timeout_ms: u64,
     /// `KEFU_USER_REPLY_TIMEOUT_SECS`: a served question whose user has not answered the
     /// agent's latest counting message for this long times out (0: off); per app with
     /// `kefu admin app set-timeouts`.
@@ -210,6 +213,7 @@ impl Default for Config {
             im_request_timeout_ms: 10_000,
             im_rate_per_sec: 100,
             im_sweep_secs: 10,
+            webhook_timeout_ms: 10_000,
             user_reply_timeout_secs: 600,
             wait_timeout_secs: 0,
             end_confirm_timeout_secs: 120,

@@ -21,6 +21,7 @@ pub mod outcome;
 pub mod retry;
 pub mod store;
 pub mod timeouts;
+pub mod webhooks;
 
 /// Milliseconds since the Unix epoch; every stored timestamp uses this unit.
 pub fn now_ms() -> i64 {

@@ -10,11 +10,14 @@ use crate::entity::{app, outbox_event};
 use crate::events::DomainEvent;
 use crate::now_ms;
 
-/// Writes the events as CloudEvents into `outbox_events`, inside the caller's transaction.
-pub async fn write(txn: &impl ConnectionTrait, events: &[DomainEvent]) -> Result<(), DbErr> {
+/// Writes the events as CloudEvents into `outbox_events`, inside the caller's
+/// transaction. Answers each event's CloudEvent (same order), for the deliveries that
+/// carry it.
+pub async fn write(txn: &impl ConnectionTrait, events: &[DomainEvent]) -> Result<Vec<serde_json::Value>, DbErr> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
+    let mut written = Vec::with_capacity(events.len());
     let mut identifies: HashMap<i64, String> = HashMap::new();
     let now = now_ms();
     let mut rows = Vec::with_capacity(events.len());
@@ -30,6 +33,7 @@ pub async fn write(txn: &impl ConnectionTrait, events: &[DomainEvent]) -> Result
         }
         let id = Uuid::new_v4();
         let payload = event.cloud_event(id, now, &identifies[&app_id]);
+        written.push(payload.clone());
         rows.push(outbox_event::ActiveModel {
             event_id: Set(id.to_string()),
             event_type: Set(event.event_type().to_owned()),
@@ -42,5 +46,5 @@ pub async fn write(txn: &impl ConnectionTrait, events: &[DomainEvent]) -> Result
         });
     }
     outbox_event::Entity::insert_many(rows).exec(txn).await?;
-    Ok(())
+    Ok(written)
 }

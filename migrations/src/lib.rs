@@ -12,6 +12,7 @@ mod m20261129_000003_im_settings;
 mod m20261129_000004_im_deliveries;
 mod m20261129_000005_im_session_and_schedule;
 mod m20261130_000001_timeouts;
+mod m20261130_000002_webhooks;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_im_deliveries::Migration),
             Box::new(m20261129_000005_im_session_and_schedule::Migration),
             Box::new(m20261130_000001_timeouts::Migration),
+            Box::new(m20261130_000002_webhooks::Migration),
         ]
     }
 }

@@ -172,17 +172,19 @@ pub async fn delete_topology(prefix: &str, schedule_ms: &[u64]) {
         ]
         .map(|q| format!("{prefix}.{q}")),
     );
-    // The IM deliveries' queues, with the delay levels of the default and the tests'
+    // The delivery task queues, with the delay levels of the default and the tests'
     // retry policies.
-    queues.extend(["im-deliveries", "im-deliveries.dead"].map(|q| format!("{prefix}.{q}")));
-    for initial in [100u64, 1_000] {
-        let mut level = initial;
-        while level < 3_600_000 {
-            queues.push(format!("{prefix}.im-deliveries.retry.{level}"));
-            level *= 2;
+    for task in ["im-deliveries", "http-deliveries"] {
+        queues.extend([task.to_owned(), format!("{task}.dead")].map(|q| format!("{prefix}.{q}")));
+        for initial in [100u64, 1_000] {
+            let mut level = initial;
+            while level < 3_600_000 {
+                queues.push(format!("{prefix}.{task}.retry.{level}"));
+                level *= 2;
+            }
         }
+        queues.extend([200, 800, 3_600_000].map(|l| format!("{prefix}.{task}.retry.{l}")));
     }
-    queues.extend([800, 3_600_000].map(|l| format!("{prefix}.im-deliveries.retry.{l}")));
     for q in queues {
         let _ = ch.queue_delete(q.into(), Default::default()).await;
     }
@@ -192,6 +194,7 @@ pub async fn delete_topology(prefix: &str, schedule_ms: &[u64]) {
         format!("{prefix}.events"),
         format!("{prefix}.test-jobs.dlx"),
         format!("{prefix}.im-deliveries.dlx"),
+        format!("{prefix}.http-deliveries.dlx"),
     ] {
         let _ = ch.exchange_delete(x.into(), Default::default()).await;
     }

@@ -16,7 +16,7 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, DbErr, Set, TransactionTrait
 use tokio_util::sync::CancellationToken;
 
 use crate::service::{self, Rules};
-use crate::Worker;
+use crate::{Recorded, Worker};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecuteError {
@@ -76,8 +76,8 @@ async fn handle(worker: &Worker, delivery: Delivery) {
     let pause = Duration::from_millis(worker.config.worker_pause_before_commit_ms);
     let started = std::time::Instant::now();
     match execute(&worker.db, &envelope, pause, &worker.rules).await {
-        Ok((outcome, result, deliveries)) => {
-            crate::im_delivery::trigger(worker, &deliveries).await;
+        Ok((outcome, result, recorded)) => {
+            crate::after_commit(worker, &recorded).await;
             if matches!(result, CommandResult::Applied) {
                 worker.relay_wakeup.notify_one();
             }
@@ -155,19 +155,19 @@ pub async fn execute(
     envelope: &Envelope,
     pause_before_commit: Duration,
     rules: &Rules,
-) -> Result<(Outcome, CommandResult, Vec<String>), ExecuteError> {
+) -> Result<(Outcome, CommandResult, Recorded), ExecuteError> {
     let id = envelope.id.to_string();
     if let Some(done) = store::processed(db, &id).await? {
         tracing::info!("duplicate command; answering the stored outcome");
-        return Ok((stored(done)?, CommandResult::Duplicate, Vec::new()));
+        return Ok((stored(done)?, CommandResult::Duplicate, Recorded::default()));
     }
     match apply_once(db, envelope, &id, pause_before_commit, rules).await {
-        Ok((outcome, deliveries)) => {
+        Ok((outcome, recorded)) => {
             let result = match outcome {
                 Outcome::Ok { .. } => CommandResult::Applied,
                 Outcome::Failed(_) => CommandResult::Refused,
             };
-            Ok((outcome, result, deliveries))
+            Ok((outcome, result, recorded))
         }
         Err(ExecuteError::Db(err)) if is_unique_violation(&err) => {
             // The same command applied concurrently elsewhere (a duplicate delivery): the
@@ -175,7 +175,7 @@ pub async fn execute(
             match store::processed(db, &id).await? {
                 Some(done) => {
                     tracing::info!("duplicate command raced; answering the stored outcome");
-                    Ok((stored(done)?, CommandResult::Duplicate, Vec::new()))
+                    Ok((stored(done)?, CommandResult::Duplicate, Recorded::default()))
                 }
                 None => Err(ExecuteError::Db(err)),
             }
@@ -193,17 +193,16 @@ async fn apply_once(
     id: &str,
     pause_before_commit: Duration,
     rules: &Rules,
-) -> Result<(Outcome, Vec<String>), ExecuteError> {
+) -> Result<(Outcome, Recorded), ExecuteError> {
     let txn = db.begin().await?;
     let effects = service::apply(&txn, &envelope.command, rules).await?;
     let outcome = effects.outcome;
-    let mut deliveries = Vec::new();
+    let mut recorded = Recorded::default();
     let txn = if matches!(outcome, Outcome::Failed(_)) {
         txn.rollback().await?;
         db.begin().await?
     } else {
-        kefu_common::outbox::write(&txn, &effects.events).await?;
-        deliveries = kefu_common::im::deliveries::record(&txn, &effects.events).await?;
+        recorded = crate::record_effects(&txn, &effects.events).await?;
         txn
     };
     processed_command::ActiveModel {
@@ -221,7 +220,7 @@ async fn apply_once(
         tokio::time::sleep(pause_before_commit).await;
     }
     txn.commit().await?;
-    Ok((outcome, deliveries))
+    Ok((outcome, recorded))
 }
 
 fn stored(done: processed_command::Model) -> Result<Outcome, ExecuteError> {

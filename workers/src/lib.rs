@@ -3,6 +3,7 @@
 
 mod consumer;
 mod dead_keeper;
+pub mod http_delivery;
 pub mod im_delivery;
 mod janitor;
 mod media_gc;
@@ -36,6 +37,8 @@ pub struct Worker {
     pub relay_wakeup: Arc<tokio::sync::Notify>,
     /// Rung when a commit recorded IM deliveries (the IM queue starts on first use).
     pub im_wakeup: Arc<tokio::sync::Notify>,
+    /// Rung when a commit recorded webhook or push deliveries (likewise).
+    pub http_wakeup: Arc<tokio::sync::Notify>,
     /// What applying commands needs from the configuration.
     pub rules: Arc<service::Rules>,
 }
@@ -50,8 +53,47 @@ impl Worker {
             metrics,
             relay_wakeup: Arc::default(),
             im_wakeup: Arc::default(),
+            http_wakeup: Arc::default(),
         }
     }
+}
+
+/// What a transaction recorded for after its commit: the questions with new IM
+/// deliveries, and the new webhook and push deliveries.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    pub im_questions: Vec<String>,
+    pub http: Vec<String>,
+}
+
+impl Recorded {
+    pub fn extend(&mut self, other: Recorded) {
+        for q in other.im_questions {
+            if !self.im_questions.contains(&q) {
+                self.im_questions.push(q);
+            }
+        }
+        self.http.extend(other.http);
+    }
+}
+
+/// Writes the events to the outbox and records their IM, webhook and push deliveries,
+/// all in the caller's transaction.
+pub async fn record_effects(
+    txn: &impl sea_orm::ConnectionTrait,
+    events: &[kefu_common::events::DomainEvent],
+) -> Result<Recorded, sea_orm::DbErr> {
+    let cloud = kefu_common::outbox::write(txn, events).await?;
+    Ok(Recorded {
+        im_questions: kefu_common::im::deliveries::record(txn, events).await?,
+        http: kefu_common::webhooks::record(txn, events, &cloud).await?,
+    })
+}
+
+/// After the commit: the delivery tasks (best effort; the sweepers pick up the rest).
+pub async fn after_commit(worker: &Worker, recorded: &Recorded) {
+    im_delivery::trigger(worker, &recorded.im_questions).await;
+    http_delivery::trigger(worker, &recorded.http).await;
 }
 
 /// Runs the command consumer and the janitor until `cancel`.
@@ -60,6 +102,7 @@ pub async fn run(worker: Worker, cancel: CancellationToken) {
     let keeper = tokio::spawn(dead_keeper::run_dead_keeper(worker.clone(), cancel.clone()));
     let im = tokio::spawn(im_delivery::run(worker.clone(), cancel.clone()));
     let deadlines = tokio::spawn(timeouts::run_timeouts(worker.clone(), cancel.clone()));
+    let http = tokio::spawn(http_delivery::run(worker.clone(), cancel.clone()));
     let relay = worker
         .config
         .relay
@@ -69,6 +112,7 @@ pub async fn run(worker: Worker, cancel: CancellationToken) {
     let _ = keeper.await;
     let _ = im.await;
     let _ = deadlines.await;
+    let _ = http.await;
     if let Some(relay) = relay {
         let _ = relay.await;
     }

@@ -54,7 +54,7 @@ pub async fn sweep(worker: &Worker) -> Result<u64, DbErr> {
             due = due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
         let ids: Vec<String> = due.into_tuple().all(&txn).await?;
-        let mut deliveries = Vec::new();
+        let mut recorded = crate::Recorded::default();
         let mut fired_here = 0;
         for id in &ids {
             let Ok(id) = ObjectId::parse(id) else {
@@ -64,16 +64,15 @@ pub async fn sweep(worker: &Worker) -> Result<u64, DbErr> {
             let savepoint = txn.begin().await?;
             let fired_one = async {
                 let events = service::fire_deadline(&savepoint, &worker.rules, &id, now).await?;
-                kefu_common::outbox::write(&savepoint, &events).await?;
-                let recorded = kefu_common::im::deliveries::record(&savepoint, &events).await?;
+                let recorded = crate::record_effects(&savepoint, &events).await?;
                 Ok::<_, DbErr>((!events.is_empty(), recorded))
             }
             .await;
             match fired_one {
-                Ok((did, recorded)) => {
+                Ok((did, one)) => {
                     savepoint.commit().await?;
                     fired_here += u64::from(did);
-                    deliveries.extend(recorded);
+                    recorded.extend(one);
                 }
                 Err(err) => {
                     // One question's trouble does not hold up the batch; it is due again
@@ -93,7 +92,7 @@ pub async fn sweep(worker: &Worker) -> Result<u64, DbErr> {
         if fired_here > 0 {
             worker.metrics.deadlines_fired(fired_here);
             worker.relay_wakeup.notify_one();
-            crate::im_delivery::trigger(worker, &deliveries).await;
+            crate::after_commit(worker, &recorded).await;
         }
         if (ids.len() as u64) < batch {
             return Ok(fired);
