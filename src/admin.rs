@@ -317,27 +317,6 @@ pub enum AdminError {
     Broker(#[from] kefu_common::broker::BrokerError),
 }
 
-/// An event-type pattern: dot-separated words of `[a-z0-9_]`, `*` or `#`.
-pub(crate) fn event_pattern(raw: &str) -> Result<String, Invalid> {
-    let raw = raw.trim();
-    let ok = !raw.is_empty()
-        && raw.len() <= 100
-        && raw.split('.').all(|w| {
-            w == "*"
-                || w == "#"
-                || (!w.is_empty()
-                    && w.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
-        });
-    if ok {
-        Ok(raw.to_owned())
-    } else {
-        Err(Invalid(format!(
-            "{raw:?} is not an event-type pattern like kefu.question.* or #"
-        )))
-    }
-}
-
 pub(crate) fn arg<T>(
     name: &'static str,
     parse: impl FnOnce(&str) -> Result<T, Invalid>,
@@ -438,7 +417,7 @@ pub async fn run(
                     let url = arg("url", Url::parse, &url)?;
                     let events = events
                         .into_iter()
-                        .map(|e| arg("events", event_pattern, &e))
+                        .map(|e| arg("events", kefu_common::webhooks::event_pattern, &e))
                         .collect::<Result<Vec<_>, _>>()?;
                     to_json(webhooks::create(db, app.app_id, url.as_str(), &events).await?)
                 }

@@ -22,6 +22,26 @@ use crate::now_ms;
 /// The task queue's name.
 pub const QUEUE: &str = "http-deliveries";
 
+/// An event-type pattern: dot-separated words of `[a-z0-9_]`, `*` (one word) or `#`
+/// (any number), at most 100 characters.
+pub fn event_pattern(raw: &str) -> Result<String, crate::domain::Invalid> {
+    let raw = raw.trim();
+    let word = |w: &str| {
+        w == "*"
+            || w == "#"
+            || (!w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
+    };
+    if !raw.is_empty() && raw.len() <= 100 && raw.split('.').all(word) {
+        Ok(raw.to_owned())
+    } else {
+        Err(crate::domain::Invalid(format!(
+            "{raw:?} is not an event-type pattern like kefu.question.* or #"
+        )))
+    }
+}
+
 /// A fresh signing secret: `whsec_` + base64 of 24 random bytes.
 pub fn new_secret() -> String {
     let key: [u8; 24] = rand::random();

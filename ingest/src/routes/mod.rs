@@ -99,6 +99,32 @@ pub fn router(state: &AppState) -> Router<AppState> {
             ),
         )
         .route(
+            "/admin/v1/apps/{app}/webhooks",
+            reads(get(admin::list_webhooks).post(admin::create_webhook), limit),
+        )
+        .route(
+            "/admin/v1/webhooks/{id}/disable",
+            reads(post(admin::disable_webhook), limit),
+        )
+        .route(
+            "/admin/v1/webhooks/{id}/enable",
+            reads(post(admin::enable_webhook), limit),
+        )
+        .route(
+            "/admin/v1/webhooks/{id}/rotate_secret",
+            reads(post(admin::rotate_webhook_secret), limit),
+        )
+        .route(
+            "/admin/v1/apps/{app}/push",
+            reads(
+                get(admin::get_push)
+                    .put(admin::set_push)
+                    .post(admin::set_push)
+                    .delete(admin::clear_push),
+                limit,
+            ),
+        )
+        .route(
             "/admin/v1/apps/{app}/timeouts",
             reads(
                 get(admin::get_timeouts)
