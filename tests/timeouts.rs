@@ -290,8 +290,11 @@ async fn deadlines_fire_exactly_once_across_workers_and_crashes_rabbitmq_postgre
 
     let due = support::now_ms() + 2_000;
     seed(1_000, due).await;
-    // This one claims a batch, fires it in its transaction and hangs before the commit.
-    let mut doomed = start(&[("KEFU_WORKER_PAUSE_BEFORE_COMMIT_MS", "60000")]);
+    // This one claims one batch, fires it in its transaction and hangs before the commit.
+    let mut doomed = start(&[
+        ("KEFU_WORKER_PAUSE_BEFORE_COMMIT_MS", "60000"),
+        ("KEFU_TIMEOUT_PARALLEL", "1"),
+    ]);
     tokio::time::sleep(Duration::from_millis((due - support::now_ms()).max(0) as u64 + 1_000)).await;
     assert_eq!(timeouts("").await, 0, "nothing committed by the hanging worker");
     let mut workers: Vec<Proc> = (0..3).map(|_| start(&[])).collect();

@@ -108,6 +108,9 @@ pub struct Config {
     pub timeout_sweep_ms: u64,
     /// `KEFU_TIMEOUT_BATCH`: deadlines fired per transaction (one savepoint each).
     pub timeout_batch: u64,
+    /// `KEFU_TIMEOUT_PARALLEL`: batches a worker's sweep fires at once, each on its own
+    /// database connection (PostgreSQL, MariaDB/MySQL; SQLite: 1).
+    pub timeout_parallel: usize,
     /// `KEFU_SSE_BUFFER`: events an ingest keeps for its SSE clients; a client that falls
     /// this far behind is told to resume (`event: resume`) and disconnected.
     pub sse_buffer: usize,
@@ -219,6 +222,7 @@ impl Default for Config {
             end_confirm_timeout_secs: 120,
             timeout_sweep_ms: 1_000,
             timeout_batch: 200,
+            timeout_parallel: 4,
             sse_buffer: 1024,
             sse_heartbeat_secs: 15,
             sse_replay_max: 10_000,

@@ -40,6 +40,11 @@ where
     H: Fn(Vec<u8>) -> F + Send + Sync,
     F: Future<Output = Result<(), TaskError>> + Send,
 {
+    // Declared before its dead-letter keeper starts consuming the dead queue (the loop
+    // below declares again after any reconnect).
+    if let Err(err) = worker.broker.declare_tasks(&queue).await {
+        tracing::warn!(queue = %queue.name, error = %err, "cannot declare the task queue yet; retrying");
+    }
     let keeper = tokio::spawn(crate::dead_keeper::run_keeper_of(
         worker.clone(),
         queue.name.clone(),

@@ -35,11 +35,28 @@ pub async fn run_timeouts(worker: Worker, cancel: CancellationToken) {
     }
 }
 
-/// Fires every deadline due now; answers how many fired.
+/// Fires every deadline due now; answers how many fired. On PostgreSQL and MariaDB
+/// `KEFU_TIMEOUT_PARALLEL` batches run at once, each on its own connection (their
+/// claims skip each other's rows); SQLite has one writer, so one.
 #[tracing::instrument(skip_all)]
 pub async fn sweep(worker: &Worker) -> Result<u64, DbErr> {
-    let batch = worker.config.timeout_batch.max(1);
     let skip_locked = worker.db.get_database_backend() != DbBackend::Sqlite;
+    let parallel = if skip_locked {
+        worker.config.timeout_parallel.max(1)
+    } else {
+        1
+    };
+    let runs = futures_util::future::join_all((0..parallel).map(|_| sweep_batches(worker, skip_locked))).await;
+    let mut fired = 0;
+    for run in runs {
+        fired += run?;
+    }
+    Ok(fired)
+}
+
+/// Claims and fires batches until fewer than a batch are due.
+async fn sweep_batches(worker: &Worker, skip_locked: bool) -> Result<u64, DbErr> {
+    let batch = worker.config.timeout_batch.max(1);
     let mut fired = 0;
     loop {
         let now = now_ms();
