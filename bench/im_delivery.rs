@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use kefu_common::entity::{im_delivery, message, question};
 use sea_orm::{EntityTrait, Set};
-use support::{admin, Backend};
+use support::Backend;
 use tokio_util::sync::CancellationToken;
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -58,25 +58,7 @@ async fn run(delay_ms: u64, questions: usize, per_question: usize, prefetch: u16
     )
     .await;
     let db_url = app.config.database_url.clone();
-    admin(
-        &db_url,
-        &[
-            "app",
-            "set-im",
-            "--identify",
-            "com.example.shop",
-            "--base-url",
-            &base,
-            "--sdkappid",
-            "1400000000",
-            "--identifier",
-            "administrator",
-            "--secret-key",
-            "BENCH-KEY",
-            "--from-account",
-            "@customer_service_account",
-        ],
-    );
+    support::set_im(&db_url, &base, "BENCH-KEY");
     let ids = kefu_common::ids::IdGen::default();
     let now = kefu_common::now_ms();
     let mut question_ids = Vec::with_capacity(questions);

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{admin, admin_with_stdin, free_addr, Backend, Client, Proc, TestDb};
+use support::{admin, free_addr, Client, Proc};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -60,14 +60,7 @@ fn main() {
     runtime.block_on(async {
         let messages = env_or("KEFU_BENCH_MESSAGES", 200);
         let clients = env_or("KEFU_BENCH_SSE_CLIENTS", 10_000);
-        let db = TestDb::create(Backend::RabbitPostgres).await;
-        support::migrate(&db.url);
-        let app = admin(&db.url, &["app", "create", "--identify", "com.example.shop"]);
-        admin_with_stdin(
-            &db.url,
-            &["agent", "create", "--serv-id", "alice", "--password-stdin", "--app", "com.example.shop"],
-            "secret-pw\n",
-        );
+        let (db, app) = support::shop_with_alice().await;
         // The webhook receiver notes when each message text arrives.
         let arrived: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
         let sink = Arc::clone(&arrived);

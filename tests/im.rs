@@ -5,7 +5,7 @@ mod support;
 
 use kefu_common::im::usersig::{gen_usersig, verify_usersig};
 use serde_json::{json, Value};
-use support::{admin, spawn_custom, Backend};
+use support::{admin, set_im, spawn_custom, Backend};
 
 const ADMIN_TOKEN: &str = "the-admin-token-of-this-test";
 
@@ -13,22 +13,7 @@ const ADMIN_TOKEN: &str = "the-admin-token-of-this-test";
 /// PyPI), and theirs with our verifier.
 #[test]
 fn usersig_agrees_with_tencents_reference_implementation() {
-    const PINNED: &str = "tls-sig-api-v2==1.1";
-    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tls-sig-venv");
-    let python = venv.join("bin").join("python");
-    let run = |cmd: &mut std::process::Command| {
-        let out = cmd.output().expect("run");
-        assert!(
-            out.status.success(),
-            "{cmd:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    if !python.exists() {
-        run(std::process::Command::new("python3").args(["-m", "venv"]).arg(&venv));
-        run(std::process::Command::new(venv.join("bin").join("pip")).args(["install", "-q", PINNED]));
-    }
+    let python = support::python_with("tls-sig-venv", "tls-sig-api-v2==1.1");
     let (sdkappid, key, identifier) = (
         1400000000u64,
         "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e",
@@ -52,7 +37,7 @@ assert doc["TLS.identifier"] == "{identifier}" and doc["TLS.sdkappid"] == {sdkap
 print(api.gen_sig("{identifier}", 3600))
 "#
     );
-    let theirs = run(std::process::Command::new(&python).args(["-c", &script]));
+    let theirs = support::run_ok(std::process::Command::new(&python).args(["-c", &script]));
     // And ours checks theirs.
     let verified = verify_usersig(&theirs, key).expect("Tencent's UserSig verifies");
     assert_eq!(
@@ -353,25 +338,7 @@ async fn im_deliveries_retry_keep_order_and_give_up_rabbitmq_postgres() {
         true,
     )
     .await;
-    admin(
-        &app.config.database_url,
-        &[
-            "app",
-            "set-im",
-            "--identify",
-            "com.example.shop",
-            "--base-url",
-            &base,
-            "--sdkappid",
-            "1400000000",
-            "--identifier",
-            "administrator",
-            "--secret-key",
-            KEY,
-            "--from-account",
-            "@customer_service_account",
-        ],
-    );
+    set_im(&app.config.database_url, &base, KEY);
     let user = app.session("u1").await;
     let alice = app.agent_session("alice").await;
     let (_, created) = app
@@ -494,29 +461,6 @@ async fn im_deliveries_retry_keep_order_and_give_up_rabbitmq_postgres() {
         6
     );
     app.shutdown().await;
-}
-
-/// `kefu admin app set-im` for com.example.shop, pointed at a stand-in.
-fn set_im(db_url: &str, base: &str, key: &str) {
-    admin(
-        db_url,
-        &[
-            "app",
-            "set-im",
-            "--identify",
-            "com.example.shop",
-            "--base-url",
-            base,
-            "--sdkappid",
-            "1400000000",
-            "--identifier",
-            "administrator",
-            "--secret-key",
-            key,
-            "--from-account",
-            "@customer_service_account",
-        ],
-    );
 }
 
 /// The `delivery` of the message with this text in `question/<id>/message`.
@@ -703,26 +647,10 @@ async fn im_deliveries_ride_out_errors_timeouts_and_outages_rabbitmq_postgres() 
 /// again with the same MsgRandom and the IM takes it once; later messages follow.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn im_delivery_survives_a_worker_killed_mid_send_rabbitmq_postgres() {
-    use support::{admin_with_stdin, delete_topology, free_addr, Client, Proc, TestDb};
+    use support::{delete_topology, free_addr, Client, Proc};
     const KEY: &str = "THE-KILLED-WORKERS-KEY";
-    support::init_tracing();
     let (fake, base) = FakeIm::start(KEY).await;
-    let db = TestDb::create(Backend::RabbitPostgres).await;
-    support::migrate(&db.url);
-    let app = admin(&db.url, &["app", "create", "--identify", "com.example.shop"]);
-    admin_with_stdin(
-        &db.url,
-        &[
-            "agent",
-            "create",
-            "--serv-id",
-            "alice",
-            "--password-stdin",
-            "--app",
-            "com.example.shop",
-        ],
-        "secret-pw\n",
-    );
+    let (db, app) = support::shop_with_alice().await;
     set_im(&db.url, &base, KEY);
     let prefix = format!("kefu-imkill-{}", uuid::Uuid::new_v4().simple());
     let addr = free_addr();

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{admin, admin_with_stdin, free_addr, Backend, Client, Proc, TestDb};
+use support::{admin, free_addr, Backend, Client, Proc};
 
 /// One received event: (id, event name, data).
 type Received = (String, String, Value);
@@ -93,23 +93,7 @@ fn said(e: &Received) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_streams_a_conversation_live_through_two_ingests_rabbitmq_postgres() {
-    support::init_tracing();
-    let db = TestDb::create(Backend::RabbitPostgres).await;
-    support::migrate(&db.url);
-    let app = admin(&db.url, &["app", "create", "--identify", "com.example.shop"]);
-    admin_with_stdin(
-        &db.url,
-        &[
-            "agent",
-            "create",
-            "--serv-id",
-            "alice",
-            "--password-stdin",
-            "--app",
-            "com.example.shop",
-        ],
-        "secret-pw\n",
-    );
+    let (db, app) = support::shop_with_alice().await;
     let prefix = format!("kefu-sse-{}", uuid::Uuid::new_v4().simple());
     let (addr_a, addr_b) = (free_addr(), free_addr());
     let env = [("KEFU_SESSION_RATE_PER_SEC", "0")];
@@ -339,7 +323,7 @@ except Exception as e:
         raise
 print(len(doc["posts"]))
 "#;
-    let verified = run(std::process::Command::new(&python).arg("-c").arg(script).arg(&file));
+    let verified = support::run_ok(std::process::Command::new(&python).arg("-c").arg(script).arg(&file));
     assert_eq!(verified, posts.len().to_string());
 }
 

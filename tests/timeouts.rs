@@ -10,7 +10,7 @@ use std::time::Duration;
 use kefu_common::entity::question;
 use sea_orm::{EntityTrait, Set};
 use serde_json::{json, Value};
-use support::{admin, admin_with_stdin, count_rows, spawn_custom, Backend, Proc, TestApp, TestDb};
+use support::{admin, count_rows, spawn_custom, Backend, Proc, TestApp};
 
 /// The notification actions of a question's messages, in order.
 async fn actions(app: &TestApp, session: &str, q: &str) -> Vec<i64> {
@@ -222,23 +222,7 @@ async fn each_timeout_fires_once_and_a_reply_cancels_it_rabbitmq_postgres() {
 /// with every worker stopped past a deadline, the first worker to start fires it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadlines_fire_exactly_once_across_workers_and_crashes_rabbitmq_postgres() {
-    support::init_tracing();
-    let db = TestDb::create(Backend::RabbitPostgres).await;
-    support::migrate(&db.url);
-    admin(&db.url, &["app", "create", "--identify", "com.example.shop"]);
-    admin_with_stdin(
-        &db.url,
-        &[
-            "agent",
-            "create",
-            "--serv-id",
-            "alice",
-            "--password-stdin",
-            "--app",
-            "com.example.shop",
-        ],
-        "secret-pw\n",
-    );
+    let (db, _) = support::shop_with_alice().await;
     let conn = kefu_common::db::connect(&db.url).await.unwrap();
     let seed = |n: usize, due_at: i64| {
         let conn = conn.clone();

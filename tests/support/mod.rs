@@ -240,6 +240,76 @@ pub fn admin_on_broker(app: &TestApp, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("admin prints JSON")
 }
 
+/// A fresh PostgreSQL database for `kefu` processes: migrated, with the app
+/// `com.example.shop` (answers its JSON, secret included) and the agent `alice`
+/// (password `secret-pw`) serving it.
+pub async fn shop_with_alice() -> (TestDb, Value) {
+    init_tracing();
+    let db = TestDb::create(Backend::RabbitPostgres).await;
+    migrate(&db.url);
+    let app = admin(&db.url, &["app", "create", "--identify", "com.example.shop"]);
+    admin_with_stdin(
+        &db.url,
+        &[
+            "agent",
+            "create",
+            "--serv-id",
+            "alice",
+            "--password-stdin",
+            "--app",
+            "com.example.shop",
+        ],
+        "secret-pw\n",
+    );
+    (db, app)
+}
+
+/// `kefu admin app set-im` for com.example.shop, pointed at a stand-in.
+pub fn set_im(db_url: &str, base: &str, key: &str) {
+    admin(
+        db_url,
+        &[
+            "app",
+            "set-im",
+            "--identify",
+            "com.example.shop",
+            "--base-url",
+            base,
+            "--sdkappid",
+            "1400000000",
+            "--identifier",
+            "administrator",
+            "--secret-key",
+            key,
+            "--from-account",
+            "@customer_service_account",
+        ],
+    );
+}
+
+/// A Python virtual environment under the target directory with `pinned` (from PyPI)
+/// installed; answers its `python`.
+pub fn python_with(venv_name: &str, pinned: &str) -> std::path::PathBuf {
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(venv_name);
+    let python = venv.join("bin").join("python");
+    if !python.exists() {
+        run_ok(std::process::Command::new("python3").args(["-m", "venv"]).arg(&venv));
+        run_ok(std::process::Command::new(venv.join("bin").join("pip")).args(["install", "-q", pinned]));
+    }
+    python
+}
+
+/// Runs a command that must succeed; answers its trimmed standard output.
+pub fn run_ok(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().expect("run");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// `kefu admin …` with `stdin` on its standard input (`--password-stdin`).
 pub fn admin_with_stdin(db_url: &str, args: &[&str], stdin: &str) -> Value {
     use std::io::Write;
