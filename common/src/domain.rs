@@ -44,7 +44,12 @@ pub(crate) fn http_url(s: &str) -> Result<(), Invalid> {
     if !(s.starts_with("http://") || s.starts_with("https://")) || s.contains(char::is_whitespace) {
         return Err(Invalid("must be an http:// or https:// URL without spaces".into()));
     }
-    Ok(())
+    // Well-formed, with a host: anything else could never be fetched or called.
+    match url::Url::parse(s) {
+        Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Ok(_) => Err(Invalid("the URL has no host".into())),
+        Err(e) => Err(Invalid(format!("not a valid URL: {e}"))),
+    }
 }
 
 /// What [`http_url`] lets through.
@@ -503,6 +508,26 @@ impl Page {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_must_be_well_formed_http_with_a_host() {
+        for good in [
+            "https://example.com/a.png",
+            "http://127.0.0.1:8080/hook",
+            "http://[::1]:9/x?a=[1]",
+        ] {
+            assert!(Url::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "ftp://example.com",
+            "http://[",
+            "http://a]b/",
+            "https://",
+            "http://ex ample.com",
+        ] {
+            assert!(Url::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn limits_are_enforced() {
