@@ -550,6 +550,11 @@ async fn im_deliveries_ride_out_errors_timeouts_and_outages_rabbitmq_postgres() 
     }
     assert_eq!(shown["state"], "delivered", "{shown}");
     assert!(shown["attempts"].as_i64().unwrap() >= 3, "{shown}");
+    assert_eq!(
+        shown.get("last_error"),
+        Some(&Value::Null),
+        "cleared once delivered: {shown}"
+    );
 
     // 2. The IM down for everyone, longer than the first retries: nothing is lost,
     //    nothing doubled, the order kept.

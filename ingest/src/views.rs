@@ -238,8 +238,7 @@ pub struct Delivery {
     pub state: String,
     /// Sends tried so far.
     pub attempts: i32,
-    /// The last failure, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The last failure; null when there was none.
     pub last_error: Option<String>,
 }
 
