@@ -133,12 +133,7 @@ pub async fn record(txn: &impl ConnectionTrait, events: &[DomainEvent], cloud: &
 pub async fn enqueue(broker: &Broker, queue: &TaskQueue, ids: &[String]) -> Result<(), BrokerError> {
     for id in ids {
         let payload = json!({ "id": id }).to_string();
-        let mut sent = broker.publish_task(queue, id, payload.as_bytes()).await;
-        if let Err(BrokerError::Unroutable(_)) = sent {
-            broker.declare_tasks(queue).await?;
-            sent = broker.publish_task(queue, id, payload.as_bytes()).await;
-        }
-        sent?;
+        broker.publish_task(queue, id, payload.as_bytes()).await?;
     }
     Ok(())
 }

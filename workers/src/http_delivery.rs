@@ -17,7 +17,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use tokio_util::sync::CancellationToken;
 
-use crate::tasks::{run_tasks, TaskError};
+use crate::tasks::{run_tasks, wait_until_needed, TaskError};
 use crate::Worker;
 
 pub fn task_queue(worker: &Worker) -> TaskQueue {
@@ -45,17 +45,12 @@ async fn in_use(worker: &Worker) -> Result<bool, DbErr> {
 /// app has a webhook or push endpoint.
 pub async fn run(worker: Worker, cancel: CancellationToken) {
     let every = Duration::from_secs(worker.config.im_sweep_secs.max(1));
-    loop {
-        match in_use(&worker).await {
-            Ok(true) => break,
-            Ok(false) => {}
-            Err(err) => tracing::debug!(error = %err, "webhooks: cannot look for endpoints yet"),
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = worker.http_wakeup.notified() => {}
-            _ = tokio::time::sleep(every) => {}
-        }
+    if !wait_until_needed(&worker.http_wakeup, every, &cancel, "webhook deliveries", || {
+        in_use(&worker)
+    })
+    .await
+    {
+        return;
     }
     let timeout = Duration::from_millis(worker.config.webhook_timeout_ms.max(1));
     let http = match reqwest::Client::builder()

@@ -28,7 +28,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio_util::sync::CancellationToken;
 
-use crate::tasks::{run_tasks, TaskError};
+use crate::tasks::{run_tasks, wait_until_needed, TaskError};
 use crate::Worker;
 
 /// Added to one send's worst case (connect + request timeout) for a question's lease.
@@ -61,17 +61,10 @@ pub async fn trigger(worker: &Worker, questions: &[String]) {
 /// Runs the IM deliveries until `cancel`: the task queue and the sweeper. Nothing is
 /// declared on the broker until some app has IM settings.
 pub async fn run(worker: Worker, cancel: CancellationToken) {
-    loop {
-        match app_im_settings::Entity::find().one(&worker.db).await {
-            Ok(Some(_)) => break,
-            Ok(None) => {}
-            Err(err) => tracing::debug!(error = %err, "IM deliveries: cannot look for IM settings yet"),
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = worker.im_wakeup.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(worker.config.im_sweep_secs.max(1))) => {}
-        }
+    let every = Duration::from_secs(worker.config.im_sweep_secs.max(1));
+    let has_settings = || async { Ok(app_im_settings::Entity::find().one(&worker.db).await?.is_some()) };
+    if !wait_until_needed(&worker.im_wakeup, every, &cancel, "IM deliveries", has_settings).await {
+        return;
     }
     let http = match reqwest::Client::builder()
         .connect_timeout(Duration::from_millis(worker.config.im_connect_timeout_ms))

@@ -805,7 +805,7 @@ async fn reopen(
             "only a finished question can be reopened",
         );
     }
-    if !reopen_finished(txn, rules, &q, message_id).await? {
+    if !reopen_finished(txn, rules, id, &q, message_id).await? {
         return refuse(ErrorCode::QuestionNotFinished, "the question changed state meanwhile");
     }
     Ok(Ok(Reply::MessageWritten {
@@ -819,6 +819,7 @@ async fn reopen(
 async fn reopen_finished(
     txn: &DatabaseTransaction,
     rules: &Rules,
+    id: &ObjectId,
     q: &question::Model,
     message_id: &ObjectId,
 ) -> Result<bool, DbErr> {
@@ -842,11 +843,10 @@ async fn reopen_finished(
     if update.exec(txn).await?.rows_affected != 1 {
         return Ok(false);
     }
-    let id = ObjectId::parse(&q.id).map_err(|e| DbErr::Custom(format!("question id {}: {e}", q.id)))?;
     notify(
         txn,
         q.seq,
-        &id,
+        id,
         message_id,
         &q.user_id,
         SenderType::User,
@@ -916,7 +916,7 @@ async fn send_message(txn: &DatabaseTransaction, rules: &Rules, sent: Sent<'_>) 
                 if q.timed_out_at.is_none() {
                     return refuse(ErrorCode::QuestionFinished, "the question is finished; reopen it first");
                 }
-                if !reopen_finished(txn, rules, &q, &rules.ids.next_id()).await? {
+                if !reopen_finished(txn, rules, id, &q, &rules.ids.next_id()).await? {
                     return refuse(ErrorCode::QuestionFinished, "the question changed state meanwhile");
                 }
                 q = store::question(txn, id.as_str()).await?.unwrap_or(q);

@@ -33,6 +33,34 @@ pub enum TaskError {
     Fail(String),
 }
 
+/// Waits until `in_use` answers true — looked at now, whenever `wakeup` rings and every
+/// `every` — so a task queue is declared only once something needs it. False when
+/// cancelled first.
+pub async fn wait_until_needed<F, Fut>(
+    wakeup: &tokio::sync::Notify,
+    every: Duration,
+    cancel: &CancellationToken,
+    what: &str,
+    in_use: F,
+) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<bool, sea_orm::DbErr>>,
+{
+    loop {
+        match in_use().await {
+            Ok(true) => return true,
+            Ok(false) => {}
+            Err(err) => tracing::debug!(error = %err, what, "cannot tell yet whether it is needed"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return false,
+            _ = wakeup.notified() => {}
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
 /// Declares `queue`, keeps its dead letters in the database, and runs `handle` over its
 /// tasks until `cancel`, reconnecting as needed.
 pub async fn run_tasks<H, F>(worker: Worker, queue: Arc<TaskQueue>, handle: H, cancel: CancellationToken)

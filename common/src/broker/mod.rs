@@ -180,9 +180,16 @@ impl Broker {
         }
     }
 
-    /// Publishes a task (confirmed / committed before this returns).
+    /// Publishes a task (confirmed / committed before this returns), declaring its queue
+    /// when the broker says it does not exist yet (task queues start on first use).
     pub async fn publish_task(&self, queue: &TaskQueue, id: &str, payload: &[u8]) -> Result<(), BrokerError> {
-        self.publish_to(&queue.name, id, payload).await
+        match self.publish_to(&queue.name, id, payload).await {
+            Err(BrokerError::Unroutable(_)) => {
+                self.declare_tasks(queue).await?;
+                self.publish_to(&queue.name, id, payload).await
+            }
+            sent => sent,
+        }
     }
 
     /// Publishes to a task queue by name (a re-driven dead letter).
@@ -280,25 +287,28 @@ impl Delivery {
             self.dead_letter(reason).await?;
             return Ok(false);
         };
-        match &self.acker {
-            Acker::Rabbit { acker, rabbit, headers } => {
-                rabbit
-                    .retry_task(queue, &self.payload, headers.clone(), self.retries + 1, level, wait)
-                    .await?;
-                rabbit.ack(acker).await?;
-            }
-            Acker::Embedded { job_id, embedded } => embedded.retry_later(*job_id, wait).await?,
-        }
+        self.reschedule_task(queue, level, wait, true).await?;
         Ok(true)
     }
 
     /// A task again after `wait` through the delay queue of `level` (one of its queue's
-    /// retry levels), for handlers that keep their own schedule.
+    /// retry levels), for handlers that keep their own schedule (the embedded queue does
+    /// not count it against the task's attempts).
     pub async fn retry_task_after(&self, level: u64, wait: Duration) -> Result<(), BrokerError> {
         let queue = self
             .queue
             .as_ref()
             .ok_or_else(|| BrokerError::Unavailable("retry_task_after is for task queues".into()))?;
+        self.reschedule_task(queue, level, wait, false).await
+    }
+
+    async fn reschedule_task(
+        &self,
+        queue: &TaskQueue,
+        level: u64,
+        wait: Duration,
+        counted: bool,
+    ) -> Result<(), BrokerError> {
         match &self.acker {
             Acker::Rabbit { acker, rabbit, headers } => {
                 rabbit
@@ -306,6 +316,7 @@ impl Delivery {
                     .await?;
                 rabbit.ack(acker).await?;
             }
+            Acker::Embedded { job_id, embedded } if counted => embedded.retry_later(*job_id, wait).await?,
             Acker::Embedded { job_id, embedded } => embedded.retry_later_uncounted(*job_id, wait).await?,
         }
         Ok(())

@@ -64,12 +64,7 @@ pub async fn enqueue(broker: &Broker, queue: &TaskQueue, questions: &[String]) -
     for q in questions {
         let payload = serde_json::json!({ "question_id": q }).to_string();
         let id = uuid::Uuid::new_v4().to_string();
-        let mut sent = broker.publish_task(queue, &id, payload.as_bytes()).await;
-        if let Err(BrokerError::Unroutable(_)) = sent {
-            broker.declare_tasks(queue).await?;
-            sent = broker.publish_task(queue, &id, payload.as_bytes()).await;
-        }
-        sent?;
+        broker.publish_task(queue, &id, payload.as_bytes()).await?;
     }
     Ok(())
 }
