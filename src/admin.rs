@@ -3,12 +3,10 @@
 //! Passwords are read from a prompt or `--password-stdin`, never from the command line
 //! (other users can read it in the process list).
 
-use std::io::{BufRead, IsTerminal};
+use std::io::BufRead;
 
 use clap::{Args, Subcommand};
-use kefu_common::domain::{
-    AppName, Identify, ImAccount, ImSecretKey, Invalid, Password, ServId, SessionToken, Url, UserId,
-};
+use kefu_common::domain::{AppName, Identify, ImAccount, ImSecretKey, Invalid, ServId, SessionToken, Url, UserId};
 use kefu_common::operators::{self, OperatorError};
 use sea_orm::DatabaseConnection;
 use serde_json::{json, Value};
@@ -23,12 +21,17 @@ pub enum AdminCmd {
     /// Agents (客服).
     Agent {
         #[command(subcommand)]
-        command: AgentCmd,
+        command: crate::admin_agents::AgentCmd,
     },
     /// User and agent sessions.
     Session {
         #[command(subcommand)]
         command: SessionCmd,
+    },
+    /// Questions of every app, as operators see them.
+    Questions {
+        #[command(subcommand)]
+        command: crate::admin_questions::QuestionsCmd,
     },
     /// Quick-answer templates (快速回答).
     Template {
@@ -230,59 +233,6 @@ pub enum AppCmd {
     ClearIm(AppRef),
 }
 
-#[derive(Args)]
-pub struct PasswordInput {
-    /// Read the password from the first line of standard input.
-    #[arg(long)]
-    password_stdin: bool,
-    /// Deprecated: visible to every user of this machine in the process list.
-    #[arg(long, hide = true)]
-    password: Option<String>,
-}
-
-#[derive(Args)]
-pub struct AgentRef {
-    /// The agent account (客服账号).
-    #[arg(long)]
-    serv_id: String,
-}
-
-#[derive(Subcommand)]
-pub enum AgentCmd {
-    /// Create an agent serving one or more apps (password from a prompt or --password-stdin).
-    Create {
-        /// The agent account (客服账号), 1–20 characters.
-        #[arg(long)]
-        serv_id: String,
-        #[command(flatten)]
-        password: PasswordInput,
-        /// An app (identify) the agent serves; repeat for several.
-        #[arg(long = "app", required = true)]
-        apps: Vec<String>,
-    },
-    /// List every agent with the apps it serves.
-    List,
-    /// Disable an agent: it cannot bind and its devices are refused (30019).
-    Disable(AgentRef),
-    /// Enable a disabled agent again.
-    Enable(AgentRef),
-    /// Set a new password (from a prompt or --password-stdin); unbinds its devices.
-    SetPassword {
-        #[arg(long)]
-        serv_id: String,
-        #[command(flatten)]
-        password: PasswordInput,
-    },
-    /// Replace the apps the agent serves.
-    SetApps {
-        #[arg(long)]
-        serv_id: String,
-        /// An app (identify) the agent serves; repeat for several.
-        #[arg(long = "app", required = true)]
-        apps: Vec<String>,
-    },
-}
-
 #[derive(Subcommand)]
 pub enum SessionCmd {
     /// End sessions: one (--session), every session of a user (--identify with
@@ -325,33 +275,12 @@ pub(crate) fn arg<T>(
     parse(raw).map_err(|e| AdminError::Invalid(name, e))
 }
 
-fn identifies(raw: &[String]) -> Result<Vec<Identify>, AdminError> {
+pub(crate) fn identifies(raw: &[String]) -> Result<Vec<Identify>, AdminError> {
     raw.iter().map(|a| arg("app", Identify::parse, a)).collect()
 }
 
-impl PasswordInput {
-    fn read(self) -> Result<Password, AdminError> {
-        let raw = if let Some(p) = self.password {
-            eprintln!("kefu: --password is visible in the process list; use --password-stdin or the prompt");
-            p
-        } else if self.password_stdin || !std::io::stdin().is_terminal() {
-            read_line("password")?
-        } else {
-            let first = rpassword::prompt_password("Password: ")
-                .map_err(|e| AdminError::Usage(format!("password prompt: {e}")))?;
-            let again = rpassword::prompt_password("Password (again): ")
-                .map_err(|e| AdminError::Usage(format!("password prompt: {e}")))?;
-            if first != again {
-                return Err(AdminError::Usage("the passwords differ".into()));
-            }
-            first
-        };
-        arg("password", Password::parse, &raw)
-    }
-}
-
 /// The first line of standard input.
-fn read_line(what: &str) -> Result<String, AdminError> {
+pub(crate) fn read_line(what: &str) -> Result<String, AdminError> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
@@ -448,8 +377,9 @@ pub async fn run(
             json!({ "redriven": n? })
         }
         AdminCmd::Template { command } => crate::admin_templates::run(db, command).await?,
+        AdminCmd::Questions { command } => crate::admin_questions::run(db, &config.media_base(), command).await?,
         AdminCmd::App { command } => app(db, &kefu_common::timeouts::Timeouts::defaults(config), command).await?,
-        AdminCmd::Agent { command } => agent(db, command).await?,
+        AdminCmd::Agent { command } => crate::admin_agents::run(db, command).await?,
         AdminCmd::Session {
             command:
                 SessionCmd::Revoke {
@@ -483,7 +413,7 @@ pub async fn run(
     Ok(())
 }
 
-fn to_json(v: impl serde::Serialize) -> Value {
+pub(crate) fn to_json(v: impl serde::Serialize) -> Value {
     serde_json::to_value(v).expect("views serialize")
 }
 
@@ -580,30 +510,5 @@ async fn app(
         }
         AppCmd::ShowTimeouts(r) => to_json(operators::get_timeouts(db, &identify(&r.identify)?, timeouts).await?),
         AppCmd::ClearIm(r) => json!({ "cleared": operators::clear_im(db, &identify(&r.identify)?).await? }),
-    })
-}
-
-async fn agent(db: &DatabaseConnection, command: AgentCmd) -> Result<Value, AdminError> {
-    let serv = |raw: &str| arg("serv-id", ServId::parse, raw);
-    Ok(match command {
-        AgentCmd::Create {
-            serv_id,
-            password,
-            apps,
-        } => {
-            let (serv_id, apps) = (serv(&serv_id)?, identifies(&apps)?);
-            to_json(operators::create_agent(db, &serv_id, &password.read()?, &apps).await?)
-        }
-        AgentCmd::List => to_json(operators::list_agents(db).await?),
-        AgentCmd::Disable(r) => to_json(operators::set_agent_disabled(db, &serv(&r.serv_id)?, true).await?),
-        AgentCmd::Enable(r) => to_json(operators::set_agent_disabled(db, &serv(&r.serv_id)?, false).await?),
-        AgentCmd::SetPassword { serv_id, password } => {
-            let serv_id = serv(&serv_id)?;
-            to_json(operators::set_agent_password(db, &serv_id, &password.read()?).await?)
-        }
-        AgentCmd::SetApps { serv_id, apps } => {
-            let (serv_id, apps) = (serv(&serv_id)?, identifies(&apps)?);
-            to_json(operators::set_agent_apps(db, &serv_id, &apps).await?)
-        }
     })
 }

@@ -9,6 +9,8 @@
 //! - `kefu events tail` — print domain events as they come
 
 mod admin;
+mod admin_agents;
+mod admin_questions;
 mod admin_templates;
 mod events_cli;
 
@@ -96,8 +98,10 @@ enum RunError {
 fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn,lapin=error".into());
+    // Colour only for a person at a terminal: log files and collectors get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if config.log_format == "json" {
         builder.json().init();

@@ -223,6 +223,73 @@ async fn media_round_trip_and_refusals_rabbitmq_postgres() {
     app.shutdown().await;
 }
 
+/// The natural curl call (`-d "image=$(base64 -w0 photo.jpg)"`) sends `+` unescaped and
+/// form decoding makes it a space: the file must still be stored byte for byte, as it
+/// must from JSON with such spaces and from URL-safe base64; a stray character is 10031.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_stored_byte_identical_from_every_encoding_rabbitmq_postgres() {
+    let app = spawn_app(Backend::RabbitPostgres).await;
+    let user = app.session("u1").await;
+    let q = new_question(&app, &user).await;
+    // 0xFB bytes encode as "+/v7": the picture's base64 holds both `+` and `/`.
+    let image = jpeg(0xFB);
+    let standard = b64(&image);
+    assert!(standard.contains('+') && standard.contains('/'), "{standard}");
+
+    let stored = |body: Value| {
+        assert!(body["image_url"].is_string(), "{body}");
+        body["image_url"].as_str().unwrap().to_owned()
+    };
+    // 1. A form body with the base64 pasted in unescaped, exactly as curl -d sends it.
+    let raw_form = format!("session={user}&sender=u1&sender_type=1&image={standard}");
+    let resp = app
+        .http
+        .post(app.url(&format!("/v1/question/{q}/message/send_image")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(raw_form)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = support::read(resp).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(fetch(&app, &stored(body)).await.2, image, "curl-style form body");
+    // 2. JSON whose base64 had its `+` turned into spaces on the way.
+    let (status, body) = send_image(&app, &q, &user, "u1", 1, &standard.replace('+', " ")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(fetch(&app, &stored(body)).await.2, image, "JSON with spaces");
+    // 3. URL-safe base64, unpadded.
+    let url_safe = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &image);
+    assert!(url_safe.contains('-') && url_safe.contains('_'));
+    let (status, body) = send_image(&app, &q, &user, "u1", 1, &url_safe).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(fetch(&app, &stored(body)).await.2, image, "URL-safe base64");
+
+    // Anything else outside the alphabet is refused, naming the field; nothing written.
+    let rows = app.count("messages").await;
+    let blobs = app.count("media_blobs").await;
+    for stray in ['*', '\t', '.', '%'] {
+        let mut bad = standard.clone();
+        bad.insert(8, stray);
+        refused(
+            send_image(&app, &q, &user, "u1", 1, &bad).await,
+            400,
+            "bad_base64",
+            "image",
+        );
+        let mut bad_audio = b64(&amr());
+        bad_audio.insert(4, stray);
+        refused(
+            send_audio(&app, &q, &user, &bad_audio, json!(3)).await,
+            400,
+            "bad_base64",
+            "audio",
+        );
+    }
+    assert_eq!(app.count("messages").await, rows);
+    assert_eq!(app.count("media_blobs").await, blobs);
+    app.shutdown().await;
+}
+
 /// A blob stored for a command that never got published (here: the command queue is
 /// gone) is never referenced, and the collector removes it; referenced blobs stay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -142,6 +142,48 @@ string_type!(
     /// An agent password as typed, 1–20 characters; only ever stored as an argon2 hash.
     Password, 1, 20
 );
+/// A password an operator sets (create, set-password): at least
+/// [`NewPassword::MIN`] characters. Logins still take any [`Password`], so accounts
+/// made before the rule keep working.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct NewPassword(Password);
+
+impl NewPassword {
+    pub const MIN: usize = 8;
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let n = s.chars().count();
+        if n < Self::MIN {
+            return Err(Invalid(format!(
+                "must be at least {} characters (and at most {}), got {n}",
+                Self::MIN,
+                Password::MAX
+            )));
+        }
+        Password::parse(s).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl TryFrom<String> for NewPassword {
+    type Error = Invalid;
+    fn try_from(s: String) -> Result<Self, Invalid> {
+        Self::parse(&s)
+    }
+}
+
+impl utoipa::PartialSchema for NewPassword {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_schema(Self::MIN, Password::MAX, None)
+    }
+}
+
+impl utoipa::ToSchema for NewPassword {}
+
 string_type!(
     ident
     /// An app's package name (APP包名), 1–80 characters.

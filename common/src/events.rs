@@ -20,6 +20,9 @@ pub struct QuestionFacts {
     pub serv_id: Option<String>,
     /// The question's sequence number after the change (commit order).
     pub sequence: i64,
+    /// When it was asked (ms since the epoch); 0 in events written before it was carried.
+    #[serde(default)]
+    pub created_at: i64,
 }
 
 impl From<&question::Model> for QuestionFacts {
@@ -32,6 +35,7 @@ impl From<&question::Model> for QuestionFacts {
             status: q.status,
             serv_id: q.serv_id.clone(),
             sequence: q.seq,
+            created_at: q.created_at,
         }
     }
 }
@@ -302,6 +306,7 @@ mod tests {
             status: 2,
             serv_id: Some("alice".into()),
             sequence: 3,
+            created_at: 0,
         };
         let e = DomainEvent::QuestionServed { question: q };
         let ce = e.cloud_event(Uuid::nil(), 0, "com.example.shop");

@@ -12,8 +12,9 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use crate::domain::{AppName, Identify, ImAccount, ImSecretKey, Password, ServId, SessionToken, Url, UserId};
-use crate::entity::{agent, agent_app, agent_binding, app, app_im_settings, session};
+use crate::domain::{AppName, Identify, ImAccount, ImSecretKey, NewPassword, ServId, SessionToken, Url, UserId};
+use crate::entity::{agent, agent_app, agent_binding, app, app_im_settings, login_lock, session};
+use crate::login_locks::{self, Scope};
 use crate::{db, now_ms, store};
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +75,9 @@ pub struct AgentView {
     pub disabled: bool,
     /// Seconds since the epoch.
     pub created_at: i64,
+    /// While too many failed logins lock the account: when the lock ends (seconds since
+    /// the epoch); `null` when it is not locked.
+    pub locked_until: Option<i64>,
 }
 
 impl std::fmt::Debug for AppWithSecret {
@@ -191,7 +195,7 @@ pub async fn rotate_app_secret(db: &DatabaseConnection, identify: &Identify) -> 
 }
 
 /// argon2id with a random salt (off the async threads: it takes ~19 MiB and tens of ms).
-async fn hash_password(password: &Password) -> Result<String, OperatorError> {
+async fn hash_password(password: &NewPassword) -> Result<String, OperatorError> {
     let password = password.as_str().to_owned();
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
@@ -216,7 +220,14 @@ async fn agent_view(db: &impl ConnectionTrait, row: agent::Model) -> Result<Agen
         .order_by_asc(app::Column::Id)
         .all(db)
         .await?;
+    let locked_until = login_lock::Entity::find_by_id((Scope::Agent.as_str().to_owned(), row.serv_id.clone()))
+        .one(db)
+        .await?
+        .and_then(|l| l.locked_until)
+        .filter(|until| *until > now_ms())
+        .map(|until| (until + 999) / 1000);
     Ok(AgentView {
+        locked_until,
         serv_id: row.serv_id,
         apps: apps.into_iter().map(|a| a.identify).collect(),
         app_ids,
@@ -255,7 +266,7 @@ async fn link_apps(txn: &impl ConnectionTrait, serv_id: &ServId, app_ids: &[i64]
 pub async fn create_agent(
     db: &DatabaseConnection,
     serv_id: &ServId,
-    password: &Password,
+    password: &NewPassword,
     apps: &[Identify],
 ) -> Result<AgentView, OperatorError> {
     let app_ids = app_ids_of(db, apps).await?;
@@ -326,7 +337,7 @@ pub async fn set_agent_disabled(
 pub async fn set_agent_password(
     db: &DatabaseConnection,
     serv_id: &ServId,
-    password: &Password,
+    password: &NewPassword,
 ) -> Result<AgentView, OperatorError> {
     let found = agent_row(db, serv_id).await?;
     let hash = hash_password(password).await?;
@@ -335,9 +346,41 @@ pub async fn set_agent_password(
     row.password_hash = Set(hash);
     let updated = row.update(&txn).await?;
     end_bindings(&txn, serv_id).await?;
+    // Whoever was locked out by failures before gets a clean start with the new password.
+    login_locks::clear(&txn, Scope::Agent, serv_id.as_str(), now_ms()).await?;
     let view = agent_view(&txn, updated).await?;
     txn.commit().await?;
     Ok(view)
+}
+
+/// Lifts the agent's login lock and forgets its failed logins.
+pub async fn unlock_agent(db: &DatabaseConnection, serv_id: &ServId) -> Result<AgentView, OperatorError> {
+    let row = agent_row(db, serv_id).await?;
+    if login_locks::clear(db, Scope::Agent, serv_id.as_str(), now_ms()).await? {
+        tracing::info!(serv_id = %serv_id.as_str().escape_debug(), "agent login lock lifted by an operator");
+    }
+    agent_view(db, row).await
+}
+
+/// A client address's login lock, lifted.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AddressUnlocked {
+    pub address: String,
+    /// Whether a lock was in force.
+    pub unlocked: bool,
+}
+
+/// Lifts the login lock of a client address and forgets its failed logins.
+pub async fn unlock_address(
+    db: &DatabaseConnection,
+    address: std::net::IpAddr,
+) -> Result<AddressUnlocked, OperatorError> {
+    let address = address.to_string();
+    let unlocked = login_locks::clear(db, Scope::Address, &address, now_ms()).await?;
+    if unlocked {
+        tracing::info!(%address, "address login lock lifted by an operator");
+    }
+    Ok(AddressUnlocked { address, unlocked })
 }
 
 /// Replaces the apps the agent serves.

@@ -81,10 +81,13 @@ pub enum ErrorCode {
     AgentDisabled,
     /// 30020: an admin create of something that already exists.
     AlreadyExists,
+    /// 30021: agent logins are locked (this agent, or this client address) after too
+    /// many failures, until an operator unlocks them or the lock ends.
+    AgentLocked,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 35] = {
+    pub const ALL: [ErrorCode; 36] = {
         use ErrorCode::*;
         [
             Internal,
@@ -122,6 +125,7 @@ impl ErrorCode {
             AppDisabled,
             AgentDisabled,
             AlreadyExists,
+            AgentLocked,
         ]
     };
 
@@ -163,6 +167,7 @@ impl ErrorCode {
             AppDisabled => 30018,
             AgentDisabled => 30019,
             AlreadyExists => 30020,
+            AgentLocked => 30021,
         }
     }
 
@@ -205,6 +210,22 @@ impl ErrorCode {
             AppDisabled => "app_disabled",
             AgentDisabled => "agent_disabled",
             AlreadyExists => "already_exists",
+            AgentLocked => "agent_locked",
+        }
+    }
+
+    /// The request parameter a refusal of this kind is about, when it is always the same
+    /// one: the path's question, template or leave-message id, or the agent sent.
+    pub fn subject_field(self) -> Option<&'static str> {
+        use ErrorCode::*;
+        match self {
+            UnknownQuestion | QuestionAlreadyServed | QuestionFinished | QuestionNotServed | QuestionNotFinished => {
+                Some("question_id")
+            }
+            QuestionServedByOther => Some("serv_id"),
+            UnknownTemplate => Some("template_id"),
+            UnknownLeaveMessage => Some("id"),
+            _ => None,
         }
     }
 
@@ -226,7 +247,7 @@ impl ErrorCode {
             | IdempotencyKeyReused
             | AlreadyExists => 409,
             BodyTooLarge => 413,
-            Overloaded | TooFrequent => 429,
+            Overloaded | TooFrequent | AgentLocked => 429,
             Unavailable => 503,
             Internal => 500,
         }
@@ -244,10 +265,12 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A refusal; one about the question, template or leave message named in the path
+    /// names that parameter in `field` (see [`ErrorCode::subject_field`]).
     pub fn new(code: ErrorCode, debug: impl Into<String>) -> Self {
         Self {
             code,
-            field: None,
+            field: code.subject_field().map(str::to_owned),
             debug: debug.into(),
         }
     }

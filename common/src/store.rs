@@ -128,6 +128,8 @@ pub struct QuestionFilter {
     pub serv_id: Option<String>,
     /// Only questions carrying every one of these labels.
     pub labels: Vec<String>,
+    /// Only questions asked at or after this time (ms since the epoch).
+    pub created_since: Option<i64>,
 }
 
 fn paged<E: EntityTrait>(select: Select<E>, id: impl ColumnTrait, page: &Page) -> Select<E> {
@@ -160,6 +162,9 @@ pub async fn questions(
     }
     if let Some(serv_id) = &filter.serv_id {
         select = select.filter(question::Column::ServId.eq(serv_id.as_str()));
+    }
+    if let Some(since) = filter.created_since {
+        select = select.filter(question::Column::CreatedAt.gte(since));
     }
     for label in &filter.labels {
         select = select.filter(

@@ -10,8 +10,9 @@ use hmac::{Hmac, Mac};
 use kefu_common::command::Actor;
 use kefu_common::domain::{Password, ServId, SessionToken, UserId};
 use kefu_common::entity::app;
+use kefu_common::login_locks::{Lock, Scope};
 use kefu_common::now_ms;
-use kefu_common::outcome::ErrorCode;
+use kefu_common::outcome::{ErrorCode, Failure};
 use kefu_common::store::{self, SessionInfo};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -231,20 +232,24 @@ pub async fn verify_agent(
     password: Password,
     source: Option<IpAddr>,
 ) -> Result<(), ApiError> {
-    let attempt = state.limits.logins.begin(serv_id.as_str(), source).map_err(|wait| {
-        tracing::warn!(serv_id = %serv_id.as_str().escape_debug(), source = ?source, "agent login refused: locked after failed attempts");
-        too_frequent(wait)
-    })?;
+    let logins = &state.limits.logins;
+    let attempt = logins
+        .begin(&state.db, serv_id.as_str(), source)
+        .await?
+        .map_err(|lock| {
+            tracing::warn!(serv_id = %serv_id.as_str().escape_debug(), source = ?source, scope = lock.scope.as_str(), locked_until = lock.until_ms, "agent login refused: locked after failed attempts");
+            locked(serv_id, lock)
+        })?;
     let checked = check_password(state, serv_id, password).await;
     let (exists, disabled, ok) = match checked {
         Ok(found) => found,
         Err(err) => {
-            state.limits.logins.abandon(attempt);
+            logins.abandon(&state.db, attempt).await;
             return Err(err);
         }
     };
     if exists && ok {
-        state.limits.logins.succeeded(attempt);
+        logins.succeeded(&state.db, attempt).await?;
         if disabled {
             return Err(ApiError::field(
                 ErrorCode::AgentDisabled,
@@ -261,6 +266,31 @@ pub async fn verify_agent(
     } else {
         ApiError::field(ErrorCode::UnknownAgent, "serv_id", "no agent account with this serv_id")
     })
+}
+
+/// 30021 `agent_locked`: says which lock and until when, with `Retry-After`.
+fn locked(serv_id: &ServId, lock: Lock) -> ApiError {
+    let wait_secs = ((lock.until_ms - now_ms()).max(0) as u64).div_ceil(1000).max(1);
+    let until = chrono::DateTime::from_timestamp_millis(lock.until_ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    let (field, debug) = match lock.scope {
+        Scope::Agent => (
+            "serv_id",
+            format!(
+                "the agent account {serv_id} is locked after too many failed logins until {until} \
+                 (retry in {wait_secs} s); an operator can unlock it"
+            ),
+        ),
+        Scope::Address => (
+            "password",
+            format!(
+                "agent logins from this address are locked after too many failed passwords until {until} \
+                 (retry in {wait_secs} s); an operator can unlock it"
+            ),
+        ),
+    };
+    ApiError::Wait(Failure::field(ErrorCode::AgentLocked, field, debug), wait_secs)
 }
 
 /// (agent exists, is disabled, password matches), argon2 in the bounded pool.
@@ -307,24 +337,7 @@ fn verify_signature(state: &AppState, input: &RawInput, app: &app::Model) -> Res
     };
     let timestamp = query_str("timestamp")?;
     let signature = query_str("signature")?;
-    let ts: i64 = timestamp.parse().map_err(|_| {
-        ApiError::field(
-            ErrorCode::InvalidField,
-            "timestamp",
-            "timestamp must be milliseconds since the epoch",
-        )
-    })?;
-    let skew_ms = state.config.signature_skew_secs * 1000;
-    if now_ms().abs_diff(ts) > skew_ms {
-        return Err(ApiError::field(
-            ErrorCode::ExpiredTimestamp,
-            "timestamp",
-            format!(
-                "timestamp is more than {} seconds away from the server's clock",
-                state.config.signature_skew_secs
-            ),
-        ));
-    }
+    check_timestamp(&timestamp, state.config.signature_skew_secs)?;
     let bad = || ApiError::field(ErrorCode::BadSignature, "signature", "signature does not match");
     let given = hex::decode(signature.to_ascii_lowercase()).map_err(|_| bad())?;
     let mut mac =
@@ -339,4 +352,34 @@ fn verify_signature(state: &AppState, input: &RawInput, app: &app::Model) -> Res
     // verify_slice compares in constant time.
     mac.verify_slice(&given).map_err(|_| bad())?;
     Ok(signature.to_ascii_lowercase())
+}
+
+/// A signed call's `timestamp`: milliseconds since the epoch within `skew_secs` of the
+/// server's clock. The refusal shows that clock, and says so when seconds were sent.
+pub fn check_timestamp(raw: &str, skew_secs: u64) -> Result<i64, ApiError> {
+    let now = now_ms();
+    let ts: i64 = raw.parse().map_err(|_| {
+        ApiError::field(
+            ErrorCode::InvalidField,
+            "timestamp",
+            format!("timestamp must be an integer of milliseconds since the epoch (the server's clock reads {now})"),
+        )
+    })?;
+    let skew_ms = skew_secs * 1000;
+    if now.abs_diff(ts) <= skew_ms {
+        return Ok(ts);
+    }
+    let hint = if now.abs_diff(ts.saturating_mul(1000)) <= skew_ms {
+        "; it looks like seconds"
+    } else {
+        ""
+    };
+    Err(ApiError::field(
+        ErrorCode::ExpiredTimestamp,
+        "timestamp",
+        format!(
+            "timestamp {ts} is more than {skew_secs} seconds away from the server's clock ({now}); \
+             it must be milliseconds since the epoch{hint}"
+        ),
+    ))
 }

@@ -23,6 +23,9 @@ pub enum ApiError {
     /// Over a rate limit; retry after this many seconds.
     #[error("too many requests")]
     TooFrequent(u64),
+    /// A refusal that ends after this many seconds (`Retry-After`).
+    #[error("{0}")]
+    Wait(Failure, u64),
     /// The client closed the connection before its body arrived.
     #[error("client went away mid-request")]
     ClientGone,
@@ -62,7 +65,7 @@ pub fn with_status(failure: &Failure, mut response: Response) -> Response {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let retry_after = match &self {
-            ApiError::TooFrequent(secs) => Some(*secs),
+            ApiError::TooFrequent(secs) | ApiError::Wait(_, secs) => Some(*secs),
             _ => None,
         };
         let mut response = failure_response(&self.into_failure());
@@ -77,7 +80,7 @@ impl ApiError {
     /// What the client is told; internal causes are logged here, once.
     pub fn into_failure(self) -> Failure {
         match self {
-            ApiError::Client(failure) => failure,
+            ApiError::Client(failure) | ApiError::Wait(failure, _) => failure,
             ApiError::Broker(BrokerError::Rejected(reason)) => {
                 tracing::warn!(%reason, "command queue is full; refusing");
                 Failure::new(ErrorCode::Overloaded, "too many commands queued; retry later")

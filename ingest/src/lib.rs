@@ -10,7 +10,7 @@ pub mod openapi;
 pub mod realtime;
 mod requests;
 mod routes;
-mod views;
+pub mod views;
 
 use std::sync::Arc;
 
@@ -71,6 +71,8 @@ fn templates() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     env.add_template("user.html", include_str!("../templates/user.html"))
         .expect("user.html is a valid template");
+    env.add_template("landing.html", include_str!("../templates/landing.html"))
+        .expect("landing.html is a valid template");
     env
 }
 
@@ -81,12 +83,18 @@ pub fn router(state: AppState) -> Router {
 /// Serves until `cancel`, then drains in-flight requests.
 pub async fn serve(listener: TcpListener, state: AppState, cancel: CancellationToken) -> std::io::Result<()> {
     state.broker.start_reply_listener(cancel.clone());
-    let (limits, stop) = (Arc::clone(&state.limits), cancel.clone());
+    let (limits, stop, db) = (Arc::clone(&state.limits), cancel.clone(), state.db.clone());
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => limits.prune(),
+                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {
+                    limits.prune();
+                    let policy = limits.logins.policy;
+                    if let Err(err) = kefu_common::login_locks::prune(&db, &policy, kefu_common::now_ms()).await {
+                        tracing::warn!(error = %err, "could not prune forgotten login failures");
+                    }
+                }
             }
         }
     });

@@ -1,16 +1,17 @@
-//! Abuse limits, per ingest process: request rates (GCRA, `governor`) per session and
-//! per app, agent-login failures per agent and per client address, and the bounded
-//! pool argon2 checks run in.
+//! Abuse limits: request rates (GCRA, `governor`, per ingest process) per session and
+//! per app, agent-login failures per agent and per client address (in the database,
+//! shared by every ingest), and the bounded pool argon2 checks run in.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use kefu_common::config::Config;
+use kefu_common::login_locks::{self, Lock, Policy, Scope};
+use kefu_common::now_ms;
+use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::Semaphore;
 
 /// The longest a failed login is slowed down.
@@ -67,8 +68,7 @@ impl Limits {
         self.check(&self.apps, &app_id)
     }
 
-    /// Forgets keys that have been quiet long enough to be back at full burst, and
-    /// login failures past their window.
+    /// Forgets keys that have been quiet long enough to be back at full burst.
     pub fn prune(&self) {
         for limiter in [&self.sessions].into_iter().flatten() {
             limiter.retain_recent();
@@ -77,33 +77,20 @@ impl Limits {
         if let Some(limiter) = &self.apps {
             limiter.retain_recent();
         }
-        self.logins.prune();
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    /// The latest attempt: failures are forgotten after a window without any.
-    last: Instant,
-    locked_until: Option<Instant>,
-}
-
-/// Failed agent logins. An attempt is counted when it starts (so parallel guesses
-/// cannot slip past the limit) and forgiven when the password was right.
+/// Failed agent logins, counted in the database (`kefu_common::login_locks`), and how
+/// much a failure is slowed down.
 pub struct Logins {
-    agents: Mutex<HashMap<String, Failures>>,
-    sources: Mutex<HashMap<IpAddr, Failures>>,
-    max_agent: u32,
-    max_source: u32,
-    window: Duration,
+    pub policy: Policy,
     slow: Duration,
 }
 
-/// A login attempt under way; `succeeded` forgives it.
+/// A login attempt under way, already counted; `succeeded` forgives it.
 pub struct Attempt {
     agent: String,
-    source: Option<IpAddr>,
+    address: Option<String>,
     /// How long to hold back the answer if the password turns out wrong.
     pub slowdown: Duration,
 }
@@ -111,107 +98,54 @@ pub struct Attempt {
 impl Logins {
     fn from_config(config: &Config) -> Self {
         Self {
-            agents: Mutex::default(),
-            sources: Mutex::default(),
-            max_agent: config.login_max_failures,
-            max_source: config.login_source_max_failures,
-            window: Duration::from_secs(config.login_lock_secs),
+            policy: Policy::from_config(config),
             slow: Duration::from_millis(config.login_slow_ms),
         }
     }
 
-    /// Starts an attempt, or `Err(wait)` while the agent or the source is locked.
-    pub fn begin(&self, agent: &str, source: Option<IpAddr>) -> Result<Attempt, Duration> {
-        let now = Instant::now();
-        let mut agents = self.agents.lock().expect("login table");
-        let mut sources = self.sources.lock().expect("login table");
-        let agent_entry = agents.get(agent).copied();
-        let source_entry = source.and_then(|s| sources.get(&s).copied());
-        let wait = [agent_entry, source_entry]
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f.locked_until)
-            .filter(|until| *until > now)
-            .map(|until| until - now)
-            .max();
-        if let Some(wait) = wait {
-            return Err(wait);
+    /// Starts an attempt (counted against the agent and the address), or the lock that
+    /// refuses it.
+    pub async fn begin(
+        &self,
+        db: &DatabaseConnection,
+        agent: &str,
+        source: Option<IpAddr>,
+    ) -> Result<Result<Attempt, Lock>, DbErr> {
+        let now = now_ms();
+        let address = source.map(|s| s.to_string());
+        if let Some(lock) = login_locks::active_lock(db, agent, address.as_deref(), now).await? {
+            return Ok(Err(lock));
         }
-        let count = count_attempt(agents.entry(agent.to_owned()), now, self.window, self.max_agent);
-        if let Some(source) = source {
-            count_attempt(sources.entry(source), now, self.window, self.max_source);
+        let count = login_locks::count(db, &self.policy, Scope::Agent, agent, now).await?;
+        if let Some(address) = &address {
+            login_locks::count(db, &self.policy, Scope::Address, address, now).await?;
         }
         let slowdown = (self.slow * count.saturating_sub(1)).min(MAX_SLOWDOWN);
-        Ok(Attempt {
+        Ok(Ok(Attempt {
             agent: agent.to_owned(),
-            source,
+            address,
             slowdown,
-        })
+        }))
     }
 
     /// The password was right: the attempt is not a failure, and the agent's earlier
-    /// failures are forgiven (the source's are not: it may be guessing many agents).
-    pub fn succeeded(&self, attempt: Attempt) {
-        self.agents.lock().expect("login table").remove(&attempt.agent);
-        if let Some(source) = attempt.source {
-            if let Some(f) = self.sources.lock().expect("login table").get_mut(&source) {
-                f.count = f.count.saturating_sub(1);
-                if f.count < self.max_source {
-                    f.locked_until = None;
-                }
-            }
+    /// failures are forgiven (the address's are not: it may be guessing many agents).
+    pub async fn succeeded(&self, db: &DatabaseConnection, attempt: Attempt) -> Result<(), DbErr> {
+        login_locks::clear(db, Scope::Agent, &attempt.agent, now_ms()).await?;
+        if let Some(address) = &attempt.address {
+            login_locks::uncount(db, &self.policy, Scope::Address, address).await?;
         }
+        Ok(())
     }
 
     /// The attempt could not be judged (the database was unreachable): it does not count.
-    pub fn abandon(&self, attempt: Attempt) {
-        let undo = |f: &mut Failures, max: u32| {
-            f.count = f.count.saturating_sub(1);
-            if max == 0 || f.count < max {
-                f.locked_until = None;
-            }
-        };
-        if let Some(f) = self.agents.lock().expect("login table").get_mut(&attempt.agent) {
-            undo(f, self.max_agent);
-        }
-        if let Some(source) = attempt.source {
-            if let Some(f) = self.sources.lock().expect("login table").get_mut(&source) {
-                undo(f, self.max_source);
+    pub async fn abandon(&self, db: &DatabaseConnection, attempt: Attempt) {
+        let mut undo = vec![(Scope::Agent, attempt.agent.as_str())];
+        undo.extend(attempt.address.as_deref().map(|a| (Scope::Address, a)));
+        for (scope, subject) in undo {
+            if let Err(err) = login_locks::uncount(db, &self.policy, scope, subject).await {
+                tracing::warn!(error = %err, scope = scope.as_str(), "could not take back an unjudged login attempt");
             }
         }
     }
-
-    fn prune(&self) {
-        let now = Instant::now();
-        let stale = |f: &Failures| now.duration_since(f.last) > self.window && f.locked_until.is_none_or(|u| u <= now);
-        self.agents.lock().expect("login table").retain(|_, f| !stale(f));
-        self.sources.lock().expect("login table").retain(|_, f| !stale(f));
-    }
-}
-
-/// Counts one attempt in its window; locks the key once it reaches `max` (0: never).
-fn count_attempt<K>(
-    entry: std::collections::hash_map::Entry<'_, K, Failures>,
-    now: Instant,
-    window: Duration,
-    max: u32,
-) -> u32 {
-    let f = entry.or_insert(Failures {
-        count: 0,
-        last: now,
-        locked_until: None,
-    });
-    if now.duration_since(f.last) > window && f.locked_until.is_none_or(|u| u <= now) {
-        *f = Failures {
-            count: 0,
-            last: now,
-            locked_until: None,
-        };
-    }
-    f.last = now;
-    f.count += 1;
-    if max > 0 && f.count >= max {
-        f.locked_until = Some(now + window);
-    }
-    f.count
 }

@@ -21,13 +21,21 @@ const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIEN
 const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
 
 /// Decodes standard or URL-safe base64, padded or not, ignoring line breaks and a
-/// `data:…;base64,` prefix (what mobile clients send). Anything else is 10031.
+/// `data:…;base64,` prefix (what mobile clients send), a space read as `+`. Anything
+/// else outside the alphabet is 10031.
 pub fn decode_base64(field: &str, raw: &str, max: usize) -> Result<Vec<u8>, ApiError> {
     let raw = match raw.split_once(";base64,") {
         Some((head, rest)) if head.starts_with("data:") => rest,
         _ => raw,
     };
-    let compact: String = raw.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    // Form decoding turns an unescaped `+` into a space, and no base64 alphabet has a
+    // space: read it back as `+`. Line breaks (MIME wrapping) are dropped; anything else
+    // outside the alphabet is left for the decoder to refuse.
+    let compact: String = raw
+        .chars()
+        .filter(|c| !matches!(c, '\r' | '\n'))
+        .map(|c| if c == ' ' { '+' } else { c })
+        .collect();
     if compact.is_empty() {
         return Err(ApiError::field(
             ErrorCode::InvalidField,

@@ -30,6 +30,8 @@ pub struct FeedEvent {
     pub event_type: String,
     pub question: Option<QuestionFacts>,
     pub message: Option<MessageFacts>,
+    /// The app's identify (the CloudEvent data's).
+    pub identify: String,
 }
 
 impl FeedEvent {
@@ -46,6 +48,7 @@ impl FeedEvent {
             event_type,
             question: serde_json::from_value(data["question"].clone()).ok(),
             message: serde_json::from_value(data["message"].clone()).ok(),
+            identify: data["identify"].as_str().unwrap_or_default().to_owned(),
         })
     }
 }
@@ -79,9 +82,11 @@ impl Audience {
                     json!({
                         "push_type": "service",
                         "question_id": q.question_id,
+                        "identify": e.identify,
                         "user_id": q.user_id,
                         "title": q.title,
                         "status": q.status,
+                        "timestamp": q.created_at as f64 / 1000.0,
                     }),
                 )
             }
@@ -279,6 +284,7 @@ mod tests {
                 status: 2,
                 serv_id: Some("alice".into()),
                 sequence: i as i64,
+                created_at: 0,
             }),
             message: Some(MessageFacts {
                 message_id: format!("m{i}"),
@@ -293,6 +299,7 @@ mod tests {
                 timestamp: 0,
                 exclude_from_timeout: false,
             }),
+            identify: "com.example.shop".into(),
         }
     }
 

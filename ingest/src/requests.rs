@@ -674,3 +674,22 @@ impl PartialSchema for EpochSecs {
     }
 }
 impl ToSchema for EpochSecs {}
+
+/// A question status to filter by: 1 waiting, 2 serving, 3 finished.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "LenientInt")]
+pub struct StatusFilter(pub i16);
+
+impl TryFrom<LenientInt> for StatusFilter {
+    type Error = Invalid;
+    fn try_from(v: LenientInt) -> Result<Self, Invalid> {
+        bounded(v.0, 1, 3).map(|v| StatusFilter(v as i16))
+    }
+}
+
+impl PartialSchema for StatusFilter {
+    fn schema() -> RefOr<Schema> {
+        int_schema(1, 3, None, "1 waiting, 2 serving, 3 finished")
+    }
+}
+impl ToSchema for StatusFilter {}

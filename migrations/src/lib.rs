@@ -13,6 +13,7 @@ mod m20261129_000004_im_deliveries;
 mod m20261129_000005_im_session_and_schedule;
 mod m20261130_000001_timeouts;
 mod m20261130_000002_webhooks;
+mod m20261201_000001_login_locks;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_im_session_and_schedule::Migration),
             Box::new(m20261130_000001_timeouts::Migration),
             Box::new(m20261130_000002_webhooks::Migration),
+            Box::new(m20261201_000001_login_locks::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@
 //! Workers in this process are woken at once; other processes notice within
 //! `embedded_poll_ms`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +36,18 @@ pub struct Embedded {
     batch: u64,
     max_attempts: i32,
     delivery_limit: u32,
+    /// Command consumers running in this process (`kefu serve`'s worker); others'
+    /// cannot be seen from here.
+    consumers: AtomicU64,
+}
+
+/// Counts a command consumer while its stream lives.
+struct Consuming(Arc<Embedded>);
+
+impl Drop for Consuming {
+    fn drop(&mut self) {
+        self.0.consumers.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Embedded {
@@ -45,7 +58,9 @@ impl Embedded {
             .filter(queue_job::Column::Queue.eq(COMMANDS))
             .count(&self.db)
             .await?;
-        Ok(super::QueueStats { ready, consumers: None })
+        // None rather than 0 when none runs here: a worker elsewhere is not visible.
+        let consumers = Some(self.consumers.load(Ordering::Relaxed)).filter(|n| *n > 0);
+        Ok(super::QueueStats { ready, consumers })
     }
 
     pub fn new(db: DatabaseConnection, config: &Config) -> Self {
@@ -58,6 +73,7 @@ impl Embedded {
             batch: u64::from(config.prefetch),
             max_attempts: (config.delivery_limit as usize + config.retry_schedule_ms.len()) as i32,
             delivery_limit: config.delivery_limit,
+            consumers: AtomicU64::new(0),
         }
     }
 
@@ -132,7 +148,11 @@ impl Embedded {
         self: Arc<Self>,
         task: Option<Arc<super::TaskQueue>>,
     ) -> Result<BoxStream<'static, Delivery>, BrokerError> {
-        let stream = stream::unfold((self, task), |(this, task)| async move {
+        let guard = task.is_none().then(|| {
+            self.consumers.fetch_add(1, Ordering::Relaxed);
+            Consuming(Arc::clone(&self))
+        });
+        let stream = stream::unfold((self, task, guard), |(this, task, guard)| async move {
             let queue = task.as_ref().map_or(COMMANDS.to_owned(), |t| t.name.clone());
             loop {
                 // Register interest before looking, so a publish in between is not missed.
@@ -149,7 +169,7 @@ impl Embedded {
                 };
                 if !deliveries.is_empty() {
                     drop(notified);
-                    return Some((stream::iter(deliveries), (this, task)));
+                    return Some((stream::iter(deliveries), (this, task, guard)));
                 }
                 let _ = tokio::time::timeout(this.poll, notified).await;
             }

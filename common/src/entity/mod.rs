@@ -15,6 +15,7 @@ pub mod idempotency_key;
 pub mod im_delivery;
 pub mod leave_message;
 pub mod leave_message_app;
+pub mod login_lock;
 pub mod media_blob;
 pub mod message;
 pub mod outbox_event;

@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use axum::Json;
 use kefu_common::command::Command;
-use kefu_common::domain::{AppName, Identify, Password, ServId, SessionToken, Url, UserId};
+use kefu_common::domain::{AppName, Identify, NewPassword, ServId, SessionToken, Url, UserId};
 use kefu_common::operators::{self, AgentView, AppView, AppWithSecret, OperatorError};
 use kefu_common::outcome::ErrorCode;
 use kefu_common::store;
@@ -160,7 +160,7 @@ pub struct AppChanges {
 #[derive(Deserialize, ToSchema)]
 pub struct NewAgent {
     serv_id: ServId,
-    password: Password,
+    password: NewPassword,
     /// The identifies of the apps it serves (at least one).
     apps: AppList,
 }
@@ -168,7 +168,7 @@ pub struct NewAgent {
 #[derive(Deserialize, ToSchema)]
 pub struct AgentChanges {
     #[serde(default)]
-    password: Option<Password>,
+    password: Option<NewPassword>,
     #[serde(default)]
     apps: Option<AppList>,
     #[serde(default)]
@@ -177,7 +177,7 @@ pub struct AgentChanges {
 
 #[derive(Deserialize, ToSchema)]
 pub struct AgentPassword {
-    password: Password,
+    password: NewPassword,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -284,7 +284,7 @@ async fn app_key(state: &AppState, raw: &str) -> Result<Identify, ApiError> {
     Identify::parse(raw).map_err(|e| ApiError::field(ErrorCode::InvalidField, "app", format!("app {e}")))
 }
 
-fn serv_key(raw: &str) -> Result<ServId, ApiError> {
+pub(crate) fn serv_key(raw: &str) -> Result<ServId, ApiError> {
     ServId::parse(raw).map_err(|e| ApiError::field(ErrorCode::InvalidField, "serv_id", format!("serv_id {e}")))
 }
 
@@ -292,7 +292,7 @@ fn app_answer(app: AppView) -> Json<AppAnswer> {
     Json(AppAnswer { status: 200, app })
 }
 
-fn agent_answer(agent: AgentView) -> Json<AgentAnswer> {
+pub(crate) fn agent_answer(agent: AgentView) -> Json<AgentAnswer> {
     Json(AgentAnswer { status: 200, agent })
 }
 

@@ -10,7 +10,7 @@ use kefu_common::command::Command;
 use kefu_common::entity::{app, leave_message};
 use kefu_common::leave::{Callback, Contact, Email, LeaveUserId, MessageContent, Subject, Tag, Tel, USER_DATA_MAX};
 use kefu_common::outcome::{ErrorCode, Failure, Outcome};
-use kefu_common::{now_ms, store};
+use kefu_common::store;
 use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -144,21 +144,7 @@ fn verify(state: &AppState, input: &RawInput, appid: &str, app: &app::Model) -> 
         .query_str("signature")
         .filter(|s| !s.is_empty())
         .ok_or_else(|| missing("signature"))?;
-    let ts: i64 = timestamp.parse().map_err(|_| {
-        ApiError::field(
-            ErrorCode::InvalidField,
-            "timestamp",
-            "timestamp must be milliseconds since the epoch",
-        )
-    })?;
-    let skew = state.config.signature_skew_secs;
-    if now_ms().abs_diff(ts) > skew * 1000 {
-        return Err(ApiError::field(
-            ErrorCode::ExpiredTimestamp,
-            "timestamp",
-            format!("timestamp is more than {skew} seconds away from the server's clock"),
-        ));
-    }
+    crate::auth::check_timestamp(timestamp, state.config.signature_skew_secs)?;
     let expected = hex::encode(
         Sha1::new()
             .chain_update(appid)

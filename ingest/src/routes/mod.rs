@@ -1,7 +1,9 @@
 //! The `/v1` API. Handlers stay thin: extract → authorize → command → answer.
 
 pub(crate) mod admin;
+pub(crate) mod admin_questions;
 pub(crate) mod answers;
+pub(crate) mod landing;
 pub(crate) mod leave;
 pub(crate) mod lists;
 pub(crate) mod media;
@@ -41,6 +43,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let limit = state.config.body_limit_bytes;
     let media_limit = state.config.media_body_limit();
     let api = Router::new()
+        .route("/", get(landing::page))
+        .route("/guide/api.md", get(landing::api_guide))
+        .route("/guide/errors.md", get(landing::errors_guide))
         .route("/v1/session/new", reads(post(session::new), limit))
         .route("/v1/serv/bind", reads(post(serv::bind), limit))
         .route("/v1/serv/unbind", reads(post(serv::unbind), limit))
@@ -168,6 +173,19 @@ pub fn router(state: &AppState) -> Router<AppState> {
             ),
         )
         .route(
+            "/admin/v1/agents/{serv_id}/unlock",
+            reads(post(admin_questions::unlock_agent), limit),
+        )
+        .route(
+            "/admin/v1/addresses/{address}/unlock",
+            reads(post(admin_questions::unlock_address), limit),
+        )
+        .route("/admin/v1/questions", reads(get(admin_questions::questions), limit))
+        .route(
+            "/admin/v1/questions/{question_id}",
+            reads(get(admin_questions::question), limit),
+        )
+        .route(
             "/admin/v1/agents/{serv_id}/disable",
             reads(post(admin::disable_agent), limit),
         )
@@ -263,7 +281,8 @@ async fn access_log(State(metrics): State<Arc<Metrics>>, request: axum::extract:
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     metrics.http(method.as_str(), &route, status, elapsed);
-    let ms = elapsed.as_secs_f64() * 1000.0;
+    // Two decimals (ms=0.05): the nanoseconds of an f64 are noise in a log line.
+    let ms = (elapsed.as_secs_f64() * 100_000.0).round() / 100.0;
     let _enter = span.enter();
     match status {
         500.. => tracing::warn!(%method, %route, status, ms, "request failed"),
