@@ -469,3 +469,41 @@ impl Config {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+    use figment::providers::{Format, Toml};
+    use figment::Figment;
+    use serde_json::Value;
+
+    const SAMPLE: &str = include_str!("../../kefu.example.toml");
+
+    /// kefu.example.toml names every option: the set ones with exactly their defaults,
+    /// the ones unset by default as a commented example (`# name = …`).
+    #[test]
+    fn sample_config_has_every_option_with_its_default() {
+        let defaults = serde_json::to_value(Config::default()).unwrap();
+        let sample: Value = Figment::from(Toml::string(SAMPLE)).extract().unwrap();
+        let (defaults, sample) = (defaults.as_object().unwrap(), sample.as_object().unwrap());
+        for (name, default) in defaults {
+            if default.is_null() {
+                assert!(
+                    SAMPLE.lines().any(|l| l.starts_with(&format!("# {name} = "))),
+                    "kefu.example.toml lacks a commented example of {name}"
+                );
+            } else {
+                assert_eq!(sample.get(name), Some(default), "kefu.example.toml: {name}");
+            }
+        }
+        for name in sample.keys() {
+            assert!(
+                defaults.contains_key(name),
+                "kefu.example.toml names an unknown option {name}"
+            );
+        }
+        // And the file, used as kefu.toml, is a valid configuration.
+        let loaded: Config = Figment::from(Toml::string(SAMPLE)).extract().unwrap();
+        loaded.validate().unwrap();
+    }
+}

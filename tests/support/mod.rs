@@ -65,8 +65,40 @@ impl Drop for TestDb {
     }
 }
 
+/// The real services the tests run against: (name, port).
+const SERVICES: [(&str, u16); 3] = [("PostgreSQL", 5432), ("MariaDB", 3306), ("RabbitMQ", 5672)];
+
+/// Stops the whole test binary at once, with one message, when a real service is not
+/// reachable (instead of a screen of connection errors from every test).
+pub fn require_services() {
+    static CHECKED: std::sync::Once = std::sync::Once::new();
+    CHECKED.call_once(|| {
+        let missing: Vec<String> = SERVICES
+            .iter()
+            .filter(|(_, port)| {
+                let addr = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
+                std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err()
+            })
+            .map(|(name, port)| format!("{name} (127.0.0.1:{port})"))
+            .collect();
+        if !missing.is_empty() {
+            eprintln!(
+                "\nkefu tests: not reachable: {}.\n\
+                 The tests run against real PostgreSQL, MariaDB and RabbitMQ on 127.0.0.1. Either\n\
+                 - install and start them: apt-get install -y postgresql mariadb-server rabbitmq-server\n\
+                   (PostgreSQL with trust auth for user postgres; MariaDB root without password), or\n\
+                 - start the ones in docker-compose.yml: docker compose --profile test up -d rabbitmq test-postgres test-mariadb\n\
+                 `bash .ci/run` does the first by itself on Debian.\n",
+                missing.join(", ")
+            );
+            std::process::exit(2);
+        }
+    });
+}
+
 impl TestDb {
     pub async fn create(backend: Backend) -> TestDb {
+        require_services();
         let name = format!("kefu_t_{}", uuid::Uuid::new_v4().simple());
         let url = match backend {
             Backend::Embedded => {
