@@ -862,7 +862,8 @@ async fn failed_logins_are_slowed_then_locked_embedded_sqlite() {
     // Locked: even the right password is refused, without being checked.
     let (status, body, retry_after, _) = bind("alice", "secret-pw").await;
     assert_eq!(status, 429, "{body}");
-    support::assert_code(&body, "too_frequent");
+    support::assert_code(&body, "agent_locked");
+    assert_eq!(body["field"], "serv_id", "{body}");
     let retry_after = retry_after.expect("Retry-After");
     assert!((1..=4).contains(&retry_after), "Retry-After {retry_after}");
     // Another agent is not locked by alice's failures…
@@ -875,6 +876,8 @@ async fn failed_logins_are_slowed_then_locked_embedded_sqlite() {
     }
     let (status, body, _, _) = bind("bob", "secret-pw").await;
     assert_eq!(status, 429, "the source is locked: {body}");
+    support::assert_code(&body, "agent_locked");
+    assert_eq!(body["field"], "password", "{body}");
     tokio::time::sleep(std::time::Duration::from_millis(4_200)).await;
     let (status, body, _, _) = bind("alice", "secret-pw").await;
     assert_eq!(status, 200, "unlocked after KEFU_LOGIN_LOCK_SECS: {body}");

@@ -491,6 +491,7 @@ pub async fn read(resp: reqwest::Response) -> (StatusCode, Value) {
 
 /// An HTTP client for a running Kefu (in this process or another), knowing the app's
 /// identify and secret for signed calls.
+#[derive(Clone)]
 pub struct Client {
     pub base: String,
     pub http: reqwest::Client,
