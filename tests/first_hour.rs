@@ -475,3 +475,105 @@ async fn admin_questions_list_filters_and_pages_rabbitmq_postgres() {
     assert_eq!(shown["messages"][1]["text"], "on it");
     app.shutdown().await;
 }
+
+/// The small truths: a timestamp in seconds is told so (with the server's clock); a
+/// refusal about the path's question names it; `/ready` and `/metrics` see `serve`'s
+/// own worker; the agent stream's new question carries timestamp, title, user and app;
+/// logs written to a pipe have no colour codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_truths_embedded_sqlite() {
+    let app = spawn_custom(Backend::Embedded, |c| c.session_rate_per_sec = 0, true).await;
+    let body = json!({ "identify": "com.example.shop", "user_id": "u1" });
+    let secret = app.api.secret.clone();
+    let (status, refused) = app.signed_session_new(&body, support::now_ms() / 1000, &secret).await;
+    assert_eq!(status, 401, "{refused}");
+    support::assert_code(&refused, "expired_timestamp");
+    let debug = refused["debug"].as_str().unwrap();
+    assert!(
+        debug.contains("milliseconds") && debug.contains("looks like seconds"),
+        "{debug}"
+    );
+    let clock = (support::now_ms() / 100_000).to_string();
+    assert!(debug.contains(&clock), "the server's clock in ms: {debug}");
+
+    let alice = app.agent_session("alice").await;
+    let (status, body) = app
+        .post_json(
+            "/v1/question/0123456789abcdef01234567/serve",
+            json!({ "session": alice, "serv_id": "alice" }),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["field"], "question_id", "{body}");
+
+    let (status, ready) = app.get("/ready", &[]).await;
+    assert_eq!(status, 200, "{ready}");
+    assert!(ready["queue"]["consumers"].as_u64().unwrap() >= 1, "{ready}");
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let consumers = metrics
+        .lines()
+        .find(|l| l.starts_with("kefu_queue_consumers "))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert_ne!(consumers, "kefu_queue_consumers 0", "{consumers}");
+
+    // The agent's stream: a new waiting question carries what the lists show.
+    let mut stream = app
+        .http
+        .get(app.url(&format!("/v1/serv/alice/stream?session={alice}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let user = app.session("u1").await;
+    let (status, created) = app
+        .post_json("/v1/question/new", json!({ "session": user, "title": "where is it" }))
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let mut seen = String::new();
+    let data = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let chunk = stream.chunk().await.unwrap().expect("the stream goes on");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if let Some(at) = seen.find("event: question\ndata: ") {
+                if let Some(line) = seen[at + 22..]
+                    .split('\n')
+                    .next()
+                    .filter(|_| seen[at..].contains("\n\n"))
+                {
+                    return serde_json::from_str::<Value>(line).unwrap();
+                }
+            }
+        }
+    })
+    .await
+    .expect("an event: question");
+    assert_eq!(data["question_id"], created["question_id"]);
+    assert_eq!(data["title"], "where is it");
+    assert_eq!(data["user_id"], "u1");
+    assert_eq!(data["identify"], "com.example.shop");
+    let ts = data["timestamp"].as_f64().unwrap();
+    assert!(
+        (ts - support::now_ms() as f64 / 1000.0).abs() < 30.0,
+        "float seconds: {data}"
+    );
+    drop(stream);
+
+    // Logs to a pipe: no ANSI colour codes.
+    let out = support::kefu_cmd(&app.config.database_url)
+        .args(["admin", "app", "show-timeouts", "--identify", "com.example.none"])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.is_empty() && !stderr.contains('\u{1b}'), "{stderr:?}");
+    app.shutdown().await;
+}

@@ -1,5 +1,5 @@
 //! The answers, typed: what the OpenAPI document describes is what is serialized. List
-//! items never carry null; the original's defaults fill the gaps (origin-notes.md).
+//! items never carry null; the original's defaults fill the gaps (docs/api.md, "How lists show questions").
 
 use kefu_common::entity::{app, im_delivery, message, question, user};
 use serde::Serialize;

@@ -1,5 +1,5 @@
 //! Tencent Cloud IM: the customer-service send_msg API Kefu delivers agent replies
-//! through (../shared/spec/im-desk-send-msg.txt).
+//! through (`v4/desk_http_svc/send_msg`; README, "Tencent Cloud IM").
 
 pub mod deliveries;
 pub mod message;

@@ -1,4 +1,4 @@
-//! UserSig (TLSSigAPIv2, origin-notes.md): HMAC-SHA256 with the app's secret key over
+//! UserSig (TLSSigAPIv2, as Tencent documents it): HMAC-SHA256 with the app's secret key over
 //! `TLS.identifier:…\nTLS.sdkappid:…\nTLS.time:…\nTLS.expire:…\n`, put in a JSON
 //! document, zlib-compressed, base64 with `+/=` → `*-_`. Cached per (sdkappid,
 //! identifier) until a tenth of its lifetime is left.
