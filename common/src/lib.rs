@@ -3,6 +3,7 @@
 
 #[macro_use]
 pub mod domain;
+pub mod app_settings;
 pub mod broker;
 pub mod command;
 pub mod config;
