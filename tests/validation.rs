@@ -272,7 +272,7 @@ async fn bad_input(backend: Backend) {
             ],
         )
         .await;
-    refused(unknown, 404, "unknown_question", None);
+    refused(unknown, 404, "unknown_question", Some("question_id"));
 
     // Agent calls.
     let serve = format!("/v1/question/{qid}/serve");

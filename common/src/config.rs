@@ -68,8 +68,13 @@ pub struct Config {
     /// `KEFU_APP_RATE_BURST`: requests one app may make at once.
     pub app_rate_burst: u32,
     /// `KEFU_LOGIN_MAX_FAILURES`: failed serv/bind or serv/unbind passwords of one agent
-    /// before it is locked for `KEFU_LOGIN_LOCK_SECS` (0: never locked).
+    /// from one client address before that agent is locked for that address for
+    /// `KEFU_LOGIN_LOCK_SECS` (0: never locked); other addresses are not locked.
     pub login_max_failures: u32,
+    /// `KEFU_LOGIN_AGENT_SLOW_FAILURES`: failed logins of one agent over every address
+    /// after which each further attempt is slowed (`KEFU_LOGIN_SLOW_MS` more per failure
+    /// beyond it, at most 5 s); never a lock.
+    pub login_agent_slow_failures: u32,
     /// `KEFU_LOGIN_SOURCE_MAX_FAILURES`: failed agent logins from one client address
     /// (any agent) before the address is locked likewise (0: never locked).
     pub login_source_max_failures: u32,
@@ -79,6 +84,36 @@ pub struct Config {
     /// `KEFU_LOGIN_SLOW_MS`: each failure after the first answers this much later than
     /// the one before (at most 5 s).
     pub login_slow_ms: u64,
+    /// `KEFU_ADMIN_TOKEN_MAX_FAILURES`: wrong admin tokens from one client address
+    /// within `KEFU_ADMIN_TOKEN_LOCK_SECS` after which it is refused (429) for that long
+    /// (0: never).
+    pub admin_token_max_failures: u32,
+    /// `KEFU_ADMIN_TOKEN_LOCK_SECS`: the window and the lock of wrong admin tokens.
+    pub admin_token_lock_secs: u64,
+    /// `KEFU_TRUSTED_PROXIES`: addresses or CIDR ranges of reverse proxies whose
+    /// `X-Forwarded-For` names the client (e.g. `["10.0.0.0/8"]`); empty: the TCP peer
+    /// is the client.
+    pub trusted_proxies: Vec<String>,
+    /// `KEFU_HEADER_READ_TIMEOUT_MS`: a request's headers must arrive within this, from
+    /// the connection's start or from the end of the previous answer (so it is also the
+    /// keep-alive idle timeout).
+    pub header_read_timeout_ms: u64,
+    /// `KEFU_BODY_READ_TIMEOUT_MS`: the time a request body may take, beyond what
+    /// `KEFU_BODY_MIN_BYTES_PER_SEC` allows for its length; slower bodies get 408.
+    pub body_read_timeout_ms: u64,
+    /// `KEFU_BODY_MIN_BYTES_PER_SEC`: the slowest upload rate allowed for long bodies.
+    pub body_min_bytes_per_sec: u64,
+    /// `KEFU_MAX_CONNECTIONS`: open connections one ingest serves; more are answered 503
+    /// and closed.
+    pub max_connections: usize,
+    /// `KEFU_SSE_MAX_PER_SESSION`: live streams one session may hold open per ingest.
+    pub sse_max_per_session: usize,
+    /// `KEFU_SSE_MAX_PER_USER`: live streams one user (all its sessions) may hold open
+    /// per ingest.
+    pub sse_max_per_user: usize,
+    /// `KEFU_SSE_RECHECK_SECS`: how often a live stream re-checks that its session may
+    /// still see it (access changes also end streams at once, as events).
+    pub sse_recheck_secs: u64,
     /// `KEFU_PASSWORD_HASH_CONCURRENCY`: argon2 checks run at once (each takes ~19 MiB);
     /// 0: the number of CPUs.
     pub password_hash_concurrency: usize,
@@ -201,6 +236,17 @@ impl Default for Config {
             app_rate_per_sec: 20_000,
             app_rate_burst: 20_000,
             login_max_failures: 5,
+            login_agent_slow_failures: 50,
+            admin_token_max_failures: 10,
+            admin_token_lock_secs: 60,
+            trusted_proxies: Vec::new(),
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 10_000,
+            body_min_bytes_per_sec: 16 * 1024,
+            max_connections: 10_000,
+            sse_max_per_session: 5,
+            sse_max_per_user: 10,
+            sse_recheck_secs: 30,
             login_source_max_failures: 20,
             login_lock_secs: 900,
             login_slow_ms: 500,
@@ -368,6 +414,20 @@ impl Config {
         if self.relay_batch == 0 {
             return invalid("relay_batch", "must be at least 1");
         }
+        for proxy in &self.trusted_proxies {
+            if proxy.parse::<ipnet::IpNet>().is_err() && proxy.parse::<std::net::IpAddr>().is_err() {
+                return invalid("trusted_proxies", "each entry must be an IP address or a CIDR range");
+            }
+        }
+        if self.header_read_timeout_ms == 0 || self.body_read_timeout_ms == 0 {
+            return invalid("header_read_timeout_ms", "timeouts must be above 0");
+        }
+        if self.max_connections == 0 || self.sse_max_per_session == 0 || self.sse_max_per_user == 0 {
+            return invalid("max_connections", "connection and stream caps must be above 0");
+        }
+        if self.admin_token_lock_secs == 0 || self.sse_recheck_secs == 0 {
+            return invalid("admin_token_lock_secs", "must be above 0");
+        }
         if self.login_lock_secs == 0 {
             return invalid("login_lock_secs", "must be above 0");
         }
@@ -418,6 +478,18 @@ impl Config {
     }
 
     /// The avatar of users without one, in apps without their own default.
+    /// The parsed `KEFU_TRUSTED_PROXIES` (validated at load).
+    pub fn trusted_proxy_nets(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .ok()
+                    .or_else(|| p.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+            })
+            .collect()
+    }
+
     pub fn default_avatar(&self) -> String {
         if self.default_avatar_url.is_empty() {
             format!("{}/static/default-avatar.png", self.public_base())

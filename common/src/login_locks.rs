@@ -1,12 +1,14 @@
-//! Failed agent logins and the locks they lead to, per agent and per client address.
-//! Stored in the database: every ingest counts the same failures, a restart forgets
-//! none, and an operator can see (`kefu admin agent list`) and lift (`unlock`) a lock.
+//! Failed logins and the locks they lead to. Stored in the database: every ingest
+//! counts the same failures, a restart forgets none, and an operator can see (`kefu
+//! admin agent list`) and lift (`unlock`) a lock.
 //!
-//! An attempt is counted when it starts, so parallel guesses cannot slip past the
-//! limit; a right password forgives it (and the agent's earlier failures), an attempt
-//! the database could not judge is taken back.
-
-use std::collections::HashMap;
+//! Agent logins are counted per (agent, client address) — enough failures lock that
+//! pair only, so nobody can lock an agent out of its own devices — per address (one
+//! address guessing many agents is locked), and per agent over every address, which
+//! never locks but slows each further attempt. Wrong admin tokens are counted per
+//! address. An attempt is counted when it starts, so parallel guesses cannot slip past
+//! a limit; a right password forgives it, an attempt the database could not judge is
+//! taken back.
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
@@ -18,45 +20,84 @@ use crate::entity::login_lock::{self, Column};
 /// What a row counts the failures of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// One agent account, from any address.
+    /// One agent account, from any address: never locked, only slowed.
     Agent,
+    /// One agent account from one client address (subject: [`pair`]).
+    Pair,
     /// One client address, whichever agents it tries.
     Address,
+    /// Wrong admin API tokens from one client address.
+    AdminToken,
 }
 
 impl Scope {
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Agent => "agent",
+            Scope::Pair => "agent_address",
             Scope::Address => "address",
+            Scope::AdminToken => "admin_token",
         }
+    }
+
+    fn parse(s: &str) -> Option<Scope> {
+        [Scope::Agent, Scope::Pair, Scope::Address, Scope::AdminToken]
+            .into_iter()
+            .find(|scope| scope.as_str() == s)
     }
 }
 
-/// How many failures lock, and for how long (`KEFU_LOGIN_*`).
+/// Separates the agent from the address in a [`Scope::Pair`] subject: a control
+/// character, which no serv_id holds.
+const PAIR_SEPARATOR: char = '\u{1f}';
+
+/// The subject of an (agent, address) pair.
+pub fn pair(serv_id: &str, address: &str) -> String {
+    format!("{serv_id}{PAIR_SEPARATOR}{address}")
+}
+
+/// How many failures lock, and for how long (`KEFU_LOGIN_*`, `KEFU_ADMIN_TOKEN_*`).
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
-    /// Failures of one agent that lock it (0: never).
-    pub max_agent: u32,
+    /// Failures of one agent from one address that lock that pair (0: never).
+    pub max_pair: u32,
     /// Failures from one address that lock it (0: never).
     pub max_address: u32,
-    /// The lock's length, and the quiet time after which failures are forgotten.
+    /// Failures of one agent over every address after which each attempt is slowed.
+    pub agent_slow_after: u32,
+    /// The lock's length, and the quiet time after which login failures are forgotten.
     pub window_ms: i64,
+    /// Wrong admin tokens from one address, within `admin_window_ms`, that lock it.
+    pub max_admin: u32,
+    pub admin_window_ms: i64,
 }
 
 impl Policy {
     pub fn from_config(config: &Config) -> Self {
         Self {
-            max_agent: config.login_max_failures,
+            max_pair: config.login_max_failures,
             max_address: config.login_source_max_failures,
+            agent_slow_after: config.login_agent_slow_failures,
             window_ms: (config.login_lock_secs * 1000) as i64,
+            max_admin: config.admin_token_max_failures,
+            admin_window_ms: (config.admin_token_lock_secs * 1000) as i64,
         }
     }
 
+    /// Failures that lock (0: never).
     fn max(&self, scope: Scope) -> u32 {
         match scope {
-            Scope::Agent => self.max_agent,
+            Scope::Agent => 0,
+            Scope::Pair => self.max_pair,
             Scope::Address => self.max_address,
+            Scope::AdminToken => self.max_admin,
+        }
+    }
+
+    fn window(&self, scope: Scope) -> i64 {
+        match scope {
+            Scope::AdminToken => self.admin_window_ms,
+            _ => self.window_ms,
         }
     }
 }
@@ -75,16 +116,15 @@ fn key(scope: Scope, subject: &str) -> Condition {
         .add(Column::Subject.eq(subject))
 }
 
-/// The lock that refuses this login now, if any (the later one when both are locked).
+/// The lock in force on any of these (scope, subject) keys, if any (the latest-ending).
 pub async fn active_lock(
     db: &impl ConnectionTrait,
-    serv_id: &str,
-    address: Option<&str>,
+    keys: &[(Scope, &str)],
     now_ms: i64,
 ) -> Result<Option<Lock>, DbErr> {
-    let mut which = Condition::any().add(key(Scope::Agent, serv_id));
-    if let Some(address) = address {
-        which = which.add(key(Scope::Address, address));
+    let mut which = Condition::any();
+    for (scope, subject) in keys {
+        which = which.add(key(*scope, subject));
     }
     let rows = login_lock::Entity::find()
         .filter(which)
@@ -94,11 +134,7 @@ pub async fn active_lock(
     Ok(rows
         .into_iter()
         .filter_map(|r| {
-            let scope = if r.scope == Scope::Agent.as_str() {
-                Scope::Agent
-            } else {
-                Scope::Address
-            };
+            let scope = Scope::parse(&r.scope)?;
             r.locked_until.map(|until_ms| Lock { scope, until_ms })
         })
         .max_by_key(|l| l.until_ms))
@@ -133,7 +169,7 @@ pub async fn count(
         .col_expr(Column::Failures, Expr::value(0))
         .col_expr(Column::LockedUntil, Expr::value(Option::<i64>::None))
         .filter(key(scope, subject))
-        .filter(Column::LastFailureAt.lt(now_ms - policy.window_ms))
+        .filter(Column::LastFailureAt.lt(now_ms - policy.window(scope)))
         .filter(unlocked.clone())
         .exec(db)
         .await?;
@@ -146,7 +182,7 @@ pub async fn count(
     let max = policy.max(scope);
     if max > 0 {
         login_lock::Entity::update_many()
-            .col_expr(Column::LockedUntil, Expr::value(now_ms + policy.window_ms))
+            .col_expr(Column::LockedUntil, Expr::value(now_ms + policy.window(scope)))
             .filter(key(scope, subject))
             .filter(Column::Failures.gte(max as i32))
             .filter(unlocked)
@@ -192,22 +228,59 @@ pub async fn clear(db: &impl ConnectionTrait, scope: Scope, subject: &str, now_m
     Ok(was_locked)
 }
 
-/// Agents locked now, with the end of their lock (ms).
-pub async fn locked_agents(db: &impl ConnectionTrait, now_ms: i64) -> Result<HashMap<String, i64>, DbErr> {
+/// The pair rows of an agent (`serv_id`) or of an address.
+async fn pairs_of(
+    db: &impl ConnectionTrait,
+    serv_id: Option<&str>,
+    address: Option<&str>,
+) -> Result<Vec<login_lock::Model>, DbErr> {
     Ok(login_lock::Entity::find()
-        .filter(Column::Scope.eq(Scope::Agent.as_str()))
-        .filter(Column::LockedUntil.gt(now_ms))
+        .filter(Column::Scope.eq(Scope::Pair.as_str()))
         .all(db)
         .await?
         .into_iter()
-        .filter_map(|r| r.locked_until.map(|u| (r.subject, u)))
+        .filter(|r| {
+            let (agent, addr) = r.subject.split_once(PAIR_SEPARATOR).unwrap_or((&r.subject, ""));
+            serv_id.is_some_and(|s| s == agent) || address.is_some_and(|a| a == addr)
+        })
         .collect())
+}
+
+/// When the agent's latest login lock (from any address) ends (ms), if one is in force.
+pub async fn agent_locked_until(db: &impl ConnectionTrait, serv_id: &str, now_ms: i64) -> Result<Option<i64>, DbErr> {
+    Ok(pairs_of(db, Some(serv_id), None)
+        .await?
+        .into_iter()
+        .filter_map(|r| r.locked_until)
+        .filter(|until| *until > now_ms)
+        .max())
+}
+
+/// Lifts every login lock of the agent (each address's) and forgets its failures.
+/// Answers whether one was in force.
+pub async fn clear_agent(db: &impl ConnectionTrait, serv_id: &str, now_ms: i64) -> Result<bool, DbErr> {
+    let mut was_locked = false;
+    for row in pairs_of(db, Some(serv_id), None).await? {
+        was_locked |= clear(db, Scope::Pair, &row.subject, now_ms).await?;
+    }
+    clear(db, Scope::Agent, serv_id, now_ms).await?;
+    Ok(was_locked)
+}
+
+/// Lifts the address's login lock, and its locks of single agents.
+pub async fn clear_address(db: &impl ConnectionTrait, address: &str, now_ms: i64) -> Result<bool, DbErr> {
+    let mut was_locked = clear(db, Scope::Address, address, now_ms).await?;
+    for row in pairs_of(db, None, Some(address)).await? {
+        was_locked |= clear(db, Scope::Pair, &row.subject, now_ms).await?;
+    }
+    Ok(was_locked)
 }
 
 /// Deletes rows whose failures are forgotten and whose lock (if any) has ended.
 pub async fn prune(db: &impl ConnectionTrait, policy: &Policy, now_ms: i64) -> Result<u64, DbErr> {
+    let longest = policy.window_ms.max(policy.admin_window_ms);
     Ok(login_lock::Entity::delete_many()
-        .filter(Column::LastFailureAt.lt(now_ms - policy.window_ms))
+        .filter(Column::LastFailureAt.lt(now_ms - longest))
         .filter(
             Condition::any()
                 .add(Column::LockedUntil.is_null())

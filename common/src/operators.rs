@@ -13,8 +13,8 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::domain::{AppName, Identify, NewPassword, ServId, SessionToken, Url, UserId};
-use crate::entity::{agent, agent_app, agent_binding, app, login_lock, session};
-use crate::login_locks::{self, Scope};
+use crate::entity::{agent, agent_app, agent_binding, app, session};
+use crate::login_locks;
 use crate::{db, now_ms, store};
 
 pub use crate::app_settings::{
@@ -224,11 +224,8 @@ async fn agent_view(db: &impl ConnectionTrait, row: agent::Model) -> Result<Agen
         .order_by_asc(app::Column::Id)
         .all(db)
         .await?;
-    let locked_until = login_lock::Entity::find_by_id((Scope::Agent.as_str().to_owned(), row.serv_id.clone()))
-        .one(db)
+    let locked_until = login_locks::agent_locked_until(db, &row.serv_id, now_ms())
         .await?
-        .and_then(|l| l.locked_until)
-        .filter(|until| *until > now_ms())
         .map(|until| (until + 999) / 1000);
     Ok(AgentView {
         locked_until,
@@ -351,7 +348,7 @@ pub async fn set_agent_password(
     let updated = row.update(&txn).await?;
     end_bindings(&txn, serv_id).await?;
     // Whoever was locked out by failures before gets a clean start with the new password.
-    login_locks::clear(&txn, Scope::Agent, serv_id.as_str(), now_ms()).await?;
+    login_locks::clear_agent(&txn, serv_id.as_str(), now_ms()).await?;
     let view = agent_view(&txn, updated).await?;
     txn.commit().await?;
     Ok(view)
@@ -360,7 +357,7 @@ pub async fn set_agent_password(
 /// Lifts the agent's login lock and forgets its failed logins.
 pub async fn unlock_agent(db: &DatabaseConnection, serv_id: &ServId) -> Result<AgentView, OperatorError> {
     let row = agent_row(db, serv_id).await?;
-    if login_locks::clear(db, Scope::Agent, serv_id.as_str(), now_ms()).await? {
+    if login_locks::clear_agent(db, serv_id.as_str(), now_ms()).await? {
         tracing::info!(serv_id = %serv_id.as_str().escape_debug(), "agent login lock lifted by an operator");
     }
     agent_view(db, row).await
@@ -380,7 +377,7 @@ pub async fn unlock_address(
     address: std::net::IpAddr,
 ) -> Result<AddressUnlocked, OperatorError> {
     let address = address.to_string();
-    let unlocked = login_locks::clear(db, Scope::Address, &address, now_ms()).await?;
+    let unlocked = login_locks::clear_address(db, &address, now_ms()).await?;
     if unlocked {
         tracing::info!(%address, "address login lock lifted by an operator");
     }

@@ -167,19 +167,36 @@ impl Caller {
     }
 }
 
-/// The client's address (the TCP peer), when the server knows it.
+/// The client's address: the TCP peer, or, when the peer is one of
+/// `KEFU_TRUSTED_PROXIES`, the last address of `X-Forwarded-For` that is not a trusted
+/// proxy (the proxies append what they saw, so only the right-hand entries are theirs).
 pub struct Source(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for Source {
+pub fn client_address(parts: &Parts, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())?;
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    Some(forwarded.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer))
+}
+
+impl FromRequestParts<AppState> for Source {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Source(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Source(client_address(parts, &state.trusted_proxies)))
     }
 }
 
@@ -240,6 +257,7 @@ pub async fn verify_agent(
             tracing::warn!(serv_id = %serv_id.as_str().escape_debug(), source = ?source, scope = lock.scope.as_str(), locked_until = lock.until_ms, "agent login refused: locked after failed attempts");
             locked(serv_id, lock)
         })?;
+    tokio::time::sleep(attempt.delay).await;
     let checked = check_password(state, serv_id, password).await;
     let (exists, disabled, ok) = match checked {
         Ok(found) => found,
@@ -275,18 +293,18 @@ fn locked(serv_id: &ServId, lock: Lock) -> ApiError {
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default();
     let (field, debug) = match lock.scope {
-        Scope::Agent => (
-            "serv_id",
-            format!(
-                "the agent account {serv_id} is locked after too many failed logins until {until} \
-                 (retry in {wait_secs} s); an operator can unlock it"
-            ),
-        ),
         Scope::Address => (
             "password",
             format!(
                 "agent logins from this address are locked after too many failed passwords until {until} \
                  (retry in {wait_secs} s); an operator can unlock it"
+            ),
+        ),
+        _ => (
+            "serv_id",
+            format!(
+                "the agent account {serv_id} is locked for logins from this address after too many \
+                 failed passwords until {until} (retry in {wait_secs} s); an operator can unlock it"
             ),
         ),
     };
@@ -325,18 +343,20 @@ async fn check_password(
 /// `signature` = hex HMAC-SHA256(secret, timestamp + "\n" + METHOD + "\n" + path + "\n" + body).
 /// Returns the signature (lowercase hex).
 fn verify_signature(state: &AppState, input: &RawInput, app: &app::Model) -> Result<String, ApiError> {
-    let query_str = |name: &str| -> Result<String, ApiError> {
-        match input.query_str(name) {
-            Some(s) if !s.is_empty() => Ok(s.to_owned()),
-            _ => Err(ApiError::field(
+    let signed = |name: &str| -> Result<String, ApiError> {
+        input.signed_param(name).map(str::to_owned).ok_or_else(|| {
+            ApiError::field(
                 ErrorCode::MissingField,
                 name,
-                format!("query parameter {name} is required"),
-            )),
-        }
+                format!(
+                    "{name} is required (header Kefu-{} or query parameter {name})",
+                    capitalized(name)
+                ),
+            )
+        })
     };
-    let timestamp = query_str("timestamp")?;
-    let signature = query_str("signature")?;
+    let timestamp = signed("timestamp")?;
+    let signature = signed("signature")?;
     check_timestamp(&timestamp, state.config.signature_skew_secs)?;
     let bad = || ApiError::field(ErrorCode::BadSignature, "signature", "signature does not match");
     let given = hex::decode(signature.to_ascii_lowercase()).map_err(|_| bad())?;
@@ -352,6 +372,15 @@ fn verify_signature(state: &AppState, input: &RawInput, app: &app::Model) -> Res
     // verify_slice compares in constant time.
     mac.verify_slice(&given).map_err(|_| bad())?;
     Ok(signature.to_ascii_lowercase())
+}
+
+/// `timestamp` → `Timestamp`, for the header names in messages.
+pub fn capitalized(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
 }
 
 /// A signed call's `timestamp`: milliseconds since the epoch within `skew_secs` of the

@@ -105,6 +105,16 @@ fn too_large(limit: usize) -> ApiError {
 
 async fn parse(parts: &Parts, body: axum::body::Body, limit: usize) -> Result<RawInput, ApiError> {
     let query = pairs(parts.uri.query().unwrap_or(""), "query string")?;
+    // A compressed body would be read as if plain: refuse it, as nothing here inflates.
+    if let Some(encoding) = parts.headers.get(header::CONTENT_ENCODING) {
+        let encoding = String::from_utf8_lossy(encoding.as_bytes()).trim().to_ascii_lowercase();
+        if !encoding.is_empty() && encoding != "identity" {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                format!("Content-Encoding {encoding:?} is not supported; send the body uncompressed"),
+            ));
+        }
+    }
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -189,10 +199,33 @@ fn parse_body(headers: &HeaderMap, raw: &[u8]) -> Result<Map<String, Value>, Api
     }
 }
 
+/// `application/x-www-form-urlencoded` pairs (`+` a space, `%XX` a byte). Decoding is
+/// strict: a name or value whose bytes are not UTF-8 once percent-decoded is refused
+/// (naming it), never stored with replacement characters.
 fn pairs(text: &str, what: &str) -> Result<Map<String, Value>, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(text)
-        .map_err(|e| ApiError::new(ErrorCode::MalformedBody, format!("malformed {what}: {e}")))?;
-    Ok(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+    let decode = |raw: &str| -> Result<String, Vec<u8>> {
+        let bytes: Vec<u8> = percent_encoding::percent_decode(raw.replace('+', " ").as_bytes()).collect();
+        String::from_utf8(bytes).map_err(|e| e.into_bytes())
+    };
+    let mut map = Map::new();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = decode(raw_name).map_err(|_| {
+            ApiError::new(
+                ErrorCode::MalformedBody,
+                format!("malformed {what}: a parameter name is not UTF-8 once percent-decoded"),
+            )
+        })?;
+        let value = decode(raw_value).map_err(|_| {
+            ApiError::field(
+                ErrorCode::InvalidField,
+                &name,
+                format!("{name} is not UTF-8 once percent-decoded (in the {what})"),
+            )
+        })?;
+        map.insert(name, Value::String(value));
+    }
+    Ok(map)
 }
 
 /// Fields that never enter a fingerprint: secrets, and the per-attempt signature.
@@ -227,6 +260,21 @@ impl RawInput {
 
     pub fn query_str(&self, name: &str) -> Option<&str> {
         self.query.get(name).and_then(Value::as_str)
+    }
+
+    /// A signed call's `timestamp` or `signature`: the `Kefu-Timestamp` /
+    /// `Kefu-Signature` header (kept out of URLs and so out of proxies' logs), else the
+    /// query parameter of that name; `None` when neither is given or it is empty.
+    pub fn signed_param(&self, name: &str) -> Option<&str> {
+        let header = match name {
+            "timestamp" => "kefu-timestamp",
+            "signature" => "kefu-signature",
+            _ => return self.query_str(name).filter(|s| !s.is_empty()),
+        };
+        self.header(header)
+            .map(str::trim)
+            .or_else(|| self.query_str(name))
+            .filter(|s| !s.is_empty())
     }
 
     /// Deserializes a typed request from the query and body fields.

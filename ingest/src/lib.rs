@@ -41,12 +41,15 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The events SSE clients are fed from.
     pub hub: realtime::Hub,
+    /// `KEFU_TRUSTED_PROXIES`, parsed.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
 
 impl AppState {
     pub fn new(db: DatabaseConnection, broker: Broker, config: Arc<Config>) -> Result<Self, MediaError> {
         let hub = realtime::Hub::new(config.sse_buffer);
         Ok(Self {
+            trusted_proxies: Arc::new(config.trusted_proxy_nets()),
             media: MediaStore::from_config(&config)?,
             limits: Arc::new(limits::Limits::from_config(&config)),
             db,

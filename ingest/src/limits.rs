@@ -80,8 +80,8 @@ impl Limits {
     }
 }
 
-/// Failed agent logins, counted in the database (`kefu_common::login_locks`), and how
-/// much a failure is slowed down.
+/// Failed agent logins and admin tokens, counted in the database
+/// (`kefu_common::login_locks`), and how much a failure is slowed down.
 pub struct Logins {
     pub policy: Policy,
     slow: Duration,
@@ -90,10 +90,15 @@ pub struct Logins {
 /// A login attempt under way, already counted; `succeeded` forgives it.
 pub struct Attempt {
     agent: String,
-    address: Option<String>,
+    address: String,
     /// How long to hold back the answer if the password turns out wrong.
     pub slowdown: Duration,
+    /// How long to wait before checking at all: the agent failed too often overall.
+    pub delay: Duration,
 }
+
+/// The address failures are counted for when the peer is unknown (never in `serve`).
+const UNKNOWN_ADDRESS: &str = "unknown";
 
 impl Logins {
     fn from_config(config: &Config) -> Self {
@@ -103,8 +108,8 @@ impl Logins {
         }
     }
 
-    /// Starts an attempt (counted against the agent and the address), or the lock that
-    /// refuses it.
+    /// Starts an attempt (counted against the agent from this address, the address, and
+    /// the agent overall), or the lock that refuses it.
     pub async fn begin(
         &self,
         db: &DatabaseConnection,
@@ -112,40 +117,67 @@ impl Logins {
         source: Option<IpAddr>,
     ) -> Result<Result<Attempt, Lock>, DbErr> {
         let now = now_ms();
-        let address = source.map(|s| s.to_string());
-        if let Some(lock) = login_locks::active_lock(db, agent, address.as_deref(), now).await? {
+        let address = source.map_or_else(|| UNKNOWN_ADDRESS.to_owned(), |s| s.to_string());
+        let pair = login_locks::pair(agent, &address);
+        let keys = [(Scope::Pair, pair.as_str()), (Scope::Address, address.as_str())];
+        if let Some(lock) = login_locks::active_lock(db, &keys, now).await? {
             return Ok(Err(lock));
         }
-        let count = login_locks::count(db, &self.policy, Scope::Agent, agent, now).await?;
-        if let Some(address) = &address {
-            login_locks::count(db, &self.policy, Scope::Address, address, now).await?;
-        }
-        let slowdown = (self.slow * count.saturating_sub(1)).min(MAX_SLOWDOWN);
+        let from_here = login_locks::count(db, &self.policy, Scope::Pair, &pair, now).await?;
+        login_locks::count(db, &self.policy, Scope::Address, &address, now).await?;
+        let overall = login_locks::count(db, &self.policy, Scope::Agent, agent, now).await?;
+        let slowdown = (self.slow * from_here.saturating_sub(1)).min(MAX_SLOWDOWN);
+        let beyond = overall.saturating_sub(self.policy.agent_slow_after.max(1));
+        let delay = (self.slow * beyond).min(MAX_SLOWDOWN);
         Ok(Ok(Attempt {
             agent: agent.to_owned(),
             address,
             slowdown,
+            delay,
         }))
     }
 
     /// The password was right: the attempt is not a failure, and the agent's earlier
     /// failures are forgiven (the address's are not: it may be guessing many agents).
     pub async fn succeeded(&self, db: &DatabaseConnection, attempt: Attempt) -> Result<(), DbErr> {
-        login_locks::clear(db, Scope::Agent, &attempt.agent, now_ms()).await?;
-        if let Some(address) = &attempt.address {
-            login_locks::uncount(db, &self.policy, Scope::Address, address).await?;
-        }
-        Ok(())
+        let now = now_ms();
+        login_locks::clear(
+            db,
+            Scope::Pair,
+            &login_locks::pair(&attempt.agent, &attempt.address),
+            now,
+        )
+        .await?;
+        login_locks::clear(db, Scope::Agent, &attempt.agent, now).await?;
+        login_locks::uncount(db, &self.policy, Scope::Address, &attempt.address).await
     }
 
     /// The attempt could not be judged (the database was unreachable): it does not count.
     pub async fn abandon(&self, db: &DatabaseConnection, attempt: Attempt) {
-        let mut undo = vec![(Scope::Agent, attempt.agent.as_str())];
-        undo.extend(attempt.address.as_deref().map(|a| (Scope::Address, a)));
+        let pair = login_locks::pair(&attempt.agent, &attempt.address);
+        let undo = [
+            (Scope::Pair, pair.as_str()),
+            (Scope::Address, attempt.address.as_str()),
+            (Scope::Agent, attempt.agent.as_str()),
+        ];
         for (scope, subject) in undo {
             if let Err(err) = login_locks::uncount(db, &self.policy, scope, subject).await {
                 tracing::warn!(error = %err, scope = scope.as_str(), "could not take back an unjudged login attempt");
             }
         }
+    }
+
+    /// `Err(lock)` while wrong admin tokens from this address are refused.
+    pub async fn admin_refused(&self, db: &DatabaseConnection, source: Option<IpAddr>) -> Result<Option<Lock>, DbErr> {
+        let address = source.map_or_else(|| UNKNOWN_ADDRESS.to_owned(), |s| s.to_string());
+        login_locks::active_lock(db, &[(Scope::AdminToken, address.as_str())], now_ms()).await
+    }
+
+    /// Counts a wrong admin token from this address.
+    pub async fn admin_failed(&self, db: &DatabaseConnection, source: Option<IpAddr>) -> Result<(), DbErr> {
+        let address = source.map_or_else(|| UNKNOWN_ADDRESS.to_owned(), |s| s.to_string());
+        login_locks::count(db, &self.policy, Scope::AdminToken, &address, now_ms())
+            .await
+            .map(|_| ())
     }
 }

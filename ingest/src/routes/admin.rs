@@ -37,6 +37,15 @@ impl FromRequestParts<AppState> for Admin {
                 "no such endpoint (the admin API is off)",
             ));
         };
+        // An address that sent too many wrong tokens is not even checked.
+        let source = crate::auth::client_address(parts, &state.trusted_proxies);
+        let logins = &state.limits.logins;
+        if let Some(lock) = logins.admin_refused(&state.db, source).await? {
+            let wait = ((lock.until_ms - kefu_common::now_ms()).max(0) as u64)
+                .div_ceil(1000)
+                .max(1);
+            return Err(ApiError::TooFrequent(wait));
+        }
         let given = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -46,6 +55,8 @@ impl FromRequestParts<AppState> for Admin {
         if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
             Ok(Admin)
         } else {
+            tracing::warn!(source = ?source, "admin API: wrong or missing admin token");
+            logins.admin_failed(&state.db, source).await?;
             Err(ApiError::new(ErrorCode::BadAdminToken, "admin token missing or wrong"))
         }
     }

@@ -136,14 +136,8 @@ async fn app_of(state: &AppState, appid: &str) -> Result<app::Model, ApiError> {
 /// `signature` = lowercase hex SHA-1 of `appid + secret + timestamp`, the appid exactly as
 /// in the path, the timestamp (ms) within the accepted skew. Returns the signature.
 fn verify(state: &AppState, input: &RawInput, appid: &str, app: &app::Model) -> Result<String, ApiError> {
-    let timestamp = input
-        .query_str("timestamp")
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| missing("timestamp"))?;
-    let signature = input
-        .query_str("signature")
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| missing("signature"))?;
+    let timestamp = input.signed_param("timestamp").ok_or_else(|| missing("timestamp"))?;
+    let signature = input.signed_param("signature").ok_or_else(|| missing("signature"))?;
     crate::auth::check_timestamp(timestamp, state.config.signature_skew_secs)?;
     let expected = hex::encode(
         Sha1::new()
