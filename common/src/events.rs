@@ -140,11 +140,33 @@ pub enum DomainEvent {
         id: String,
         tag: Option<String>,
     },
+    /// Access ended (an operator revoked sessions, disabled an agent or an app, set a
+    /// new password): live streams it concerns re-check their session and end.
+    AccessRevoked {
+        app_id: i64,
+        /// The user whose session(s) ended, when it was one user.
+        user_id: Option<String>,
+        /// The agent whose devices lost access, when it was one agent.
+        serv_id: Option<String>,
+        reason: AccessReason,
+    },
+}
+
+/// Why access ended (`kefu.access.revoked`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessReason {
+    SessionRevoked,
+    UserSessionsRevoked,
+    AgentBindingsRevoked,
+    AgentDisabled,
+    AgentPasswordChanged,
+    AppDisabled,
 }
 
 impl DomainEvent {
     /// Every event type, for documentation and tests.
-    pub const TYPES: [&'static str; 13] = [
+    pub const TYPES: [&'static str; 14] = [
         "kefu.question.created",
         "kefu.question.served",
         "kefu.question.quit",
@@ -158,6 +180,7 @@ impl DomainEvent {
         "kefu.leavemessage.tagged",
         "kefu.question.finish_requested",
         "kefu.question.timed_out",
+        "kefu.access.revoked",
     ];
 
     /// The CloudEvent `type`, also the routing key on `kefu.events`.
@@ -177,6 +200,7 @@ impl DomainEvent {
             LeaveMessageTagged { .. } => Self::TYPES[10],
             QuestionFinishRequested { .. } => Self::TYPES[11],
             QuestionTimedOut { .. } => Self::TYPES[12],
+            AccessRevoked { .. } => Self::TYPES[13],
         }
     }
 
@@ -195,7 +219,8 @@ impl DomainEvent {
             | AgentBound { app_id, .. }
             | AgentUnbound { app_id, .. }
             | LeaveMessageCreated { app_id, .. }
-            | LeaveMessageTagged { app_id, .. } => *app_id,
+            | LeaveMessageTagged { app_id, .. }
+            | AccessRevoked { app_id, .. } => *app_id,
         }
     }
 
@@ -214,6 +239,7 @@ impl DomainEvent {
             LeaveMessageCreated { id, .. } | LeaveMessageTagged { id, .. } => Some(id.clone()),
             SessionOpened { user_id, .. } => Some(user_id.clone()),
             AgentBound { serv_id, .. } | AgentUnbound { serv_id, .. } => Some(serv_id.clone()),
+            AccessRevoked { serv_id, user_id, .. } => serv_id.clone().or_else(|| user_id.clone()),
         }
     }
 

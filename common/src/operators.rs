@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::domain::{AppName, Identify, NewPassword, ServId, SessionToken, Url, UserId};
 use crate::entity::{agent, agent_app, agent_binding, app, session};
+use crate::events::{AccessReason, DomainEvent};
 use crate::login_locks;
 use crate::{db, now_ms, store};
 
@@ -182,9 +183,16 @@ pub async fn set_app_disabled(
     if found.disabled_at.is_some() == disabled {
         return Ok(found.into());
     }
+    let txn = db.begin().await?;
+    let app_id = found.id;
     let mut row: app::ActiveModel = found.into();
     row.disabled_at = Set(disabled.then(now_ms));
-    Ok(row.update(db).await?.into())
+    let updated = row.update(&txn).await?;
+    if disabled {
+        access_revoked(&txn, &[app_id], None, None, AccessReason::AppDisabled).await?;
+    }
+    txn.commit().await?;
+    Ok(updated.into())
 }
 
 /// A new secret; the old one stops verifying at once.
@@ -311,6 +319,33 @@ pub async fn get_agent(db: &DatabaseConnection, serv_id: &ServId) -> Result<Agen
     agent_view(db, row).await
 }
 
+/// Tells live streams (and downstream consumers) that access ended, as events written in
+/// the change's own transaction: one per app concerned.
+async fn access_revoked(
+    txn: &impl ConnectionTrait,
+    app_ids: &[i64],
+    user_id: Option<&str>,
+    serv_id: Option<&str>,
+    reason: AccessReason,
+) -> Result<(), DbErr> {
+    let events: Vec<DomainEvent> = app_ids
+        .iter()
+        .map(|app_id| DomainEvent::AccessRevoked {
+            app_id: *app_id,
+            user_id: user_id.map(str::to_owned),
+            serv_id: serv_id.map(str::to_owned),
+            reason,
+        })
+        .collect();
+    crate::outbox::write(txn, &events).await.map(|_| ())
+}
+
+/// An agent's access ended: an event for each app it serves.
+async fn agent_access_revoked(txn: &impl ConnectionTrait, serv_id: &ServId, reason: AccessReason) -> Result<(), DbErr> {
+    let app_ids = store::agent_app_ids(txn, serv_id.as_str()).await?;
+    access_revoked(txn, &app_ids, None, Some(serv_id.as_str()), reason).await
+}
+
 /// Ends every device binding of the agent.
 async fn end_bindings(db: &impl ConnectionTrait, serv_id: &ServId) -> Result<u64, DbErr> {
     Ok(agent_binding::Entity::delete_many()
@@ -328,10 +363,16 @@ pub async fn set_agent_disabled(
     disabled: bool,
 ) -> Result<AgentView, OperatorError> {
     let found = agent_row(db, serv_id).await?;
+    let txn = db.begin().await?;
     let mut row: agent::ActiveModel = found.into();
     row.disabled_at = Set(disabled.then(now_ms));
-    let updated = row.update(db).await?;
-    agent_view(db, updated).await
+    let updated = row.update(&txn).await?;
+    if disabled {
+        agent_access_revoked(&txn, serv_id, AccessReason::AgentDisabled).await?;
+    }
+    let view = agent_view(&txn, updated).await?;
+    txn.commit().await?;
+    Ok(view)
 }
 
 /// A new password; every device bound with the old one is unbound.
@@ -349,6 +390,7 @@ pub async fn set_agent_password(
     end_bindings(&txn, serv_id).await?;
     // Whoever was locked out by failures before gets a clean start with the new password.
     login_locks::clear_agent(&txn, serv_id.as_str(), now_ms()).await?;
+    agent_access_revoked(&txn, serv_id, AccessReason::AgentPasswordChanged).await?;
     let view = agent_view(&txn, updated).await?;
     txn.commit().await?;
     Ok(view)
@@ -403,11 +445,24 @@ pub async fn set_agent_apps(
 pub async fn revoke_session(db: &DatabaseConnection, token: &SessionToken) -> Result<u64, OperatorError> {
     let digest = token.digest();
     let txn = db.begin().await?;
+    let found = session::Entity::find_by_id(digest.as_str()).one(&txn).await?;
+    let binding = agent_binding::Entity::find_by_id(digest.as_str()).one(&txn).await?;
     agent_binding::Entity::delete_by_id(digest.as_str()).exec(&txn).await?;
     let n = session::Entity::delete_by_id(digest.as_str())
         .exec(&txn)
         .await?
         .rows_affected;
+    if let Some(found) = found {
+        let serv_id = binding.map(|b| b.serv_id);
+        access_revoked(
+            &txn,
+            &[found.app_id],
+            Some(&found.user_id),
+            serv_id.as_deref(),
+            AccessReason::SessionRevoked,
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(n)
 }
@@ -437,6 +492,14 @@ pub async fn revoke_user_sessions(
         .exec(&txn)
         .await?
         .rows_affected;
+    access_revoked(
+        &txn,
+        &[app.id],
+        Some(user_id.as_str()),
+        None,
+        AccessReason::UserSessionsRevoked,
+    )
+    .await?;
     txn.commit().await?;
     Ok(n)
 }
@@ -444,7 +507,11 @@ pub async fn revoke_user_sessions(
 /// Ends every device binding of an agent (the admin's "sign this agent out").
 pub async fn revoke_agent_bindings(db: &DatabaseConnection, serv_id: &ServId) -> Result<u64, OperatorError> {
     agent_row(db, serv_id).await?;
-    Ok(end_bindings(db, serv_id).await?)
+    let txn = db.begin().await?;
+    let n = end_bindings(&txn, serv_id).await?;
+    agent_access_revoked(&txn, serv_id, AccessReason::AgentBindingsRevoked).await?;
+    txn.commit().await?;
+    Ok(n)
 }
 
 /// Deletes expired sessions and their bindings (the janitor).

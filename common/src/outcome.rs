@@ -84,10 +84,16 @@ pub enum ErrorCode {
     /// 30021: agent logins are locked (this agent, or this client address) after too
     /// many failures, until an operator unlocks them or the lock ends.
     AgentLocked,
+    /// 30022: more live streams for this session or user than allowed.
+    TooManyStreams,
+    /// 30023: the request (its body) did not arrive in time.
+    RequestTimeout,
+    /// 30024: the ingest holds as many connections as it may.
+    TooManyConnections,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 36] = {
+    pub const ALL: [ErrorCode; 39] = {
         use ErrorCode::*;
         [
             Internal,
@@ -126,6 +132,9 @@ impl ErrorCode {
             AgentDisabled,
             AlreadyExists,
             AgentLocked,
+            TooManyStreams,
+            RequestTimeout,
+            TooManyConnections,
         ]
     };
 
@@ -168,6 +177,9 @@ impl ErrorCode {
             AgentDisabled => 30019,
             AlreadyExists => 30020,
             AgentLocked => 30021,
+            TooManyStreams => 30022,
+            RequestTimeout => 30023,
+            TooManyConnections => 30024,
         }
     }
 
@@ -211,6 +223,9 @@ impl ErrorCode {
             AgentDisabled => "agent_disabled",
             AlreadyExists => "already_exists",
             AgentLocked => "agent_locked",
+            TooManyStreams => "too_many_streams",
+            RequestTimeout => "request_timeout",
+            TooManyConnections => "too_many_connections",
         }
     }
 
@@ -247,8 +262,9 @@ impl ErrorCode {
             | IdempotencyKeyReused
             | AlreadyExists => 409,
             BodyTooLarge => 413,
-            Overloaded | TooFrequent | AgentLocked => 429,
-            Unavailable => 503,
+            Overloaded | TooFrequent | AgentLocked | TooManyStreams => 429,
+            RequestTimeout => 408,
+            Unavailable | TooManyConnections => 503,
             Internal => 500,
         }
     }

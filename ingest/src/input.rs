@@ -59,6 +59,21 @@ impl FromRequestParts<AppState> for Input {
 pub struct BodyLimit {
     pub bytes: usize,
     pub style: ErrorStyle,
+    pub pace: BodyPace,
+}
+
+/// How long a body may take: `base`, plus its length at `min_bytes_per_sec`.
+#[derive(Clone, Copy)]
+pub struct BodyPace {
+    pub base: std::time::Duration,
+    pub min_bytes_per_sec: u64,
+}
+
+impl BodyPace {
+    fn deadline(&self, bytes: usize) -> std::time::Duration {
+        let per_sec = self.min_bytes_per_sec.max(1);
+        self.base + std::time::Duration::from_millis(bytes as u64 * 1000 / per_sec)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -72,7 +87,7 @@ pub enum ErrorStyle {
 /// Middleware: reads the body (at most the route's limit) and parses query and body.
 pub async fn read_input(State(limit): State<BodyLimit>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
-    match parse(&parts, body, limit.bytes).await {
+    match parse(&parts, body, limit.bytes, limit.pace).await {
         Ok(input) => {
             parts.extensions.insert(Input(Arc::new(input)));
             next.run(Request::from_parts(parts, axum::body::Body::empty())).await
@@ -81,7 +96,7 @@ pub async fn read_input(State(limit): State<BodyLimit>, request: Request, next: 
             // The rest of the body is left unread, so the connection cannot carry another
             // request: say so, or a client may reuse it and lose its next request.
             let unread = matches!(&err, ApiError::ClientGone)
-                || matches!(&err, ApiError::Client(f) if f.code == ErrorCode::BodyTooLarge);
+                || matches!(&err, ApiError::Client(f) if matches!(f.code, ErrorCode::BodyTooLarge | ErrorCode::RequestTimeout));
             let mut response = match limit.style {
                 ErrorStyle::LeaveMessage => crate::routes::leave::error_response(err),
                 ErrorStyle::V1 => err.into_response(),
@@ -103,7 +118,7 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-async fn parse(parts: &Parts, body: axum::body::Body, limit: usize) -> Result<RawInput, ApiError> {
+async fn parse(parts: &Parts, body: axum::body::Body, limit: usize, pace: BodyPace) -> Result<RawInput, ApiError> {
     let query = pairs(parts.uri.query().unwrap_or(""), "query string")?;
     // A compressed body would be read as if plain: refuse it, as nothing here inflates.
     if let Some(encoding) = parts.headers.get(header::CONTENT_ENCODING) {
@@ -123,16 +138,29 @@ async fn parse(parts: &Parts, body: axum::body::Body, limit: usize) -> Result<Ra
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }
-    let raw_body = axum::body::to_bytes(body, limit).await.map_err(|err| {
-        if is_length_limit(&err) {
-            too_large(limit)
-        } else {
-            // The client went away (or broke the framing) mid-body: not a 413, and
-            // nobody is left to read the answer.
-            tracing::debug!(error = %err, "request body not read to its end");
-            ApiError::ClientGone
+    // A body that stalls would hold its connection (and task) forever: it gets the
+    // time its declared length needs at the minimum rate (the limit's, if undeclared).
+    let deadline = pace.deadline(declared.unwrap_or(limit));
+    let read = tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await;
+    let raw_body = match read {
+        Err(_) => {
+            tracing::info!(ms = deadline.as_millis() as u64, "request body too slow; answered 408");
+            return Err(ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!("the request body did not arrive within {} ms", deadline.as_millis()),
+            ));
         }
-    })?;
+        Ok(read) => read.map_err(|err| {
+            if is_length_limit(&err) {
+                too_large(limit)
+            } else {
+                // The client went away (or broke the framing) mid-body: not a 413, and
+                // nobody is left to read the answer.
+                tracing::debug!(error = %err, "request body not read to its end");
+                ApiError::ClientGone
+            }
+        })?,
+    };
     let mut fields = query.clone();
     let mut body_fields = Map::new();
     if !raw_body.is_empty() {

@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod realtime;
 mod requests;
 mod routes;
+mod server;
 pub mod views;
 
 use std::sync::Arc;
@@ -113,8 +114,9 @@ pub async fn serve(listener: TcpListener, state: AppState, cancel: CancellationT
         hub_stop.cancel();
     });
     tracing::info!(addr = %listener.local_addr()?, broker = state.broker.kind(), "ingest listening");
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
+    let limits = server::ServerLimits {
+        header_read_timeout: std::time::Duration::from_millis(state.config.header_read_timeout_ms),
+        max_connections: state.config.max_connections,
+    };
+    server::serve(listener, router(state), limits, cancel).await
 }

@@ -5,22 +5,27 @@
 //! a whole ring behind is sent `event: resume` and disconnected, to come back with
 //! `Last-Event-ID`, which replays from the outbox (kept `KEFU_EVENTS_RETENTION_SECS`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, BoxStream, StreamExt};
 use kefu_common::broker::Broker;
+use kefu_common::domain::SessionDigest;
 use kefu_common::entity::outbox_event;
 use kefu_common::events::{MessageFacts, QuestionFacts};
 use kefu_common::im::message::push_payload;
+use kefu_common::outcome::ErrorCode;
+use kefu_common::{now_ms, store};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
+
+use crate::ApiError;
 
 /// One event as the streams need it.
 #[derive(Debug)]
@@ -32,18 +37,38 @@ pub struct FeedEvent {
     pub message: Option<MessageFacts>,
     /// The app's identify (the CloudEvent data's).
     pub identify: String,
+    /// Access ended for what it names (`kefu.access.revoked`, `kefu.agent.unbound`).
+    pub access: Option<AccessChange>,
 }
+
+/// Whose access changed: streams it may concern re-check their session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessChange {
+    pub app_id: i64,
+    pub user_id: Option<String>,
+    pub serv_id: Option<String>,
+}
+
+/// Event types after which streams re-check their access.
+const ACCESS_EVENTS: [&str; 2] = ["kefu.access.revoked", "kefu.agent.unbound"];
 
 impl FeedEvent {
     /// From a CloudEvent (JSON); `None` for events the streams do not carry.
     pub fn parse(body: &[u8]) -> Option<FeedEvent> {
         let ce: Value = serde_json::from_slice(body).ok()?;
         let event_type = ce["type"].as_str()?.to_owned();
-        if !(event_type.starts_with("kefu.question.") || event_type.starts_with("kefu.message.")) {
+        let access_event = ACCESS_EVENTS.contains(&event_type.as_str());
+        if !(event_type.starts_with("kefu.question.") || event_type.starts_with("kefu.message.") || access_event) {
             return None;
         }
         let data = &ce["data"];
+        let access = access_event.then(|| AccessChange {
+            app_id: data["app_id"].as_i64().unwrap_or_default(),
+            user_id: data["user_id"].as_str().map(str::to_owned),
+            serv_id: data["serv_id"].as_str().map(str::to_owned),
+        });
         Some(FeedEvent {
+            access,
             id: ce["id"].as_str()?.to_owned(),
             event_type,
             question: serde_json::from_value(data["question"].clone()).ok(),
@@ -64,6 +89,20 @@ pub enum Audience {
 }
 
 impl Audience {
+    /// Whether an access change may concern this stream (it then re-checks): its user,
+    /// its agent, or (naming neither) its app.
+    fn concerns(&self, c: &AccessChange) -> bool {
+        let whole_app = c.user_id.is_none() && c.serv_id.is_none();
+        match self {
+            Audience::User { app_id, user_id } => {
+                c.app_id == *app_id && (whole_app || c.user_id.as_deref() == Some(user_id))
+            }
+            Audience::Agent { serv_id, apps } => {
+                c.serv_id.as_deref() == Some(serv_id) || (whole_app && apps.contains(&c.app_id))
+            }
+        }
+    }
+
     /// The SSE event for this audience, if any: `question` for a new waiting question,
     /// `message` (the origin's push payload) for a message or notification.
     fn event_for(&self, e: &FeedEvent) -> Option<Event> {
@@ -103,6 +142,7 @@ impl Audience {
 #[derive(Clone)]
 pub struct Hub {
     tx: broadcast::Sender<Arc<FeedEvent>>,
+    slots: Slots,
     /// Streams end when the ingest stops (graceful shutdown waits for them).
     pub stop: CancellationToken,
 }
@@ -112,6 +152,7 @@ impl Hub {
         let (tx, _) = broadcast::channel(capacity.max(1));
         Hub {
             tx,
+            slots: Slots::default(),
             stop: CancellationToken::new(),
         }
     }
@@ -180,20 +221,14 @@ impl Hub {
     }
 
     /// A client's stream: the events after `last_event_id` (from the outbox), then live
-    /// ones, with heartbeats.
-    pub async fn stream(
-        &self,
-        db: &DatabaseConnection,
-        audience: Audience,
-        last_event_id: Option<String>,
-        replay_max: u64,
-        heartbeat: Duration,
-    ) -> Result<Response, sea_orm::DbErr> {
+    /// ones, with heartbeats, for as long as its session may see them.
+    pub async fn stream(&self, db: &DatabaseConnection, open: StreamOpen) -> Result<Response, ApiError> {
+        let slot = self.slots.take(&open.viewer, &open.caps)?;
         // Subscribe first: nothing committed meanwhile falls between replay and live.
         let rx = self.tx.subscribe();
         let mut replay = Vec::new();
         let mut seen = HashSet::new();
-        if let Some(last) = last_event_id {
+        if let Some(last) = &open.last_event_id {
             let from = outbox_event::Entity::find()
                 .filter(outbox_event::Column::EventId.eq(last.as_str()))
                 .one(db)
@@ -203,10 +238,10 @@ impl Hub {
                     let rows = outbox_event::Entity::find()
                         .filter(outbox_event::Column::Position.gt(from.position))
                         .order_by_asc(outbox_event::Column::Position)
-                        .limit(replay_max + 1)
+                        .limit(open.replay_max + 1)
                         .all(db)
                         .await?;
-                    if rows.len() as u64 > replay_max {
+                    if rows.len() as u64 > open.replay_max {
                         replay.push(
                             Event::default()
                                 .event("reset")
@@ -216,7 +251,7 @@ impl Hub {
                         for row in rows {
                             if let Some(e) = FeedEvent::parse(row.payload.as_bytes()) {
                                 seen.insert(e.id.clone());
-                                replay.extend(audience.event_for(&e));
+                                replay.extend(open.audience.event_for(&e));
                             }
                         }
                     }
@@ -228,34 +263,21 @@ impl Hub {
                 ),
             }
         }
-        let live = stream::unfold(
-            (rx, audience, seen, false),
-            |(mut rx, audience, seen, done)| async move {
-                if done {
-                    return None;
-                }
-                loop {
-                    match rx.recv().await {
-                        Ok(e) => {
-                            if seen.contains(&e.id) {
-                                continue;
-                            }
-                            if let Some(event) = audience.event_for(&e) {
-                                return Some((event, (rx, audience, seen, false)));
-                            }
-                        }
-                        Err(broadcast::error::RecvError::Lagged(missed)) => {
-                            tracing::info!(missed, "SSE client too slow; told to resume");
-                            let event = Event::default()
-                                .event("resume")
-                                .data(r#"{"reason":"too slow; reconnect with Last-Event-ID"}"#);
-                            return Some((event, (rx, audience, seen, true)));
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    }
-                }
-            },
-        );
+        let heartbeat = open.heartbeat;
+        let live = Live {
+            rx,
+            seen,
+            done: false,
+            db: db.clone(),
+            next_check: tokio::time::Instant::now() + open.recheck,
+            expires: open.viewer.expires_instant(),
+            open,
+            _slot: slot,
+        };
+        let live = stream::unfold(live, |mut live| async move {
+            let event = live.next().await?;
+            Some((event, live))
+        });
         let all: BoxStream<'static, Result<Event, Infallible>> = stream::iter(replay)
             .chain(live)
             .map(Ok)
@@ -267,10 +289,194 @@ impl Hub {
     }
 }
 
+/// Who follows a stream: the session (its digest and expiry) and its user.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub digest: SessionDigest,
+    pub expires_at_ms: i64,
+    pub app_id: i64,
+    pub user_id: String,
+}
+
+impl Viewer {
+    fn expires_instant(&self) -> tokio::time::Instant {
+        let left = (self.expires_at_ms - now_ms()).max(0) as u64;
+        tokio::time::Instant::now() + Duration::from_millis(left)
+    }
+}
+
+/// How many streams one session, and one user, may hold open on this ingest.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamCaps {
+    pub per_session: usize,
+    pub per_user: usize,
+}
+
+/// What a new stream needs.
+pub struct StreamOpen {
+    pub audience: Audience,
+    pub viewer: Viewer,
+    pub caps: StreamCaps,
+    pub last_event_id: Option<String>,
+    pub replay_max: u64,
+    pub heartbeat: Duration,
+    /// The backstop: how often the stream re-checks its session by itself.
+    pub recheck: Duration,
+}
+
+/// Open streams per session and per user, on this ingest.
+#[derive(Clone, Default)]
+pub struct Slots(Arc<Mutex<HashMap<String, usize>>>);
+
+/// A stream's place in [`Slots`], given back when the stream ends.
+pub struct Slot {
+    slots: Slots,
+    keys: [String; 2],
+}
+
+impl Slots {
+    fn take(&self, viewer: &Viewer, caps: &StreamCaps) -> Result<Slot, ApiError> {
+        let keys = [
+            format!("session:{}", viewer.digest.as_str()),
+            format!("user:{}:{}", viewer.app_id, viewer.user_id),
+        ];
+        let mut open = self.0.lock().expect("stream slots");
+        let (session_n, user_n) = (
+            open.get(&keys[0]).copied().unwrap_or(0),
+            open.get(&keys[1]).copied().unwrap_or(0),
+        );
+        if session_n >= caps.per_session || user_n >= caps.per_user {
+            let (what, max) = if session_n >= caps.per_session {
+                ("this session", caps.per_session)
+            } else {
+                ("this user", caps.per_user)
+            };
+            return Err(ApiError::field(
+                ErrorCode::TooManyStreams,
+                "session",
+                format!("{what} already holds {max} live streams here; close one first"),
+            ));
+        }
+        for key in &keys {
+            *open.entry(key.clone()).or_insert(0) += 1;
+        }
+        Ok(Slot {
+            slots: self.clone(),
+            keys,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.slots.0.lock().expect("stream slots");
+        for key in &self.keys {
+            if let Some(n) = open.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(key);
+                }
+            }
+        }
+    }
+}
+
+/// A live stream's state.
+struct Live {
+    rx: broadcast::Receiver<Arc<FeedEvent>>,
+    seen: HashSet<String>,
+    done: bool,
+    db: DatabaseConnection,
+    next_check: tokio::time::Instant,
+    expires: tokio::time::Instant,
+    open: StreamOpen,
+    _slot: Slot,
+}
+
+impl Live {
+    /// The next event to send; `None` ends the stream.
+    async fn next(&mut self) -> Option<Event> {
+        if self.done {
+            return None;
+        }
+        loop {
+            tokio::select! {
+                received = self.rx.recv() => match received {
+                    Ok(e) => {
+                        if let Some(change) = &e.access {
+                            // Ordered with the other events: nothing after the change
+                            // reaches a stream that lost access.
+                            if self.open.audience.concerns(change) && !self.allowed().await {
+                                return self.revoked("access revoked");
+                            }
+                            continue;
+                        }
+                        if self.seen.contains(&e.id) {
+                            continue;
+                        }
+                        if let Some(event) = self.open.audience.event_for(&e) {
+                            return Some(event);
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::info!(missed, "SSE client too slow; told to resume");
+                        self.done = true;
+                        return Some(
+                            Event::default()
+                                .event("resume")
+                                .data(r#"{"reason":"too slow; reconnect with Last-Event-ID"}"#),
+                        );
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                _ = tokio::time::sleep_until(self.next_check) => {
+                    self.next_check = tokio::time::Instant::now() + self.open.recheck;
+                    if !self.allowed().await {
+                        return self.revoked("access revoked");
+                    }
+                }
+                _ = tokio::time::sleep_until(self.expires) => return self.revoked("session expired"),
+            }
+        }
+    }
+
+    fn revoked(&mut self, reason: &str) -> Option<Event> {
+        self.done = true;
+        tracing::info!(reason, "SSE stream ended: its session may no longer see it");
+        Some(
+            Event::default()
+                .event("revoked")
+                .data(json!({ "reason": reason }).to_string()),
+        )
+    }
+
+    /// Whether the session may still see this stream: it exists, has not expired, its
+    /// app is enabled and (agents) it is still bound to this enabled agent. A database
+    /// that cannot answer keeps the stream (an outage is no revocation).
+    async fn allowed(&self) -> bool {
+        match store::session(&self.db, &self.open.viewer.digest).await {
+            Ok(Some(info)) => {
+                info.session.expires_at > now_ms()
+                    && !info.app_disabled
+                    && match &self.open.audience {
+                        Audience::Agent { serv_id, .. } => info.serv_id.as_deref() == Some(serv_id.as_str()),
+                        Audience::User { .. } => true,
+                    }
+            }
+            Ok(None) => false,
+            Err(err) => {
+                tracing::warn!(error = %err, "SSE stream: cannot re-check its session; keeping it");
+                true
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+    use kefu_common::domain::SessionToken;
 
     fn message_event(i: usize) -> FeedEvent {
         FeedEvent {
@@ -300,7 +506,51 @@ mod tests {
                 exclude_from_timeout: false,
             }),
             identify: "com.example.shop".into(),
+            access: None,
         }
+    }
+
+    /// A stream of `user_id`'s session that needs no re-check while a test runs.
+    fn opening(audience: Audience, user_id: &str) -> StreamOpen {
+        StreamOpen {
+            audience,
+            viewer: Viewer {
+                digest: SessionToken::parse("AAAAAAAAAAAA").unwrap().digest(),
+                expires_at_ms: now_ms() + 3_600_000,
+                app_id: 1,
+                user_id: user_id.into(),
+            },
+            caps: StreamCaps {
+                per_session: 5,
+                per_user: 5,
+            },
+            last_event_id: None,
+            replay_max: 10,
+            heartbeat: Duration::from_secs(60),
+            recheck: Duration::from_secs(3600),
+        }
+    }
+
+    /// At most `per_session` streams of one session; a closed one gives its place back.
+    #[tokio::test]
+    async fn streams_per_session_are_capped() {
+        let hub = Hub::new(4);
+        let db = DatabaseConnection::Disconnected;
+        let user = || Audience::User {
+            app_id: 1,
+            user_id: "u1".into(),
+        };
+        let mut open = Vec::new();
+        for _ in 0..5 {
+            open.push(hub.stream(&db, opening(user(), "u1")).await.unwrap());
+        }
+        let refused = hub.stream(&db, opening(user(), "u1")).await.unwrap_err();
+        assert!(
+            matches!(&refused, ApiError::Client(f) if f.code == ErrorCode::TooManyStreams),
+            "{refused:?}"
+        );
+        drop(open.pop());
+        assert!(hub.stream(&db, opening(user(), "u1")).await.is_ok());
     }
 
     /// A client that does not keep up with a ring of 4 is told to resume, then its
@@ -313,13 +563,7 @@ mod tests {
             user_id: "u1".into(),
         };
         let response = hub
-            .stream(
-                &DatabaseConnection::Disconnected,
-                user,
-                None,
-                10,
-                Duration::from_secs(60),
-            )
+            .stream(&DatabaseConnection::Disconnected, opening(user, "u1"))
             .await
             .unwrap();
         for i in 0..10 {
@@ -348,9 +592,8 @@ mod tests {
             user_id: "u1".into(),
         };
         let db = DatabaseConnection::Disconnected;
-        let heartbeat = Duration::from_secs(60);
-        let theirs = hub.stream(&db, other, None, 10, heartbeat).await.unwrap();
-        let response = hub.stream(&db, mine, None, 10, heartbeat).await.unwrap();
+        let theirs = hub.stream(&db, opening(other, "u2")).await.unwrap();
+        let response = hub.stream(&db, opening(mine, "u1")).await.unwrap();
         for i in 0..3 {
             hub.tx.send(Arc::new(message_event(i))).unwrap();
         }

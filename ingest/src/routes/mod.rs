@@ -27,19 +27,26 @@ use std::sync::Arc;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tracing::Instrument;
 
-use crate::input::{read_input, BodyLimit, ErrorStyle};
+use crate::input::{read_input, BodyLimit, BodyPace, ErrorStyle};
 use crate::{ApiError, AppState};
 
-/// A route whose handler reads its input (query and body, at most `limit` bytes).
-fn reads(route: MethodRouter<AppState>, limit: usize) -> MethodRouter<AppState> {
-    reads_as(route, limit, ErrorStyle::V1)
-}
-
-fn reads_as(route: MethodRouter<AppState>, limit: usize, style: ErrorStyle) -> MethodRouter<AppState> {
-    route.layer(from_fn_with_state(BodyLimit { bytes: limit, style }, read_input))
-}
-
 pub fn router(state: &AppState) -> Router<AppState> {
+    let pace = BodyPace {
+        base: std::time::Duration::from_millis(state.config.body_read_timeout_ms),
+        min_bytes_per_sec: state.config.body_min_bytes_per_sec,
+    };
+    // A route whose handler reads its input (query and body, at most `limit` bytes).
+    let reads_as = |route: MethodRouter<AppState>, limit: usize, style: ErrorStyle| {
+        route.layer(from_fn_with_state(
+            BodyLimit {
+                bytes: limit,
+                style,
+                pace,
+            },
+            read_input,
+        ))
+    };
+    let reads = |route: MethodRouter<AppState>, limit: usize| reads_as(route, limit, ErrorStyle::V1);
     let limit = state.config.body_limit_bytes;
     let media_limit = state.config.media_body_limit();
     let api = Router::new()

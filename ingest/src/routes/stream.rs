@@ -11,7 +11,7 @@ use kefu_common::store;
 
 use crate::auth::Caller;
 use crate::input::PathParam;
-use crate::realtime::Audience;
+use crate::realtime::{Audience, StreamCaps, StreamOpen, Viewer};
 use crate::{ApiError, AppState};
 
 fn last_event_id(headers: &HeaderMap) -> Option<String> {
@@ -22,17 +22,32 @@ fn last_event_id(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= 64)
 }
 
-async fn open(state: &AppState, audience: Audience, headers: &HeaderMap) -> Result<Response, ApiError> {
-    Ok(state
-        .hub
-        .stream(
-            &state.db,
-            audience,
-            last_event_id(headers),
-            state.config.sse_replay_max,
-            Duration::from_secs(state.config.sse_heartbeat_secs),
-        )
-        .await?)
+async fn open(
+    state: &AppState,
+    caller: &Caller,
+    audience: Audience,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let config = &state.config;
+    let session = &caller.info.session;
+    let open = StreamOpen {
+        audience,
+        viewer: Viewer {
+            digest: caller.token.digest(),
+            expires_at_ms: session.expires_at,
+            app_id: session.app_id,
+            user_id: session.user_id.clone(),
+        },
+        caps: StreamCaps {
+            per_session: config.sse_max_per_session,
+            per_user: config.sse_max_per_user,
+        },
+        last_event_id: last_event_id(headers),
+        replay_max: config.sse_replay_max,
+        heartbeat: Duration::from_secs(config.sse_heartbeat_secs),
+        recheck: Duration::from_secs(config.sse_recheck_secs),
+    };
+    state.hub.stream(&state.db, open).await
 }
 
 /// A bound agent's live stream (`text/event-stream`): `event: question` for each new
@@ -60,7 +75,7 @@ pub async fn serv_stream(
         serv_id: serv_id.to_string(),
         apps,
     };
-    open(&state, audience, &headers).await
+    open(&state, &caller, audience, &headers).await
 }
 
 /// A user's live stream (`text/event-stream`): `event: message` (the origin's push
@@ -92,5 +107,5 @@ pub async fn user_stream(
         app_id,
         user_id: user_id.to_string(),
     };
-    open(&state, audience, &headers).await
+    open(&state, &caller, audience, &headers).await
 }
