@@ -107,9 +107,10 @@ def before_call(ctx, case, kwargs):
         raw = json.dumps(body).encode()
         ts = _timestamp()
         case.body = raw
-        case.query = dict(case.query or {})
-        case.query["timestamp"] = ts
-        case.query["signature"] = _sign(ts, "POST", path, raw)
+        # The header form (the query form is the fallback): drop generated query ones.
+        case.query = {k: v for k, v in dict(case.query or {}).items() if k not in ("timestamp", "signature")}
+        case.headers["Kefu-Timestamp"] = ts
+        case.headers["Kefu-Signature"] = _sign(ts, "POST", path, raw)
         return
     if path == "/api/{version}/{appid}/leavemessage":
         case.path_parameters = dict(case.path_parameters or {})
@@ -119,6 +120,9 @@ def before_call(ctx, case, kwargs):
         case.query = dict(case.query or {})
         case.query["timestamp"] = ts
         case.query["signature"] = hashlib.sha1((IDENTIFY + SECRET + ts).encode()).hexdigest()
+        # The clients' query form here; drop generated header ones, which would win.
+        case.headers.pop("Kefu-Timestamp", None)
+        case.headers.pop("Kefu-Signature", None)
         return
     session = _session_token()
     case.headers["Authorization"] = f"Bearer {session}"

@@ -387,10 +387,19 @@ async fn every_error_code_rabbitmq_postgres() {
     // Provoked by their own tests: the full queue (tests/broker.rs,
     // full_queue_answers_429_rabbitmq) and the outage (database_outage_* below).
     // and the rate limit (session_rate_limit_answers_10038_embedded_sqlite), the login
-    // lock (tests/first_hour.rs, login_locks_are_shared_kept_and_lifted_rabbitmq_postgres).
-    let elsewhere: BTreeSet<String> = ["overloaded", "unavailable", "too_frequent", "agent_locked"]
-        .map(String::from)
-        .into();
+    // lock (tests/first_hour.rs, login_locks_are_shared_kept_and_lifted_rabbitmq_postgres),
+    // the stream cap, the body timeout and the connection cap (tests/hardening.rs).
+    let elsewhere: BTreeSet<String> = [
+        "overloaded",
+        "unavailable",
+        "too_frequent",
+        "agent_locked",
+        "too_many_streams",
+        "request_timeout",
+        "too_many_connections",
+    ]
+    .map(String::from)
+    .into();
     let missing: Vec<_> = documented_codes()
         .difference(&seen.0)
         .filter(|c| !elsewhere.contains(*c))

@@ -11,6 +11,7 @@ pub mod realtime;
 mod requests;
 mod routes;
 mod server;
+mod stream_slots;
 pub mod views;
 
 use std::sync::Arc;

@@ -277,10 +277,30 @@ impl IntoParams for SignatureQuery {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         vec![
             param(
+                "Kefu-Timestamp",
+                ParameterIn::Header,
+                false,
+                "Milliseconds since the epoch, within ±300 s of the server clock (or the query's `timestamp`).",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[0-9]{1,16}$"))
+                    .into(),
+            ),
+            param(
+                "Kefu-Signature",
+                ParameterIn::Header,
+                false,
+                "Lowercase hex HMAC-SHA256(secret, timestamp \\n METHOD \\n path \\n raw body) (or the query's `signature`).",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[0-9a-fA-F]{64}$"))
+                    .into(),
+            ),
+            param(
                 "timestamp",
                 ParameterIn::Query,
-                true,
-                "Milliseconds since the epoch, within ±300 s of the server clock.",
+                false,
+                "The timestamp, when not in Kefu-Timestamp.",
                 ObjectBuilder::new()
                     .schema_type(Type::String)
                     .pattern(Some("^[0-9]{1,16}$"))
@@ -289,8 +309,8 @@ impl IntoParams for SignatureQuery {
             param(
                 "signature",
                 ParameterIn::Query,
-                true,
-                "Lowercase hex HMAC-SHA256(secret, timestamp \\n METHOD \\n path \\n raw body).",
+                false,
+                "The signature, when not in Kefu-Signature (a URL may end up in proxies' logs).",
                 ObjectBuilder::new()
                     .schema_type(Type::String)
                     .pattern(Some("^[0-9a-fA-F]{64}$"))

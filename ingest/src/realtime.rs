@@ -5,9 +5,9 @@
 //! a whole ring behind is sent `event: resume` and disconnected, to come back with
 //! `Last-Event-ID`, which replays from the outbox (kept `KEFU_EVENTS_RETENTION_SECS`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -18,13 +18,14 @@ use kefu_common::domain::SessionDigest;
 use kefu_common::entity::outbox_event;
 use kefu_common::events::{MessageFacts, QuestionFacts};
 use kefu_common::im::message::push_payload;
-use kefu_common::outcome::ErrorCode;
 use kefu_common::{now_ms, store};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::stream_slots::StreamCaps;
+use crate::stream_slots::{Slot, Slots};
 use crate::ApiError;
 
 /// One event as the streams need it.
@@ -305,13 +306,6 @@ impl Viewer {
     }
 }
 
-/// How many streams one session, and one user, may hold open on this ingest.
-#[derive(Debug, Clone, Copy)]
-pub struct StreamCaps {
-    pub per_session: usize,
-    pub per_user: usize,
-}
-
 /// What a new stream needs.
 pub struct StreamOpen {
     pub audience: Audience,
@@ -322,63 +316,6 @@ pub struct StreamOpen {
     pub heartbeat: Duration,
     /// The backstop: how often the stream re-checks its session by itself.
     pub recheck: Duration,
-}
-
-/// Open streams per session and per user, on this ingest.
-#[derive(Clone, Default)]
-pub struct Slots(Arc<Mutex<HashMap<String, usize>>>);
-
-/// A stream's place in [`Slots`], given back when the stream ends.
-pub struct Slot {
-    slots: Slots,
-    keys: [String; 2],
-}
-
-impl Slots {
-    fn take(&self, viewer: &Viewer, caps: &StreamCaps) -> Result<Slot, ApiError> {
-        let keys = [
-            format!("session:{}", viewer.digest.as_str()),
-            format!("user:{}:{}", viewer.app_id, viewer.user_id),
-        ];
-        let mut open = self.0.lock().expect("stream slots");
-        let (session_n, user_n) = (
-            open.get(&keys[0]).copied().unwrap_or(0),
-            open.get(&keys[1]).copied().unwrap_or(0),
-        );
-        if session_n >= caps.per_session || user_n >= caps.per_user {
-            let (what, max) = if session_n >= caps.per_session {
-                ("this session", caps.per_session)
-            } else {
-                ("this user", caps.per_user)
-            };
-            return Err(ApiError::field(
-                ErrorCode::TooManyStreams,
-                "session",
-                format!("{what} already holds {max} live streams here; close one first"),
-            ));
-        }
-        for key in &keys {
-            *open.entry(key.clone()).or_insert(0) += 1;
-        }
-        Ok(Slot {
-            slots: self.clone(),
-            keys,
-        })
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut open = self.slots.0.lock().expect("stream slots");
-        for key in &self.keys {
-            if let Some(n) = open.get_mut(key) {
-                *n -= 1;
-                if *n == 0 {
-                    open.remove(key);
-                }
-            }
-        }
-    }
 }
 
 /// A live stream's state.
@@ -477,6 +414,7 @@ mod tests {
     use super::*;
     use http_body_util::BodyExt;
     use kefu_common::domain::SessionToken;
+    use kefu_common::outcome::ErrorCode;
 
     fn message_event(i: usize) -> FeedEvent {
         FeedEvent {

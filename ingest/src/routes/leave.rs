@@ -165,8 +165,10 @@ fn verify(state: &AppState, input: &RawInput, appid: &str, app: &app::Model) -> 
     params(
         ("version" = String, Path, description = "`v1` or `v1.0`"),
         ("appid" = String, Path, description = "The app's numeric app_id or its identify, exactly as signed"),
-        ("timestamp" = String, Query, description = "Milliseconds since the epoch, within ±300 s"),
-        ("signature" = String, Query, description = "Lowercase hex SHA-1 of appid + secret + timestamp"),
+        ("Kefu-Timestamp" = Option<String>, Header, description = "Milliseconds since the epoch, within ±300 s (or the query's `timestamp`)"),
+        ("Kefu-Signature" = Option<String>, Header, description = "Lowercase hex SHA-1 of appid + secret + timestamp (or the query's `signature`)"),
+        ("timestamp" = Option<String>, Query, description = "The timestamp, as the clients of the original send it, when not in Kefu-Timestamp"),
+        ("signature" = Option<String>, Query, description = "The signature, when not in Kefu-Signature"),
         crate::openapi::PreferHeader,
     ),
     request_body(content((LeaveMessage = "application/json"))),
