@@ -654,3 +654,24 @@ async fn signatures_in_headers_and_no_secret_in_logs_rabbitmq_postgres() {
     }
     db.drop_db().await;
 }
+
+/// A stream ends with `event: revoked` when its session expires, without any change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ends_when_its_session_expires_embedded_sqlite() {
+    let app = support::spawn_custom(
+        support::Backend::Embedded,
+        |c| {
+            c.session_rate_per_sec = 0;
+            c.session_ttl_secs = 3;
+        },
+        true,
+    )
+    .await;
+    let session = app.session("u1").await;
+    let opened = Instant::now();
+    let stream = Stream::open(app.url(&format!("/v1/user/u1/stream?session={session}"))).await;
+    let took = stream.revoked_within(opened, Duration::from_secs(8)).await;
+    assert!(took >= Duration::from_secs(2), "not before the session's end: {took:?}");
+    assert!(stream.text().contains("session expired"), "{}", stream.text());
+    app.shutdown().await;
+}
