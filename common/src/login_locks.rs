@@ -10,7 +10,7 @@
 //! a limit; a right password forgives it, an attempt the database could not judge is
 //! taken back.
 
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LikeExpr};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
 
 use crate::config::Config;
@@ -228,14 +228,31 @@ pub async fn clear(db: &impl ConnectionTrait, scope: Scope, subject: &str, now_m
     Ok(was_locked)
 }
 
+/// `s` with LIKE's wildcards escaped (by `\\`).
+fn like_literal(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
 /// The pair rows of an agent (`serv_id`) or of an address.
 async fn pairs_of(
     db: &impl ConnectionTrait,
     serv_id: Option<&str>,
     address: Option<&str>,
 ) -> Result<Vec<login_lock::Model>, DbErr> {
+    // LIKE narrows to the candidates (an index range for the agent's prefix); the exact
+    // comparison below decides, as SQLite's LIKE ignores ASCII case.
+    let mut like = Condition::any();
+    if let Some(serv_id) = serv_id {
+        let pattern = format!("{}{PAIR_SEPARATOR}%", like_literal(serv_id));
+        like = like.add(Column::Subject.like(LikeExpr::new(pattern).escape('\\')));
+    }
+    if let Some(address) = address {
+        let pattern = format!("%{PAIR_SEPARATOR}{}", like_literal(address));
+        like = like.add(Column::Subject.like(LikeExpr::new(pattern).escape('\\')));
+    }
     Ok(login_lock::Entity::find()
         .filter(Column::Scope.eq(Scope::Pair.as_str()))
+        .filter(like)
         .all(db)
         .await?
         .into_iter()
