@@ -14,7 +14,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{admin, admin_questions, answers, leave, lists, media, question, serv, session, stream, user};
+use crate::routes::{admin, answers, leave, lists, media, question, serv, session, stream, user};
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -89,10 +89,10 @@ is HTTP 200 and only the body's `status` tells success (200), queued (202) and f
         admin::leave_messages,
         admin::leave_message,
         admin::tag_leave_message,
-        admin_questions::questions,
-        admin_questions::question,
-        admin_questions::unlock_agent,
-        admin_questions::unlock_address,
+        admin::questions,
+        admin::question,
+        admin::unlock_agent,
+        admin::unlock_address,
         lists::user_waits,
         lists::user_tasks,
         lists::user_overs,

@@ -1,7 +1,6 @@
 //! The `/v1` API. Handlers stay thin: extract → authorize → command → answer.
 
 pub(crate) mod admin;
-pub(crate) mod admin_questions;
 pub(crate) mod answers;
 pub(crate) mod landing;
 pub(crate) mod leave;
@@ -181,17 +180,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/admin/v1/agents/{serv_id}/unlock",
-            reads(post(admin_questions::unlock_agent), limit),
+            reads(post(admin::unlock_agent), limit),
         )
         .route(
             "/admin/v1/addresses/{address}/unlock",
-            reads(post(admin_questions::unlock_address), limit),
+            reads(post(admin::unlock_address), limit),
         )
-        .route("/admin/v1/questions", reads(get(admin_questions::questions), limit))
-        .route(
-            "/admin/v1/questions/{question_id}",
-            reads(get(admin_questions::question), limit),
-        )
+        .route("/admin/v1/questions", reads(get(admin::questions), limit))
+        .route("/admin/v1/questions/{question_id}", reads(get(admin::question), limit))
         .route(
             "/admin/v1/agents/{serv_id}/disable",
             reads(post(admin::disable_agent), limit),
