@@ -13,17 +13,7 @@ const TOKEN: &str = "the-admin-token-of-this-test";
 
 /// `kefu admin …` that must fail: its stderr.
 fn admin_fails(db_url: &str, args: &[&str], stdin: &str) -> String {
-    use std::io::Write;
-    let mut child = support::kefu_cmd(db_url)
-        .arg("admin")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = support::admin_output(db_url, args, stdin);
     assert!(!out.status.success(), "kefu admin {args:?} should have failed");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -154,28 +144,16 @@ async fn login_locks_are_shared_kept_and_lifted_rabbitmq_postgres() {
     // So does POST /admin/v1/agents/<serv_id>/unlock.
     fail([&a, &a], [&dev_a, &dev_a], "alice", 5).await;
     assert_locked(&bind(&a, &dev_a, "alice", "secret-pw").await, "serv_id");
-    let resp = a
-        .http
-        .post(a.url("/admin/v1/agents/alice/unlock"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = support::read(resp).await;
+    let (status, body) = a.admin_post(TOKEN, "/admin/v1/agents/alice/unlock", json!({})).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["locked_until"].is_null(), "{body}");
     let (status, body, _) = bind(&a, &dev_a, "alice", "secret-pw").await;
     assert_eq!(status, 200, "{body}");
 
     // (The address has failed 10 times by now: forget those through the admin API.)
-    let resp = a
-        .http
-        .post(a.url("/admin/v1/addresses/127.0.0.1/unlock"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = support::read(resp).await;
+    let (status, body) = a
+        .admin_post(TOKEN, "/admin/v1/addresses/127.0.0.1/unlock", json!({}))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["unlocked"], false, "below the limit: {body}");
     // And a new password.

@@ -53,15 +53,7 @@ impl Stream {
 }
 
 async fn admin_post(c: &Client, path: &str, body: Value) -> (u16, Value) {
-    let resp = c
-        .http
-        .post(c.url(path))
-        .bearer_auth(TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = support::read(resp).await;
+    let (status, body) = c.admin_post(TOKEN, path, body).await;
     (status.as_u16(), body)
 }
 

@@ -60,12 +60,18 @@ fn secs(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
 
-fn overview(q: &question::Model, apps: &[app::Model]) -> QuestionOverview {
-    let last_text = match q.last_mess_type {
+/// The last message as lists show it: `[语音]` for audio, `[图片]` for an image, else
+/// its text (`None` before any message).
+pub fn last_message_text(q: &question::Model) -> Option<String> {
+    match q.last_mess_type {
         Some(1) => Some("[语音]".to_owned()),
         Some(2) => Some("[图片]".to_owned()),
         _ => q.last_mess_text.clone(),
-    };
+    }
+}
+
+fn overview(q: &question::Model, apps: &[app::Model]) -> QuestionOverview {
+    let last_text = last_message_text(q);
     QuestionOverview {
         question_id: q.id.clone(),
         identify: apps

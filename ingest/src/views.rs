@@ -291,11 +291,7 @@ pub fn agent_question(
                 .and_then(|a| a.default_avatar_url.clone())
         })
         .unwrap_or_else(|| fallback_avatar.to_owned());
-    let last_text = match q.last_mess_type {
-        Some(1) => "[语音]".to_owned(),
-        Some(2) => "[图片]".to_owned(),
-        _ => q.last_mess_text.clone().unwrap_or_default(),
-    };
+    let last_text = kefu_common::question_overview::last_message_text(q).unwrap_or_default();
     AgentQuestion {
         question_id: q.id.clone(),
         user_id: q.user_id.clone(),

@@ -343,7 +343,8 @@ pub fn run_ok(cmd: &mut std::process::Command) -> String {
 }
 
 /// `kefu admin …` with `stdin` on its standard input (`--password-stdin`).
-pub fn admin_with_stdin(db_url: &str, args: &[&str], stdin: &str) -> Value {
+/// Runs `kefu admin ARGS` with `stdin`: its whole output, success or not.
+pub fn admin_output(db_url: &str, args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write;
     let mut child = kefu_cmd(db_url)
         .arg("admin")
@@ -354,7 +355,11 @@ pub fn admin_with_stdin(db_url: &str, args: &[&str], stdin: &str) -> Value {
         .spawn()
         .expect("run kefu admin");
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().expect("run kefu admin");
+    child.wait_with_output().expect("run kefu admin")
+}
+
+pub fn admin_with_stdin(db_url: &str, args: &[&str], stdin: &str) -> Value {
+    let out = admin_output(db_url, args, stdin);
     assert!(
         out.status.success(),
         "kefu admin {args:?} failed: {}",
@@ -581,6 +586,20 @@ impl Client {
         assert_eq!(status, 200, "bind: {body}");
         assert_eq!(body, json!({"status": 200}));
         session
+    }
+
+    /// A POST to the admin API with its bearer token.
+    pub async fn admin_post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        read(
+            self.http
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     /// A POST with extra headers (`Prefer`, `Idempotency-Key`).
