@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kefu_common::entity::{im_delivery, message, question};
+use kefu_common::domain::{DeliveryState, MessageType, QuestionStatus, SenderType};
+use kefu_common::store::entity::{im_delivery, message, question};
 use sea_orm::{EntityTrait, Set};
 use support::Backend;
 use tokio_util::sync::CancellationToken;
@@ -59,7 +60,7 @@ async fn run(delay_ms: u64, questions: usize, per_question: usize, prefetch: u16
     .await;
     let db_url = app.config.database_url.clone();
     support::set_im(&db_url, &base, "BENCH-KEY");
-    let ids = kefu_common::ids::IdGen::default();
+    let ids = kefu_common::domain::ids::IdGen::default();
     let now = kefu_common::now_ms();
     let mut question_ids = Vec::with_capacity(questions);
     for chunk in 0..questions.div_ceil(500) {
@@ -72,7 +73,7 @@ async fn run(delay_ms: u64, questions: usize, per_question: usize, prefetch: u16
                 user_id: Set(format!("user-{}", qs.len())),
                 title: Set("bench".into()),
                 labels: Set("[]".into()),
-                status: Set(2),
+                status: Set(QuestionStatus::Serving),
                 serv_id: Set(Some("alice".into())),
                 created_at: Set(now),
                 updated_at: Set(now),
@@ -95,8 +96,8 @@ async fn run(delay_ms: u64, questions: usize, per_question: usize, prefetch: u16
                     id: Set(m.clone()),
                     question_id: Set(q.clone()),
                     sender: Set("alice".into()),
-                    sender_type: Set(2),
-                    msg_type: Set(3),
+                    sender_type: Set(SenderType::Agent),
+                    msg_type: Set(MessageType::Text),
                     text: Set(Some(format!("reply {seq}"))),
                     action: Set(None),
                     audio_url: Set(None),
@@ -112,7 +113,7 @@ async fn run(delay_ms: u64, questions: usize, per_question: usize, prefetch: u16
                     question_id: Set(q.clone()),
                     app_id: Set(1),
                     seq: Set(seq as i64 + 1),
-                    state: Set("pending".into()),
+                    state: Set(DeliveryState::Pending),
                     attempts: Set(0),
                     last_error: Set(None),
                     lease_until: Set(0),
@@ -128,13 +129,13 @@ async fn run(delay_ms: u64, questions: usize, per_question: usize, prefetch: u16
         im_delivery::Entity::insert_many(ds).exec(&app.db).await.unwrap();
     }
     let total = (questions * per_question) as i64;
-    let queue = app.config.task_queue(kefu_common::im::deliveries::QUEUE);
+    let queue = app.config.task_queue(kefu_common::store::im::deliveries::QUEUE);
     app.broker.declare_tasks(&queue).await.unwrap();
-    kefu_common::im::deliveries::enqueue(&app.broker, &queue, &question_ids)
+    kefu_common::store::im::deliveries::enqueue(&app.broker, &queue, &question_ids)
         .await
         .unwrap();
 
-    let metrics = Arc::new(kefu_common::metrics::Metrics::new());
+    let metrics = Arc::new(kefu_common::infra::metrics::Metrics::new());
     let worker = kefu_workers::Worker::new(
         app.db.clone(),
         app.broker.clone(),

@@ -74,7 +74,7 @@ fn main() {
             app.db.clone(),
             app.broker.clone(),
             Arc::new(app.config.clone()),
-            Arc::new(kefu_common::metrics::Metrics::new()),
+            Arc::new(kefu_common::infra::metrics::Metrics::new()),
         );
         let started = Instant::now();
         let fired = kefu_workers::timeouts::sweep(&worker).await.unwrap();

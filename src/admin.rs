@@ -7,7 +7,7 @@ use std::io::BufRead;
 
 use clap::{Args, Subcommand};
 use kefu_common::domain::{AppName, Identify, ImAccount, ImSecretKey, Invalid, ServId, SessionToken, Url, UserId};
-use kefu_common::operators::{self, OperatorError};
+use kefu_common::store::operators::{self, OperatorError};
 use sea_orm::DatabaseConnection;
 use serde_json::{json, Value};
 
@@ -262,9 +262,9 @@ pub enum AdminError {
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error(transparent)]
-    DeadLetters(#[from] kefu_common::dead_letters::DeadLetterError),
+    DeadLetters(#[from] kefu_common::store::dead_letters::DeadLetterError),
     #[error("broker: {0}")]
-    Broker(#[from] kefu_common::broker::BrokerError),
+    Broker(#[from] kefu_common::infra::broker::BrokerError),
 }
 
 pub(crate) fn arg<T>(
@@ -300,12 +300,12 @@ fn avatar_url(raw: &str) -> Result<Option<Url>, Invalid> {
 
 pub async fn run(
     db: &DatabaseConnection,
-    config: &kefu_common::config::Config,
+    config: &kefu_common::infra::config::Config,
     command: AdminCmd,
 ) -> Result<(), AdminError> {
     let printed: Value = match command {
         AdminCmd::Deliveries { command } => {
-            use kefu_common::im::deliveries;
+            use kefu_common::store::im::deliveries;
             let app_id = |identify: Option<String>| async move {
                 match identify {
                     Some(raw) => {
@@ -321,7 +321,7 @@ pub async fn run(
                 }
                 DeliveriesCmd::Redrive { id, identify, all: _ } => {
                     let app = app_id(identify).await?;
-                    let broker = kefu_common::broker::Broker::connect(config, db.clone()).await?;
+                    let broker = kefu_common::infra::broker::Broker::connect(config, db.clone()).await?;
                     let queue = config.task_queue(deliveries::QUEUE);
                     let n = deliveries::redrive(db, &broker, &queue, id.as_deref(), app).await;
                     broker.close().await;
@@ -330,7 +330,7 @@ pub async fn run(
             }
         }
         AdminCmd::Webhook { command } => {
-            use kefu_common::webhooks;
+            use kefu_common::store::webhooks;
             let identify = |raw: &str| arg("identify", Identify::parse, raw);
             let found = |v: Option<webhooks::EndpointView>, id: &str| {
                 v.map(to_json)
@@ -346,7 +346,7 @@ pub async fn run(
                     let url = arg("url", Url::parse, &url)?;
                     let events = events
                         .into_iter()
-                        .map(|e| arg("events", kefu_common::webhooks::event_pattern, &e))
+                        .map(|e| arg("events", kefu_common::store::webhooks::event_pattern, &e))
                         .collect::<Result<Vec<_>, _>>()?;
                     to_json(webhooks::create(db, app.app_id, url.as_str(), &events).await?)
                 }
@@ -364,21 +364,23 @@ pub async fn run(
         }
         AdminCmd::DeadLetters {
             command: DeadLettersCmd::List { queue },
-        } => to_json(kefu_common::dead_letters::list(db, queue.as_deref()).await?),
+        } => to_json(kefu_common::store::dead_letters::list(db, queue.as_deref()).await?),
         AdminCmd::DeadLetters {
             command: DeadLettersCmd::Redrive { id, queue, all },
         } => {
             if id.is_none() && !all {
                 return Err(AdminError::Usage("give --id ID, or --queue Q --all".into()));
             }
-            let broker = kefu_common::broker::Broker::connect(config, db.clone()).await?;
-            let n = kefu_common::dead_letters::redrive(db, &broker, id.as_deref(), queue.as_deref()).await;
+            let broker = kefu_common::infra::broker::Broker::connect(config, db.clone()).await?;
+            let n = kefu_common::store::dead_letters::redrive(db, &broker, id.as_deref(), queue.as_deref()).await;
             broker.close().await;
             json!({ "redriven": n? })
         }
         AdminCmd::Template { command } => crate::admin_templates::run(db, command).await?,
         AdminCmd::Questions { command } => crate::admin_questions::run(db, &config.media_base(), command).await?,
-        AdminCmd::App { command } => app(db, &kefu_common::timeouts::Timeouts::defaults(config), command).await?,
+        AdminCmd::App { command } => {
+            app(db, &kefu_common::store::timeouts::Timeouts::defaults(config), command).await?
+        }
         AdminCmd::Agent { command } => crate::admin_agents::run(db, command).await?,
         AdminCmd::Session {
             command:
@@ -419,7 +421,7 @@ pub(crate) fn to_json(v: impl serde::Serialize) -> Value {
 
 async fn app(
     db: &DatabaseConnection,
-    timeouts: &kefu_common::timeouts::Timeouts,
+    timeouts: &kefu_common::store::timeouts::Timeouts,
     command: AppCmd,
 ) -> Result<Value, AdminError> {
     let identify = |raw: &str| arg("identify", Identify::parse, raw);
@@ -484,7 +486,7 @@ async fn app(
             wait,
             end_confirm,
         } => {
-            use kefu_common::timeouts::{parse_duration, TimeoutsChange};
+            use kefu_common::store::timeouts::{parse_duration, TimeoutsChange};
             let identify = identify(&raw)?;
             let duration =
                 |name: &'static str, raw: Option<String>| raw.map(|r| arg(name, parse_duration, &r)).transpose();
@@ -498,15 +500,15 @@ async fn app(
         AppCmd::SetPush { identify: raw, url } => {
             let app = operators::get_app(db, &identify(&raw)?).await?;
             let url = arg("url", Url::parse, &url)?;
-            to_json(kefu_common::webhooks::set_push(db, app.app_id, url.as_str()).await?)
+            to_json(kefu_common::store::webhooks::set_push(db, app.app_id, url.as_str()).await?)
         }
         AppCmd::ShowPush(r) => {
             let app = operators::get_app(db, &identify(&r.identify)?).await?;
-            to_json(kefu_common::webhooks::get_push(db, app.app_id).await?)
+            to_json(kefu_common::store::webhooks::get_push(db, app.app_id).await?)
         }
         AppCmd::ClearPush(r) => {
             let app = operators::get_app(db, &identify(&r.identify)?).await?;
-            json!({ "cleared": kefu_common::webhooks::clear_push(db, app.app_id).await? })
+            json!({ "cleared": kefu_common::store::webhooks::clear_push(db, app.app_id).await? })
         }
         AppCmd::ShowTimeouts(r) => to_json(operators::get_timeouts(db, &identify(&r.identify)?, timeouts).await?),
         AppCmd::ClearIm(r) => json!({ "cleared": operators::clear_im(db, &identify(&r.identify)?).await? }),

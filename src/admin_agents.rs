@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use clap::{Args, Subcommand};
 use kefu_common::domain::{Invalid, NewPassword, ServId};
-use kefu_common::operators;
+use kefu_common::store::operators;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 

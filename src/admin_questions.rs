@@ -1,9 +1,9 @@
 //! `kefu admin questions …`: every app's questions, as operators see them.
 
 use clap::Subcommand;
+use kefu_common::domain::ids::ObjectId;
 use kefu_common::domain::{Identify, Page, ServId, UserId};
-use kefu_common::ids::ObjectId;
-use kefu_common::question_overview::{self, Filter};
+use kefu_common::store::question_overview::{self, Filter};
 use sea_orm::DatabaseConnection;
 use serde_json::{json, Value};
 

@@ -1,9 +1,9 @@
 //! `kefu admin template …`: quick-answer templates of an app and their items.
 
 use clap::Subcommand;
+use kefu_common::domain::ids::{IdGen, ObjectId};
 use kefu_common::domain::{AnswerContent, AnswerQuestion, Identify, TemplateTitle};
-use kefu_common::entity::{answer_item, answer_template};
-use kefu_common::ids::{IdGen, ObjectId};
+use kefu_common::store::entity::{answer_item, answer_template};
 use kefu_common::{now_ms, store};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use futures_util::StreamExt;
-use kefu_common::broker::{Broker, BrokerError};
-use kefu_common::entity::outbox_event;
-use kefu_common::events::type_matches;
+use kefu_common::domain::events::type_matches;
+use kefu_common::infra::broker::{Broker, BrokerError};
+use kefu_common::store::entity::outbox_event;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio_util::sync::CancellationToken;
 

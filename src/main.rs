@@ -18,8 +18,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use kefu_common::broker::Broker;
-use kefu_common::config::Config;
+use kefu_common::infra::broker::Broker;
+use kefu_common::infra::config::Config;
 use kefu_migrations::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
@@ -78,13 +78,13 @@ enum Cmd {
 #[derive(Debug, thiserror::Error)]
 enum RunError {
     #[error(transparent)]
-    Config(#[from] kefu_common::config::ConfigError),
+    Config(#[from] kefu_common::infra::config::ConfigError),
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error("broker: {0}")]
-    Broker(#[from] kefu_common::broker::BrokerError),
+    Broker(#[from] kefu_common::infra::broker::BrokerError),
     #[error(transparent)]
-    Media(#[from] kefu_common::media::MediaError),
+    Media(#[from] kefu_common::infra::media::MediaError),
     #[error("http: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -134,7 +134,7 @@ async fn main() -> ExitCode {
 /// Connects; `migrate`: apply pending migrations, else refuse to run on an old schema
 /// (separately started ingests and workers must not race to migrate).
 async fn database(config: &Config, migrate: bool) -> Result<DatabaseConnection, RunError> {
-    let db = kefu_common::db::connect_with(&config.database_url, config.db_acquire_timeout()).await?;
+    let db = kefu_common::store::db::connect_with(&config.database_url, config.db_acquire_timeout()).await?;
     if migrate {
         Migrator::up(&db, None).await?;
     } else {
@@ -202,7 +202,7 @@ async fn run(command: Cmd, config: Arc<Config>) -> Result<(), RunError> {
                 "kefu starting"
             );
             shutdown_on_signal(cancel.clone());
-            let metrics = Arc::new(kefu_common::metrics::Metrics::new());
+            let metrics = Arc::new(kefu_common::infra::metrics::Metrics::new());
             let metrics_server = if config.metrics_addr.is_empty() {
                 None
             } else {

@@ -6,9 +6,9 @@ mod support;
 
 use std::time::Duration;
 
-use kefu_common::command::{Command, Envelope};
+use kefu_common::domain::command::{Command, Envelope};
+use kefu_common::domain::ids::IdGen;
 use kefu_common::domain::{Labels, ServId, SessionToken, Title, UserId};
-use kefu_common::ids::IdGen;
 use serde_json::json;
 use support::{count_rows, queue_ready, spawn_app, Backend, TestApp, AMQP_URL};
 

@@ -70,7 +70,11 @@ async fn text(app: &TestApp, qid: &str, session: &str, sender: &str, sender_type
 async fn every_error_code_rabbitmq_postgres() {
     let app = spawn_custom(
         Backend::RabbitPostgres,
-        |c| c.admin_token = Some(kefu_common::config::Redacted::new("the-admin-token-of-this-test")),
+        |c| {
+            c.admin_token = Some(kefu_common::infra::config::Redacted::new(
+                "the-admin-token-of-this-test",
+            ))
+        },
         true,
     )
     .await;

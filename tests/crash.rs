@@ -24,7 +24,7 @@ async fn worker_killed_before_ack_loses_nothing_and_applies_once() {
     let remote = Client::new(format!("http://{addr}"), &app);
     remote.wait_ready().await;
 
-    let db_conn = kefu_common::db::connect(&db.url).await.unwrap();
+    let db_conn = kefu_common::store::db::connect(&db.url).await.unwrap();
     let count = |table: &'static str| count_rows(&db_conn, table, None);
 
     // 1. A worker that commits, then hangs before acking. The ingest still answers: it
@@ -122,7 +122,7 @@ async fn embedded_serve_killed_loses_nothing_and_applies_once() {
     let app = admin(&db.url, &["app", "create", "--identify", "com.example.crash"]);
     let addr = free_addr();
     let remote = Client::new(format!("http://{addr}"), &app);
-    let db_conn = kefu_common::db::connect(&db.url).await.unwrap();
+    let db_conn = kefu_common::store::db::connect(&db.url).await.unwrap();
     let count = |table: &'static str| count_rows(&db_conn, table, None);
     // With a 1 s lock the paused process re-claims its own jobs every second; a high
     // delivery limit keeps a slow machine from dead-lettering them (dead jobs would stay

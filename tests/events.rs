@@ -9,9 +9,9 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use kefu_common::command::{Actor, Command, Envelope};
+use kefu_common::domain::command::{Actor, Command, Envelope};
+use kefu_common::domain::ids::IdGen;
 use kefu_common::domain::{SenderType, Text, UserId};
-use kefu_common::ids::IdGen;
 use serde_json::{json, Value};
 use support::{count_rows, spawn_app, spawn_custom, Backend, TestApp, AMQP_URL};
 
@@ -317,11 +317,11 @@ async fn two_relays_publish_no_event_twice_rabbitmq_postgres() {
     app.shutdown().await;
 }
 
-fn text_command(q: &str, message_id: kefu_common::ids::ObjectId, text: &str) -> Envelope {
+fn text_command(q: &str, message_id: kefu_common::domain::ids::ObjectId, text: &str) -> Envelope {
     Envelope::new(
         uuid::Uuid::new_v4(),
         Command::MessageSendTextV1 {
-            question_id: kefu_common::ids::ObjectId::parse(q).unwrap(),
+            question_id: kefu_common::domain::ids::ObjectId::parse(q).unwrap(),
             message_id,
             actor: Actor::User {
                 app_id: 1,

@@ -3,7 +3,7 @@
 
 mod support;
 
-use kefu_common::im::usersig::{gen_usersig, verify_usersig};
+use kefu_common::store::im::usersig::{gen_usersig, verify_usersig};
 use serde_json::{json, Value};
 use support::{admin, set_im, spawn_custom, Backend};
 
@@ -53,7 +53,7 @@ print(api.gen_sig("{identifier}", 3600))
 async fn im_settings_through_cli_and_admin_api_embedded_sqlite() {
     let app = spawn_custom(
         Backend::Embedded,
-        |c| c.admin_token = Some(kefu_common::config::Redacted::new(ADMIN_TOKEN)),
+        |c| c.admin_token = Some(kefu_common::infra::config::Redacted::new(ADMIN_TOKEN)),
         true,
     )
     .await;
@@ -706,7 +706,7 @@ async fn im_delivery_survives_a_worker_killed_mid_send_rabbitmq_postgres() {
     assert_eq!(status, 200);
     let accepted = fake.wait_accepted(2, 20).await;
     assert_eq!(accepted[1], ("u1".to_owned(), "next".to_owned()));
-    let conn = kefu_common::db::connect(&db.url).await.unwrap();
+    let conn = kefu_common::store::db::connect(&db.url).await.unwrap();
     assert_eq!(
         support::count_rows(&conn, "im_deliveries", Some("state = 'delivered'")).await,
         2

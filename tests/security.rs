@@ -124,7 +124,7 @@ async fn setup() -> (TestApp, Resources, Vec<Who>) {
     let app = spawn_custom(
         Backend::RabbitPostgres,
         |c| {
-            c.admin_token = Some(kefu_common::config::Redacted::new(ADMIN_TOKEN));
+            c.admin_token = Some(kefu_common::infra::config::Redacted::new(ADMIN_TOKEN));
             c.session_rate_per_sec = 0;
             // The matrix sends hundreds of wrong tokens on purpose (throttling has its own test).
             c.admin_token_max_failures = 0;
@@ -681,11 +681,11 @@ async fn admin_and_signed_calls_refuse_strangers_rabbitmq_postgres() {
     app.shutdown().await;
 }
 
-async fn spawn_tuned(backend: Backend, tune: impl FnOnce(&mut kefu_common::config::Config)) -> TestApp {
+async fn spawn_tuned(backend: Backend, tune: impl FnOnce(&mut kefu_common::infra::config::Config)) -> TestApp {
     spawn_custom(
         backend,
         |c| {
-            c.admin_token = Some(kefu_common::config::Redacted::new(ADMIN_TOKEN));
+            c.admin_token = Some(kefu_common::infra::config::Redacted::new(ADMIN_TOKEN));
             c.session_rate_per_sec = 0;
             tune(c);
         },
@@ -796,7 +796,9 @@ async fn sessions_are_digests_and_end_when_revoked_or_expired_embedded_sqlite() 
         support::count_rows(&app.db, "agent_bindings", Some(&format!("session = '{digest}'"))).await,
         1
     );
-    let pruned = kefu_common::operators::prune_expired_sessions(&app.db).await.unwrap();
+    let pruned = kefu_common::store::operators::prune_expired_sessions(&app.db)
+        .await
+        .unwrap();
     assert_eq!(pruned, 1);
     assert_eq!(
         support::count_rows(&app.db, "sessions", Some(&format!("session = '{digest}'"))).await,

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kefu_common::broker::TaskQueue;
-use kefu_common::retry::RetryPolicy;
+use kefu_common::infra::broker::TaskQueue;
+use kefu_common::infra::retry::RetryPolicy;
 use kefu_workers::tasks::{run_tasks, TaskError};
 use serde_json::{json, Value};
 use support::{count_rows, spawn_app, Backend, TestApp};
@@ -75,7 +75,7 @@ async fn attempts_of(attempts: &Attempts, id: &str, n: usize) -> Vec<Instant> {
 
 async fn dead_letter(app: &TestApp, id: &str) -> Value {
     for _ in 0..200 {
-        let listed = kefu_common::dead_letters::list(&app.db, Some("test-jobs"))
+        let listed = kefu_common::store::dead_letters::list(&app.db, Some("test-jobs"))
             .await
             .unwrap();
         if let Some(d) = listed.into_iter().find(|d| d.message_id == id) {
@@ -125,7 +125,7 @@ async fn task_queues(backend: Backend) {
         "done tasks are not run again"
     );
     // Re-driven to its own queue (not the commands'): it runs again.
-    let n = kefu_common::dead_letters::redrive(&app.db, &app.broker, Some("broken"), None)
+    let n = kefu_common::store::dead_letters::redrive(&app.db, &app.broker, Some("broken"), None)
         .await
         .unwrap();
     assert_eq!(n, 1);

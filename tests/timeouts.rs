@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use kefu_common::entity::question;
+use kefu_common::store::entity::question;
 use sea_orm::{EntityTrait, Set};
 use serde_json::{json, Value};
 use support::{admin, count_rows, spawn_custom, Backend, Proc, TestApp};
@@ -223,11 +223,11 @@ async fn each_timeout_fires_once_and_a_reply_cancels_it_rabbitmq_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadlines_fire_exactly_once_across_workers_and_crashes_rabbitmq_postgres() {
     let (db, _) = support::shop_with_alice().await;
-    let conn = kefu_common::db::connect(&db.url).await.unwrap();
+    let conn = kefu_common::store::db::connect(&db.url).await.unwrap();
     let seed = |n: usize, due_at: i64| {
         let conn = conn.clone();
         async move {
-            let ids = kefu_common::ids::IdGen::default();
+            let ids = kefu_common::domain::ids::IdGen::default();
             let rows: Vec<question::ActiveModel> = (0..n)
                 .map(|i| question::ActiveModel {
                     id: Set(ids.next_id().to_string()),
@@ -235,7 +235,7 @@ async fn deadlines_fire_exactly_once_across_workers_and_crashes_rabbitmq_postgre
                     user_id: Set(format!("user-{i}")),
                     title: Set("due".into()),
                     labels: Set("[]".into()),
-                    status: Set(2),
+                    status: Set(kefu_common::domain::QuestionStatus::Serving),
                     serv_id: Set(Some("alice".into())),
                     created_at: Set(due_at - 600_000),
                     updated_at: Set(due_at - 600_000),
@@ -248,7 +248,7 @@ async fn deadlines_fire_exactly_once_across_workers_and_crashes_rabbitmq_postgre
                     seq: Set(1),
                     im_session_id: Set(None),
                     // The default user-reply timeout (10 minutes) from this anchor.
-                    due_kind: Set(Some(1)),
+                    due_kind: Set(Some(kefu_common::domain::DueKind::UserReply)),
                     due_anchor: Set(Some(due_at - 600_000)),
                     due_at: Set(Some(due_at)),
                     timed_out_at: Set(None),

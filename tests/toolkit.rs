@@ -320,7 +320,7 @@ async fn blob_of_an_unpublished_command_is_collected_rabbitmq_postgres() {
         1
     );
 
-    let media = kefu_common::media::MediaStore::from_config(&app.config).unwrap();
+    let media = kefu_common::infra::media::MediaStore::from_config(&app.config).unwrap();
     let collected = kefu_workers::collect_unreferenced_media(&app.db, &media, Duration::ZERO)
         .await
         .unwrap();

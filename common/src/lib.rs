@@ -1,30 +1,12 @@
-//! Shared pieces of Kefu: domain types, ids, commands and outcomes, configuration,
-//! the storage entities and read queries, and the broker abstraction.
+//! Shared pieces of Kefu, cut by concern:
+//! - [`domain`]: the values Kefu accepts, the commands, events and outcomes (no I/O);
+//! - [`store`]: persistence and the service layer (entities, queries, operators,
+//!   webhooks, dead letters, IM deliveries, timeouts), over sea-orm;
+//! - [`infra`]: the broker, configuration, metrics, retries and the media store.
 
-#[macro_use]
 pub mod domain;
-pub mod app_settings;
-pub mod broker;
-pub mod command;
-pub mod config;
-pub mod db;
-pub mod dead_letters;
-pub mod entity;
-pub mod events;
-pub mod ids;
-pub mod im;
-pub mod leave;
-pub mod login_locks;
-pub mod media;
-pub mod metrics;
-pub mod operators;
-pub mod outbox;
-pub mod outcome;
-pub mod question_overview;
-pub mod retry;
+pub mod infra;
 pub mod store;
-pub mod timeouts;
-pub mod webhooks;
 
 /// Milliseconds since the Unix epoch; every stored timestamp uses this unit.
 pub fn now_ms() -> i64 {

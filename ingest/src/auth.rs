@@ -7,12 +7,12 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use hmac::{Hmac, Mac};
-use kefu_common::command::Actor;
+use kefu_common::domain::command::Actor;
+use kefu_common::domain::outcome::{ErrorCode, Failure};
 use kefu_common::domain::{Password, ServId, SessionToken, UserId};
-use kefu_common::entity::app;
-use kefu_common::login_locks::{Lock, Scope};
 use kefu_common::now_ms;
-use kefu_common::outcome::{ErrorCode, Failure};
+use kefu_common::store::entity::app;
+use kefu_common::store::login_locks::{Lock, Scope};
 use kefu_common::store::{self, SessionInfo};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -117,7 +117,11 @@ impl Caller {
 
     /// May read this question: its user, or an agent serving its app. Another tenant's
     /// question answers as a missing one (20003); another user's of the same app 20008.
-    pub async fn may_read(&self, state: &AppState, q: &kefu_common::entity::question::Model) -> Result<(), ApiError> {
+    pub async fn may_read(
+        &self,
+        state: &AppState,
+        q: &kefu_common::store::entity::question::Model,
+    ) -> Result<(), ApiError> {
         let session = &self.info.session;
         if session.app_id == q.app_id && session.user_id == q.user_id {
             return Ok(());

@@ -7,10 +7,10 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kefu_common::command::{idempotent_command_id, Command, Envelope};
-use kefu_common::db::is_unique_violation;
-use kefu_common::entity::idempotency_key;
-use kefu_common::outcome::{ErrorCode, Outcome};
+use kefu_common::domain::command::{idempotent_command_id, Command, Envelope};
+use kefu_common::domain::outcome::{ErrorCode, Outcome};
+use kefu_common::store::db::is_unique_violation;
+use kefu_common::store::entity::idempotency_key;
 use kefu_common::{now_ms, store};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::{json, Map, Value};
@@ -179,7 +179,7 @@ pub fn render(submitted: Submitted) -> Response {
 /// A registered reply slot, forgotten when dropped.
 struct ReplySlot<'a> {
     rx: Option<tokio::sync::oneshot::Receiver<Vec<u8>>>,
-    replies: &'a kefu_common::broker::Replies,
+    replies: &'a kefu_common::infra::broker::Replies,
     correlation: String,
 }
 

@@ -5,9 +5,9 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kefu_common::broker::BrokerError;
-use kefu_common::db::is_unavailable;
-use kefu_common::outcome::{ErrorCode, Failure};
+use kefu_common::domain::outcome::{ErrorCode, Failure};
+use kefu_common::infra::broker::BrokerError;
+use kefu_common::store::db::is_unavailable;
 
 /// Seconds a client is asked to wait after a 503 / 429.
 const RETRY_AFTER_SECS: &str = "5";

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use kefu_common::outcome::ErrorCode;
+use kefu_common::domain::outcome::ErrorCode;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -358,7 +358,7 @@ pub trait PathValue: Sized {
     fn parse_path(raw: &str) -> Result<Self, String>;
 }
 
-impl PathValue for kefu_common::ids::ObjectId {
+impl PathValue for kefu_common::domain::ids::ObjectId {
     const FIELD: &'static str = "question_id";
     fn parse_path(raw: &str) -> Result<Self, String> {
         Self::parse(raw).map_err(|e| e.to_string())

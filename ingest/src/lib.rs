@@ -17,11 +17,11 @@ pub mod views;
 use std::sync::Arc;
 
 use axum::Router;
-use kefu_common::broker::Broker;
-use kefu_common::config::Config;
-use kefu_common::ids::IdGen;
-use kefu_common::media::{MediaError, MediaStore};
-use kefu_common::metrics::Metrics;
+use kefu_common::domain::ids::IdGen;
+use kefu_common::infra::broker::Broker;
+use kefu_common::infra::config::Config;
+use kefu_common::infra::media::{MediaError, MediaStore};
+use kefu_common::infra::metrics::Metrics;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -96,7 +96,7 @@ pub async fn serve(listener: TcpListener, state: AppState, cancel: CancellationT
                 _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {
                     limits.prune();
                     let policy = limits.logins.policy;
-                    if let Err(err) = kefu_common::login_locks::prune(&db, &policy, kefu_common::now_ms()).await {
+                    if let Err(err) = kefu_common::store::login_locks::prune(&db, &policy, kefu_common::now_ms()).await {
                         tracing::warn!(error = %err, "could not prune forgotten login failures");
                     }
                 }

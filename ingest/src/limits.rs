@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use kefu_common::config::Config;
-use kefu_common::login_locks::{self, Lock, Policy, Scope};
+use kefu_common::infra::config::Config;
 use kefu_common::now_ms;
+use kefu_common::store::login_locks::{self, Lock, Policy, Scope};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::Semaphore;
 
@@ -81,7 +81,7 @@ impl Limits {
 }
 
 /// Failed agent logins and admin tokens, counted in the database
-/// (`kefu_common::login_locks`), and how much a failure is slowed down.
+/// (`kefu_common::store::login_locks`), and how much a failure is slowed down.
 pub struct Logins {
     pub policy: Policy,
     slow: Duration,

@@ -4,11 +4,11 @@
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
-use kefu_common::db::is_unique_violation;
-use kefu_common::entity::media_blob;
-use kefu_common::media::{key_for, MediaKind};
+use kefu_common::domain::outcome::ErrorCode;
+use kefu_common::infra::media::{key_for, MediaKind};
 use kefu_common::now_ms;
-use kefu_common::outcome::ErrorCode;
+use kefu_common::store::db::is_unique_violation;
+use kefu_common::store::entity::media_blob;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 

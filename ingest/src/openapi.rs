@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
-use kefu_common::outcome::ErrorCode;
+use kefu_common::domain::outcome::ErrorCode;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -98,7 +98,7 @@ is HTTP 200 and only the body's `status` tells success (200), queued (202) and f
         lists::user_overs,
         lists::user_alls,
     ),
-    components(schemas(crate::views::ErrorBody, kefu_common::ids::ObjectId)),
+    components(schemas(crate::views::ErrorBody, kefu_common::domain::ids::ObjectId)),
     modifiers(&Security),
     tags(
         (name = "sessions", description = "Apps open sessions for their users"),
@@ -189,7 +189,7 @@ pub struct Errors;
 impl IntoResponses for Errors {
     fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::response::Response>> {
         let mut by_status: BTreeMap<u16, Vec<ErrorCode>> = BTreeMap::new();
-        for code in ErrorCode::ALL {
+        for &code in ErrorCode::ALL {
             by_status.entry(code.http_status()).or_default().push(code);
         }
         by_status
@@ -345,7 +345,7 @@ impl IntoParams for QuestionIdPath {
             ParameterIn::Path,
             true,
             "问题id: 24 lowercase hex characters.",
-            kefu_common::ids::ObjectId::schema(),
+            kefu_common::domain::ids::ObjectId::schema(),
         )]
     }
 }

@@ -13,11 +13,11 @@ use std::time::Duration;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, BoxStream, StreamExt};
-use kefu_common::broker::Broker;
-use kefu_common::domain::SessionDigest;
-use kefu_common::entity::outbox_event;
-use kefu_common::events::{MessageFacts, QuestionFacts};
-use kefu_common::im::message::push_payload;
+use kefu_common::domain::events::{MessageFacts, QuestionFacts};
+use kefu_common::domain::{SenderType, SessionDigest};
+use kefu_common::infra::broker::Broker;
+use kefu_common::store::entity::outbox_event;
+use kefu_common::store::im::message::push_payload;
 use kefu_common::{now_ms, store};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{json, Value};
@@ -110,7 +110,8 @@ impl Audience {
         let q = e.question.as_ref()?;
         let data = match (self, &e.message) {
             (Audience::Agent { serv_id, .. }, Some(m))
-                if q.serv_id.as_deref() == Some(serv_id) || (m.sender_type == 2 && &m.sender == serv_id) =>
+                if q.serv_id.as_deref() == Some(serv_id)
+                    || (m.sender_type == SenderType::Agent && &m.sender == serv_id) =>
             {
                 ("message", push_payload(&q.question_id, m))
             }
@@ -413,8 +414,8 @@ impl Live {
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+    use kefu_common::domain::outcome::ErrorCode;
     use kefu_common::domain::SessionToken;
-    use kefu_common::outcome::ErrorCode;
 
     fn message_event(i: usize) -> FeedEvent {
         FeedEvent {
@@ -425,7 +426,7 @@ mod tests {
                 app_id: 1,
                 user_id: "u1".into(),
                 title: String::new(),
-                status: 2,
+                status: kefu_common::domain::QuestionStatus::Serving,
                 serv_id: Some("alice".into()),
                 sequence: i as i64,
                 created_at: 0,
@@ -433,8 +434,8 @@ mod tests {
             message: Some(MessageFacts {
                 message_id: format!("m{i}"),
                 sender: "alice".into(),
-                sender_type: 2,
-                msg_type: 3,
+                sender_type: SenderType::Agent,
+                msg_type: kefu_common::domain::MessageType::Text,
                 text: Some(format!("text {i}")),
                 action: None,
                 image_url: None,

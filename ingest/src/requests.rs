@@ -4,11 +4,11 @@
 //! `session` appears in the bodies for the documentation only; the [`crate::auth::Caller`]
 //! extractor reads it (body, query or `Authorization: Bearer`).
 
+use kefu_common::domain::ids::ObjectId;
 use kefu_common::domain::{
     DeviceId, Group, Groups, Identify, ImSessionId, Invalid, Keyword, Label, Labels, Page, Password, SenderType,
     ServId, SessionToken, Sort, Text, Title, Url, UserId, UserName,
 };
-use kefu_common::ids::ObjectId;
 use serde::de::{self, IgnoredAny, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -232,7 +232,11 @@ impl TryFrom<LenientInt> for SenderTypeField {
 
 impl PartialSchema for SenderTypeField {
     fn schema() -> RefOr<Schema> {
-        SenderType::schema()
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .enum_values(Some([1, 2]))
+            .description(Some("1 user, 2 agent"))
+            .into()
     }
 }
 impl ToSchema for SenderTypeField {}

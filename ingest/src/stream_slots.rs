@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use kefu_common::outcome::ErrorCode;
+use kefu_common::domain::outcome::ErrorCode;
 
 use crate::realtime::Viewer;
 use crate::ApiError;

@@ -1,7 +1,8 @@
 //! The answers, typed: what the OpenAPI document describes is what is serialized. List
 //! items never carry null; the original's defaults fill the gaps (docs/api.md, "How lists show questions").
 
-use kefu_common::entity::{app, im_delivery, message, question, user};
+use kefu_common::domain::{MessageType, SenderType};
+use kefu_common::store::entity::{app, im_delivery, message, question, user};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -245,7 +246,7 @@ pub struct Delivery {
 impl From<&im_delivery::Model> for Delivery {
     fn from(d: &im_delivery::Model) -> Self {
         Delivery {
-            state: d.state.clone(),
+            state: d.state.as_str().to_owned(),
             attempts: d.attempts,
             last_error: d.last_error.clone(),
         }
@@ -291,7 +292,7 @@ pub fn agent_question(
                 .and_then(|a| a.default_avatar_url.clone())
         })
         .unwrap_or_else(|| fallback_avatar.to_owned());
-    let last_text = kefu_common::question_overview::last_message_text(q).unwrap_or_default();
+    let last_text = kefu_common::store::question_overview::last_message_text(q).unwrap_or_default();
     AgentQuestion {
         question_id: q.id.clone(),
         user_id: q.user_id.clone(),
@@ -301,12 +302,12 @@ pub fn agent_question(
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| NO_NAME.to_owned()),
         title: q.title.clone(),
-        status: q.status,
+        status: q.status.into(),
         labels: serde_json::from_str(&q.labels).unwrap_or_default(),
         last_mess_text: last_text,
         last_mess_timestamp: secs(q.last_mess_timestamp.unwrap_or(q.created_at)),
         last_mess_sender: q.last_mess_sender.clone().unwrap_or_else(|| q.user_id.clone()),
-        last_mess_sender_type: q.last_mess_sender_type.unwrap_or(1),
+        last_mess_sender_type: q.last_mess_sender_type.unwrap_or(SenderType::User).into(),
         timestamp: secs(q.created_at),
     }
 }
@@ -332,7 +333,7 @@ pub fn user_question(q: &question::Model) -> UserQuestion {
     UserQuestion {
         question_id: q.id.clone(),
         title: q.title.clone(),
-        status: q.status,
+        status: q.status.into(),
         timestamp: secs(q.created_at),
         serv_id: q.serv_id.clone().unwrap_or_default(),
     }
@@ -345,44 +346,45 @@ pub fn message(m: &message::Model, media_base: &str, delivery: Option<Delivery>)
         None => legacy.clone().unwrap_or_default(),
     };
     let (message_id, sender, sender_type, timestamp) =
-        (m.id.clone(), m.sender.clone(), m.sender_type, secs(m.created_at));
+        (m.id.clone(), m.sender.clone(), m.sender_type.into(), secs(m.created_at));
     match m.msg_type {
-        1 => Message::Audio {
+        MessageType::Audio => Message::Audio {
             message_id,
             sender,
             sender_type,
             timestamp,
             delivery,
-            kind: 1,
+            kind: m.msg_type.into(),
             audio_url: media_url(&m.audio_url),
             audio_len: m.audio_len.unwrap_or(0),
         },
-        2 => Message::Image {
+        MessageType::Image => Message::Image {
             message_id,
             sender,
             sender_type,
             timestamp,
             delivery,
-            kind: 2,
+            kind: m.msg_type.into(),
             image_url: media_url(&m.image_url),
         },
-        3 => Message::Text {
+        MessageType::Text => Message::Text {
             message_id,
             sender,
             sender_type,
             timestamp,
             delivery,
-            kind: 3,
+            kind: m.msg_type.into(),
             text: m.text.clone().unwrap_or_default(),
         },
-        _ => Message::Notification {
+        MessageType::Notification => Message::Notification {
             message_id,
             sender,
             sender_type,
             timestamp,
             delivery,
-            kind: 4,
-            action: m.action.unwrap_or(0),
+            kind: m.msg_type.into(),
+            // 0: a notification stored without its action (none is written so).
+            action: m.action.map_or(0, i16::from),
         },
     }
 }

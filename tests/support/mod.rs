@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use kefu_common::broker::Broker;
-use kefu_common::config::Config;
+use kefu_common::infra::broker::Broker;
+use kefu_common::infra::config::Config;
 use kefu_migrations::{Migrator, MigratorTrait};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -408,7 +408,7 @@ pub fn init_tracing() {
 
 pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config, workers: bool) -> TestApp {
     init_tracing();
-    let db = kefu_common::db::connect_with(&config.database_url, config.db_acquire_timeout())
+    let db = kefu_common::store::db::connect_with(&config.database_url, config.db_acquire_timeout())
         .await
         .expect("connect test database");
     Migrator::up(&db, None).await.expect("migrate");
@@ -440,7 +440,7 @@ pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config, worke
     let config = Arc::new(config);
     let broker = Broker::connect(&config, db.clone()).await.expect("connect broker");
     let cancel = CancellationToken::new();
-    let metrics = Arc::new(kefu_common::metrics::Metrics::new());
+    let metrics = Arc::new(kefu_common::infra::metrics::Metrics::new());
     let worker = kefu_workers::Worker::new(db.clone(), broker.clone(), Arc::clone(&config), Arc::clone(&metrics));
     let mut tasks = Vec::new();
     if workers {

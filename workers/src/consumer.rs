@@ -4,18 +4,18 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use kefu_common::broker::Delivery;
-use kefu_common::command::Envelope;
-use kefu_common::db::{is_unavailable, is_unique_violation};
-use kefu_common::entity::processed_command;
-use kefu_common::metrics::CommandResult;
-use kefu_common::outcome::Outcome;
-use kefu_common::retry::Backoff;
+use kefu_common::domain::command::Envelope;
+use kefu_common::domain::outcome::Outcome;
+use kefu_common::infra::broker::Delivery;
+use kefu_common::infra::metrics::CommandResult;
+use kefu_common::infra::retry::Backoff;
+use kefu_common::store::db::{is_unavailable, is_unique_violation};
+use kefu_common::store::entity::processed_command;
 use kefu_common::{now_ms, store};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, DbErr, Set, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
-use crate::service::{self, Rules};
+use crate::commands::{self, Refusal, Rules};
 use crate::{Recorded, Worker};
 
 #[derive(Debug, thiserror::Error)]
@@ -195,15 +195,17 @@ async fn apply_once(
     rules: &Rules,
 ) -> Result<(Outcome, Recorded), ExecuteError> {
     let txn = db.begin().await?;
-    let effects = service::apply(&txn, &envelope.command, rules).await?;
-    let outcome = effects.outcome;
     let mut recorded = Recorded::default();
-    let txn = if matches!(outcome, Outcome::Failed(_)) {
-        txn.rollback().await?;
-        db.begin().await?
-    } else {
-        recorded = crate::record_effects(&txn, &effects.events).await?;
-        txn
+    let (outcome, txn) = match commands::apply(&txn, &envelope.command, rules).await {
+        Ok(applied) => {
+            recorded = crate::record_effects(&txn, &applied.events).await?;
+            (Outcome::reply(&applied.reply), txn)
+        }
+        Err(Refusal::Rule(failure)) => {
+            txn.rollback().await?;
+            (Outcome::Failed(failure), db.begin().await?)
+        }
+        Err(Refusal::Db(err)) => return Err(err.into()),
     };
     processed_command::ActiveModel {
         id: Set(id.to_owned()),

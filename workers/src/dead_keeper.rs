@@ -3,9 +3,9 @@
 //! the queue's eyes, once in the table (the message id is the key).
 
 use futures_util::StreamExt;
-use kefu_common::broker::Broker;
-use kefu_common::dead_letters::{keep, COMMANDS};
-use kefu_common::retry::Backoff;
+use kefu_common::infra::broker::Broker;
+use kefu_common::infra::retry::Backoff;
+use kefu_common::store::dead_letters::{keep, COMMANDS};
 use tokio_util::sync::CancellationToken;
 
 use crate::Worker;

@@ -1,4 +1,4 @@
-//! Webhook and push deliveries (`kefu_common::webhooks`) on the `http-deliveries` task
+//! Webhook and push deliveries (`kefu_common::store::webhooks`) on the `http-deliveries` task
 //! queue: one task per delivery, so a slow or failing receiver holds up only its own.
 //! A send claims its row (`next_attempt_at` pushed past the send's timeout), so two
 //! tasks for one delivery never send at once. Non-2xx answers and transport errors are
@@ -9,11 +9,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kefu_common::broker::TaskQueue;
-use kefu_common::entity::{app_push_endpoint, http_delivery, webhook_endpoint};
+use kefu_common::domain::{Channel, DeliveryState};
+use kefu_common::infra::broker::TaskQueue;
 use kefu_common::now_ms;
-use kefu_common::webhooks::{sign, QUEUE};
-use sea_orm::sea_query::Expr;
+use kefu_common::store::entity::{app_push_endpoint, http_delivery, webhook_endpoint};
+use kefu_common::store::webhooks::{sign, QUEUE};
+use sea_orm::sea_query::{CaseStatement, Expr};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use tokio_util::sync::CancellationToken;
 
@@ -31,7 +32,7 @@ pub async fn trigger(worker: &Worker, ids: &[String]) {
         return;
     }
     worker.http_wakeup.notify_one();
-    if let Err(err) = kefu_common::webhooks::enqueue(&worker.broker, &task_queue(worker), ids).await {
+    if let Err(err) = kefu_common::store::webhooks::enqueue(&worker.broker, &task_queue(worker), ids).await {
         tracing::warn!(error = %err, "could not enqueue webhook deliveries; the sweeper will");
     }
 }
@@ -93,7 +94,7 @@ async fn sweep(worker: Worker, cancel: CancellationToken) {
         match http_delivery::Entity::find()
             .select_only()
             .column(http_delivery::Column::Id)
-            .filter(http_delivery::Column::State.eq("pending"))
+            .filter(http_delivery::Column::State.eq(DeliveryState::Pending))
             .filter(http_delivery::Column::NextAttemptAt.lt(stale))
             .limit(1000)
             .into_tuple::<String>()
@@ -118,15 +119,18 @@ async fn deliver(worker: &Worker, http: &reqwest::Client, id: &str) -> Result<()
         .col_expr(http_delivery::Column::NextAttemptAt, Expr::value(claim_until))
         .col_expr(
             http_delivery::Column::Attempts,
-            Expr::cust("CASE WHEN state = 'failed' THEN 0 ELSE attempts END"),
+            CaseStatement::new()
+                .case(http_delivery::Column::State.eq(DeliveryState::Failed), 0)
+                .finally(Expr::col(http_delivery::Column::Attempts))
+                .into(),
         )
-        .col_expr(http_delivery::Column::State, Expr::value("pending"))
+        .col_expr(http_delivery::Column::State, Expr::value(DeliveryState::Pending))
         .filter(http_delivery::Column::Id.eq(id))
         .filter(
             http_delivery::Column::State
-                .eq("failed")
+                .eq(DeliveryState::Failed)
                 .or(http_delivery::Column::State
-                    .eq("pending")
+                    .eq(DeliveryState::Pending)
                     .and(http_delivery::Column::NextAttemptAt.lte(now))),
         )
         .exec(db)
@@ -142,13 +146,13 @@ async fn deliver(worker: &Worker, http: &reqwest::Client, id: &str) -> Result<()
         .await
         .map_err(retry_db)?
         .ok_or_else(|| TaskError::Fail("the delivery is gone".into()))?;
-    let target = match row.channel.as_str() {
-        "push" => app_push_endpoint::Entity::find_by_id(row.app_id)
+    let target = match row.channel {
+        Channel::Push => app_push_endpoint::Entity::find_by_id(row.app_id)
             .one(db)
             .await
             .map_err(retry_db)?
             .map(|p| (p.url, p.secret)),
-        _ => webhook_endpoint::Entity::find_by_id(row.endpoint_id.clone())
+        Channel::Webhook => webhook_endpoint::Entity::find_by_id(row.endpoint_id.clone())
             .one(db)
             .await
             .map_err(retry_db)?
@@ -158,13 +162,13 @@ async fn deliver(worker: &Worker, http: &reqwest::Client, id: &str) -> Result<()
     let outcome = match target {
         None => Err((false, "the endpoint is gone or disabled".to_owned())),
         Some((url, secret)) => {
-            let attempt = worker.metrics.delivery_started(&row.channel);
+            let attempt = worker.metrics.delivery_started(row.channel.as_str());
             let sent = send(http, &url, &secret, &row).await;
             let result = match &sent {
                 Ok(()) => "delivered",
                 Err(_) => "retried",
             };
-            worker.metrics.delivery_ended(&row.channel, result, attempt);
+            worker.metrics.delivery_ended(row.channel.as_str(), result, attempt);
             sent.map_err(|e| (true, e))
         }
     };
@@ -177,7 +181,7 @@ async fn deliver(worker: &Worker, http: &reqwest::Client, id: &str) -> Result<()
     match outcome {
         Ok(()) => {
             update
-                .col_expr(http_delivery::Column::State, Expr::value("delivered"))
+                .col_expr(http_delivery::Column::State, Expr::value(DeliveryState::Delivered))
                 .col_expr(http_delivery::Column::LastError, Expr::value(Option::<String>::None))
                 .exec(db)
                 .await
@@ -205,7 +209,7 @@ async fn deliver(worker: &Worker, http: &reqwest::Client, id: &str) -> Result<()
                 let reason = format!("gave up after {attempts} attempts; last: {error}");
                 tracing::error!(channel = %row.channel, endpoint = %row.endpoint_id, %reason, "delivery failed");
                 update
-                    .col_expr(http_delivery::Column::State, Expr::value("failed"))
+                    .col_expr(http_delivery::Column::State, Expr::value(DeliveryState::Failed))
                     .col_expr(http_delivery::Column::LastError, Expr::value(reason.clone()))
                     .exec(db)
                     .await

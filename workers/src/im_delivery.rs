@@ -16,13 +16,14 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use kefu_common::broker::TaskQueue;
-use kefu_common::entity::{app_im_settings, im_delivery, message, question};
-use kefu_common::events::MessageFacts;
-use kefu_common::im::deliveries::QUEUE;
-use kefu_common::im::message::{send_msg_body, verdict, Recipient, Verdict};
-use kefu_common::im::usersig::UserSigCache;
+use kefu_common::domain::events::MessageFacts;
+use kefu_common::domain::DeliveryState;
+use kefu_common::infra::broker::TaskQueue;
 use kefu_common::now_ms;
+use kefu_common::store::entity::{app_im_settings, im_delivery, message, question};
+use kefu_common::store::im::deliveries::QUEUE;
+use kefu_common::store::im::message::{send_msg_body, verdict, Recipient, Verdict};
+use kefu_common::store::im::usersig::UserSigCache;
 use rand::Rng;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -30,6 +31,35 @@ use tokio_util::sync::CancellationToken;
 
 use crate::tasks::{run_tasks, wait_until_needed, TaskError};
 use crate::Worker;
+
+/// A pending delivery of a question, as the ordering sees it.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    lease_until: i64,
+    next_attempt_at: i64,
+}
+
+/// What a worker holding `lease` may do with a question's pending deliveries (in
+/// commit order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// An earlier message is held by another worker (in the middle of its send): ours
+    /// must not overtake it. Let go and come back after the queue's delay.
+    HeldByOther,
+    /// The first is in its backoff: the task that will retry it is in a delay queue
+    /// (or the sweeper re-enqueues it), so this one ends here.
+    InBackoff,
+    /// Send the first `n`, the run this lease holds.
+    Send(usize),
+}
+
+fn next_in_order(pending: &[Slot], lease: i64, now: i64) -> Order {
+    match pending.first() {
+        Some(first) if first.lease_until != lease => Order::HeldByOther,
+        Some(first) if first.next_attempt_at > now => Order::InBackoff,
+        _ => Order::Send(pending.iter().take_while(|s| s.lease_until == lease).count()),
+    }
+}
 
 /// Added to one send's worst case (connect + request timeout) for a question's lease.
 const LEASE_MARGIN_MS: i64 = 2_000;
@@ -53,7 +83,8 @@ pub async fn trigger(worker: &Worker, questions: &[String]) {
         return;
     }
     worker.im_wakeup.notify_one();
-    if let Err(err) = kefu_common::im::deliveries::enqueue(&worker.broker, &task_queue(worker), questions).await {
+    if let Err(err) = kefu_common::store::im::deliveries::enqueue(&worker.broker, &task_queue(worker), questions).await
+    {
         tracing::warn!(error = %err, "could not enqueue IM deliveries; the sweeper will");
     }
 }
@@ -126,7 +157,7 @@ async fn sweep(worker: Worker, cancel: CancellationToken) {
         let now = now_ms();
         let stale = now - (worker.config.im_sweep_secs.max(1) * 1000) as i64;
         let found = im_delivery::Entity::find()
-            .filter(im_delivery::Column::State.eq("pending"))
+            .filter(im_delivery::Column::State.eq(DeliveryState::Pending))
             .filter(im_delivery::Column::LeaseUntil.lt(now))
             .filter(im_delivery::Column::NextAttemptAt.lt(stale))
             .limit(1000)
@@ -164,7 +195,7 @@ impl Sender {
             let leased = im_delivery::Entity::update_many()
                 .col_expr(im_delivery::Column::LeaseUntil, Expr::value(lease))
                 .filter(im_delivery::Column::QuestionId.eq(question_id))
-                .filter(im_delivery::Column::State.eq("pending"))
+                .filter(im_delivery::Column::State.eq(DeliveryState::Pending))
                 .filter(
                     im_delivery::Column::LeaseUntil
                         .lt(now)
@@ -179,26 +210,32 @@ impl Sender {
             }
             let pending = im_delivery::Entity::find()
                 .filter(im_delivery::Column::QuestionId.eq(question_id))
-                .filter(im_delivery::Column::State.eq("pending"))
+                .filter(im_delivery::Column::State.eq(DeliveryState::Pending))
                 .order_by_asc(im_delivery::Column::Seq)
                 .all(db)
                 .await
                 .map_err(retry_db)?;
-            // An earlier message held by another worker (in the middle of its send): ours
-            // must not overtake it. Let go and come back after the queue's delay.
-            if pending.first().is_some_and(|first| first.lease_until != lease) {
-                release(db, question_id, lease).await.map_err(retry_db)?;
-                return Err(TaskError::Retry(
-                    "an earlier message of this question is being sent".into(),
-                ));
-            }
-            // The first is in its backoff: the task that will retry it is in a delay queue
-            // (or the sweeper re-enqueues it), so this one ends here.
-            if pending.first().is_some_and(|first| first.next_attempt_at > now_ms()) {
-                release(db, question_id, lease).await.map_err(retry_db)?;
-                return gave_up.map_or(Ok(()), |reason| Err(TaskError::Fail(reason)));
-            }
-            let rows: Vec<im_delivery::Model> = pending.into_iter().take_while(|r| r.lease_until == lease).collect();
+            let slots: Vec<Slot> = pending
+                .iter()
+                .map(|r| Slot {
+                    lease_until: r.lease_until,
+                    next_attempt_at: r.next_attempt_at,
+                })
+                .collect();
+            let ours = match next_in_order(&slots, lease, now_ms()) {
+                Order::HeldByOther => {
+                    release(db, question_id, lease).await.map_err(retry_db)?;
+                    return Err(TaskError::Retry(
+                        "an earlier message of this question is being sent".into(),
+                    ));
+                }
+                Order::InBackoff => {
+                    release(db, question_id, lease).await.map_err(retry_db)?;
+                    return gave_up.map_or(Ok(()), |reason| Err(TaskError::Fail(reason)));
+                }
+                Order::Send(n) => n,
+            };
+            let rows: Vec<im_delivery::Model> = pending.into_iter().take(ours).collect();
             for row in rows {
                 // The app's rate bound first: waiting for it must not eat the lease.
                 if let Some(rate) = &self.rate {
@@ -223,18 +260,18 @@ impl Sender {
                     _ => None,
                 };
                 let (state, error) = match &verdict {
-                    Verdict::Delivered => ("delivered", None),
-                    Verdict::Retry(e) if backoff.is_some() => ("pending", Some(e.clone())),
+                    Verdict::Delivered => (DeliveryState::Delivered, None),
+                    Verdict::Retry(e) if backoff.is_some() => (DeliveryState::Pending, Some(e.clone())),
                     Verdict::Retry(e) => {
                         let reason = format!("gave up after {} attempts; last: {e}", row.attempts + 1);
                         tracing::error!(message_id = %row.message_id, %reason, "IM delivery failed");
                         gave_up = Some(reason.clone());
-                        ("failed", Some(reason))
+                        (DeliveryState::Failed, Some(reason))
                     }
-                    Verdict::Fail(e) => ("failed", Some(e.clone())),
+                    Verdict::Fail(e) => (DeliveryState::Failed, Some(e.clone())),
                     Verdict::BadSettings(e) => {
                         tracing::error!(app_id = row.app_id, error = %e, "the app's IM settings are broken; delivery failed");
-                        ("failed", Some(e.clone()))
+                        (DeliveryState::Failed, Some(e.clone()))
                     }
                 };
                 let mut update = im_delivery::Entity::update_many()
@@ -310,5 +347,40 @@ impl Sender {
             Err(err) if err.is_timeout() => Verdict::Retry("timed out".into()),
             Err(err) => Verdict::Retry(format!("transport: {err}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEASE: i64 = 5_000;
+    const NOW: i64 = 1_000;
+
+    fn slot(lease_until: i64, next_attempt_at: i64) -> Slot {
+        Slot {
+            lease_until,
+            next_attempt_at,
+        }
+    }
+
+    #[test]
+    fn a_question_s_messages_go_in_commit_order() {
+        assert_eq!(next_in_order(&[], LEASE, NOW), Order::Send(0));
+        assert_eq!(
+            next_in_order(&[slot(LEASE, 0), slot(LEASE, 0), slot(9_999, 0)], LEASE, NOW),
+            Order::Send(2),
+            "only the run this lease holds, up to a row another worker took"
+        );
+        assert_eq!(
+            next_in_order(&[slot(9_999, 0), slot(LEASE, 0)], LEASE, NOW),
+            Order::HeldByOther,
+            "a later message never overtakes an earlier one being sent"
+        );
+        assert_eq!(
+            next_in_order(&[slot(LEASE, NOW + 1), slot(LEASE, 0)], LEASE, NOW),
+            Order::InBackoff,
+            "the rest wait behind a message in its backoff"
+        );
     }
 }

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use kefu_common::entity::{idempotency_key, outbox_event, processed_command};
-use kefu_common::media::MediaStore;
+use kefu_common::infra::media::MediaStore;
 use kefu_common::now_ms;
+use kefu_common::store::entity::{idempotency_key, outbox_event, processed_command};
 use sea_orm::{ColumnTrait, DeleteResult, EntityTrait, QueryFilter};
 use tokio_util::sync::CancellationToken;
 
@@ -53,13 +53,13 @@ pub async fn run_janitor(worker: Worker, cancel: CancellationToken) {
         // they were written, the table being the log).
         let events_before = now - (worker.config.events_retention_secs * 1000) as i64;
         let mut prune = outbox_event::Entity::delete_many().filter(outbox_event::Column::CreatedAt.lt(events_before));
-        if !matches!(worker.broker, kefu_common::broker::Broker::Embedded(_)) {
+        if !matches!(worker.broker, kefu_common::infra::broker::Broker::Embedded(_)) {
             prune = prune.filter(outbox_event::Column::PublishedAt.lt(events_before));
         }
         if let Err(err) = prune.exec(db).await {
             tracing::warn!(error = %err, "janitor failed to prune events; will try again");
         }
-        match kefu_common::operators::prune_expired_sessions(db).await {
+        match kefu_common::store::operators::prune_expired_sessions(db).await {
             Ok(n) => tracing::debug!(rows = n, "janitor pruned expired sessions and their bindings"),
             Err(err) => tracing::warn!(error = %err, "janitor failed to prune sessions; will try again"),
         }

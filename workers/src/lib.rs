@@ -1,6 +1,7 @@
 //! Workers: consume commands, apply them in one database transaction (with their events
 //! in the outbox), answer, then ack; relay the outbox to `kefu.events`.
 
+pub mod commands;
 mod consumer;
 mod dead_keeper;
 pub mod http_delivery;
@@ -9,7 +10,6 @@ mod janitor;
 mod media_gc;
 mod metrics_http;
 pub mod relay;
-pub mod service;
 pub mod tasks;
 pub mod timeouts;
 
@@ -20,9 +20,9 @@ pub use metrics_http::serve_metrics;
 
 use std::sync::Arc;
 
-use kefu_common::broker::Broker;
-use kefu_common::config::Config;
-use kefu_common::metrics::Metrics;
+use kefu_common::infra::broker::Broker;
+use kefu_common::infra::config::Config;
+use kefu_common::infra::metrics::Metrics;
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
@@ -40,13 +40,13 @@ pub struct Worker {
     /// Rung when a commit recorded webhook or push deliveries (likewise).
     pub http_wakeup: Arc<tokio::sync::Notify>,
     /// What applying commands needs from the configuration.
-    pub rules: Arc<service::Rules>,
+    pub rules: Arc<commands::Rules>,
 }
 
 impl Worker {
     pub fn new(db: DatabaseConnection, broker: Broker, config: Arc<Config>, metrics: Arc<Metrics>) -> Self {
         Self {
-            rules: Arc::new(service::Rules::from_config(&config)),
+            rules: Arc::new(commands::Rules::from_config(&config)),
             db,
             broker,
             config,
@@ -81,12 +81,12 @@ impl Recorded {
 /// all in the caller's transaction.
 pub async fn record_effects(
     txn: &impl sea_orm::ConnectionTrait,
-    events: &[kefu_common::events::DomainEvent],
+    events: &[kefu_common::domain::events::DomainEvent],
 ) -> Result<Recorded, sea_orm::DbErr> {
-    let cloud = kefu_common::outbox::write(txn, events).await?;
+    let cloud = kefu_common::store::outbox::write(txn, events).await?;
     Ok(Recorded {
-        im_questions: kefu_common::im::deliveries::record(txn, events).await?,
-        http: kefu_common::webhooks::record(txn, events, &cloud).await?,
+        im_questions: kefu_common::store::im::deliveries::record(txn, events).await?,
+        http: kefu_common::store::webhooks::record(txn, events, &cloud).await?,
     })
 }
 

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use kefu_common::entity::{media_blob, message};
-use kefu_common::media::MediaStore;
+use kefu_common::infra::media::MediaStore;
 use kefu_common::now_ms;
+use kefu_common::store::entity::{media_blob, message};
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, Select, TransactionTrait,

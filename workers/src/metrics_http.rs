@@ -7,8 +7,8 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use kefu_common::broker::Broker;
-use kefu_common::metrics::{Metrics, CONTENT_TYPE as METRICS_TYPE};
+use kefu_common::infra::broker::Broker;
+use kefu_common::infra::metrics::{Metrics, CONTENT_TYPE as METRICS_TYPE};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 

@@ -8,10 +8,10 @@
 
 use std::time::Duration;
 
-use kefu_common::broker::{Broker, BrokerError};
-use kefu_common::entity::outbox_event;
+use kefu_common::infra::broker::{Broker, BrokerError};
+use kefu_common::infra::retry::Backoff;
 use kefu_common::now_ms;
-use kefu_common::retry::Backoff;
+use kefu_common::store::entity::outbox_event;
 use rand::Rng;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
 use sea_orm::{

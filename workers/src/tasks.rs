@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use kefu_common::broker::{Delivery, TaskQueue};
-use kefu_common::retry::Backoff;
+use kefu_common::infra::broker::{Delivery, TaskQueue};
+use kefu_common::infra::retry::Backoff;
 use tokio_util::sync::CancellationToken;
 
 use crate::Worker;

@@ -9,16 +9,16 @@
 
 use std::time::Duration;
 
-use kefu_common::entity::question;
-use kefu_common::ids::ObjectId;
+use kefu_common::domain::ids::ObjectId;
 use kefu_common::now_ms;
+use kefu_common::store::entity::question;
 use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{service, Worker};
+use crate::{commands, Worker};
 
 pub async fn run_timeouts(worker: Worker, cancel: CancellationToken) {
     let every = Duration::from_millis(worker.config.timeout_sweep_ms.max(1));
@@ -80,7 +80,7 @@ async fn sweep_batches(worker: &Worker, skip_locked: bool) -> Result<u64, DbErr>
             };
             let savepoint = txn.begin().await?;
             let fired_one = async {
-                let events = service::fire_deadline(&savepoint, &worker.rules, &id, now).await?;
+                let events = commands::fire_deadline(&savepoint, &worker.rules, &id, now).await?;
                 let recorded = crate::record_effects(&savepoint, &events).await?;
                 Ok::<_, DbErr>((!events.is_empty(), recorded))
             }

@@ -3,8 +3,8 @@
 
 use axum::extract::State;
 use axum::Json;
-use kefu_common::ids::ObjectId;
-use kefu_common::outcome::ErrorCode;
+use kefu_common::domain::ids::ObjectId;
+use kefu_common::domain::outcome::ErrorCode;
 use kefu_common::store;
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -6,11 +6,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kefu_common::command::Command;
-use kefu_common::entity::{app, leave_message};
-use kefu_common::leave::{Callback, Contact, Email, LeaveUserId, MessageContent, Subject, Tag, Tel, USER_DATA_MAX};
-use kefu_common::outcome::{ErrorCode, Failure, Outcome};
+use kefu_common::domain::command::{Command, NewLeaveMessage};
+use kefu_common::domain::leave::{
+    Callback, Contact, Email, LeaveUserId, MessageContent, Subject, Tag, Tel, USER_DATA_MAX,
+};
+use kefu_common::domain::outcome::{ErrorCode, Failure, Outcome};
 use kefu_common::store;
+use kefu_common::store::entity::{app, leave_message};
 use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -242,7 +244,7 @@ async fn accept(state: &AppState, version: &str, appid: &str, input: &RawInput) 
     let id = Uuid::new_v4();
     let mut assigned = Map::new();
     assigned.insert("id".into(), json!(id.to_string()));
-    let command = Command::LeaveMessageCreateV1 {
+    let command = Command::LeaveMessageCreateV1(NewLeaveMessage {
         id,
         app_id: app.id,
         acc_name: app.name.chars().take(50).collect(),
@@ -254,7 +256,7 @@ async fn accept(state: &AppState, version: &str, appid: &str, input: &RawInput) 
         subject: body.subject,
         content: body.content,
         user_data,
-    };
+    });
     let key = format!("leave-signature:{signature}");
     let submitted = submit(
         state,

@@ -2,10 +2,10 @@
 
 use axum::extract::State;
 use axum::Json;
+use kefu_common::domain::ids::ObjectId;
+use kefu_common::domain::outcome::ErrorCode;
 use kefu_common::domain::{Identify, Page, ServId, UserId};
-use kefu_common::entity::question;
-use kefu_common::ids::ObjectId;
-use kefu_common::outcome::ErrorCode;
+use kefu_common::store::entity::question;
 use kefu_common::store::{self, QuestionFilter};
 
 use crate::auth::Caller;
@@ -257,7 +257,8 @@ pub async fn messages(
         store::messages(&state.db, question_id.as_str(), &query.page()).await?
     };
     let deliveries =
-        kefu_common::im::deliveries::of_messages(&state.db, messages.iter().map(|m| m.id.clone()).collect()).await?;
+        kefu_common::store::im::deliveries::of_messages(&state.db, messages.iter().map(|m| m.id.clone()).collect())
+            .await?;
     let media_base = state.config.media_base();
     Ok(Json(Messages {
         status: OK,

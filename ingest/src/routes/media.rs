@@ -4,10 +4,10 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kefu_common::command::Command;
-use kefu_common::ids::ObjectId;
-use kefu_common::media::parse_key;
-use kefu_common::outcome::ErrorCode;
+use kefu_common::domain::command::Command;
+use kefu_common::domain::ids::ObjectId;
+use kefu_common::domain::outcome::ErrorCode;
+use kefu_common::infra::media::parse_key;
 use serde_json::{json, Value};
 
 use crate::auth::Caller;

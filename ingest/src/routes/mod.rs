@@ -19,8 +19,8 @@ use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Json, Router};
-use kefu_common::metrics::Metrics;
-use kefu_common::outcome::ErrorCode;
+use kefu_common::domain::outcome::ErrorCode;
+use kefu_common::infra::metrics::Metrics;
 use serde_json::json;
 use std::sync::Arc;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -300,7 +300,10 @@ async fn access_log(State(metrics): State<Arc<Metrics>>, request: axum::extract:
 async fn metrics(State(state): State<AppState>) -> Response {
     let body = state.metrics.render(&state.broker).await;
     (
-        [(axum::http::header::CONTENT_TYPE, kefu_common::metrics::CONTENT_TYPE)],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            kefu_common::infra::metrics::CONTENT_TYPE,
+        )],
         body,
     )
         .into_response()

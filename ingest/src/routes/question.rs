@@ -2,12 +2,11 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use kefu_common::command::{Actor, Command};
-use kefu_common::domain::{SenderType, ServId, Text, Title};
-use kefu_common::ids::ObjectId;
-use kefu_common::outcome::ErrorCode;
+use kefu_common::domain::command::{Actor, Command};
+use kefu_common::domain::ids::ObjectId;
+use kefu_common::domain::outcome::ErrorCode;
+use kefu_common::domain::{SenderType, ServId, Title};
 use kefu_common::store;
-use sea_orm::EntityTrait;
 use serde_json::{json, Map, Value};
 
 use crate::auth::Caller;
@@ -254,9 +253,6 @@ pub async fn send_text(
     let sender_type = req.sender_type.0;
     let actor = sender(&caller, sender_type, &req.sender)?;
     let message_id = state.ids.next_id();
-    if let Actor::Agent { serv_id } = &actor {
-        fits_the_im(&state, &id, &message_id, serv_id.as_str(), &req.text).await?;
-    }
     let out = assigned(&[("message_id", message_id.as_str())]);
     let command = Command::MessageSendTextV1 {
         question_id: id,
@@ -267,52 +263,6 @@ pub async fn send_text(
         exclude_from_timeout: req.exclude_from_timeout.unwrap_or_default().0,
     };
     dispatch(&state, &input, caller.token.as_str(), command, out).await
-}
-
-/// An agent's text to a question whose app delivers to Tencent IM must fit the IM's
-/// 12 KB body limit (93000), or it could never be delivered: refused here instead.
-async fn fits_the_im(
-    state: &AppState,
-    id: &ObjectId,
-    message_id: &ObjectId,
-    serv_id: &str,
-    text: &Text,
-) -> Result<(), ApiError> {
-    use kefu_common::im::message::{send_msg_body, Recipient, MAX_BODY_BYTES};
-    let Some(q) = store::question(&state.db, id.as_str()).await? else {
-        return Ok(()); // The worker answers 20003.
-    };
-    let Some(im) = kefu_common::entity::app_im_settings::Entity::find_by_id(q.app_id)
-        .one(&state.db)
-        .await?
-    else {
-        return Ok(());
-    };
-    let facts = kefu_common::events::MessageFacts {
-        message_id: message_id.to_string(),
-        sender: serv_id.to_owned(),
-        sender_type: 2,
-        msg_type: 3,
-        text: Some(text.to_string()),
-        action: None,
-        image_url: None,
-        audio_url: None,
-        audio_len: None,
-        timestamp: kefu_common::now_ms(),
-        exclude_from_timeout: false,
-    };
-    let to = Recipient::of(&q, &im);
-    let size = send_msg_body(id.as_str(), &facts, &to).to_string().len();
-    if size > MAX_BODY_BYTES {
-        return Err(ApiError::field(
-            ErrorCode::InvalidField,
-            "text",
-            format!(
-                "the IM message would be {size} bytes; Tencent IM takes at most {MAX_BODY_BYTES} (shorten the text)"
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Before an upload is stored: the question exists where the actor can see it, and a

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use kefu_common::command::Command;
+use kefu_common::domain::command::Command;
 use kefu_common::domain::{ServId, SessionDigest};
 use serde_json::Map;
 

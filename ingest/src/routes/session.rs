@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use kefu_common::command::Command;
+use kefu_common::domain::command::Command;
 use kefu_common::now_ms;
 use serde_json::{json, Map};
 
@@ -11,8 +11,8 @@ use crate::dispatch::{render, submit, Answer, Key};
 use crate::input::Input;
 use crate::requests::SessionNew;
 use crate::{ApiError, AppState};
+use kefu_common::domain::outcome::Outcome;
 use kefu_common::domain::SessionToken;
-use kefu_common::outcome::Outcome;
 
 /// An app, signing with its secret, opens a 12-character session for its user. The
 /// signature is the request's idempotency key: the same signed request again answers

@@ -5,8 +5,8 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use kefu_common::domain::outcome::ErrorCode;
 use kefu_common::domain::{ServId, UserId};
-use kefu_common::outcome::ErrorCode;
 use kefu_common::store;
 
 use crate::auth::Caller;

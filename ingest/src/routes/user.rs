@@ -4,10 +4,10 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
+use kefu_common::domain::ids::ObjectId;
+use kefu_common::domain::outcome::ErrorCode;
 use kefu_common::domain::QuestionStatus;
-use kefu_common::entity::question;
-use kefu_common::ids::ObjectId;
-use kefu_common::outcome::ErrorCode;
+use kefu_common::store::entity::question;
 use kefu_common::{now_ms, store};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -136,12 +136,10 @@ pub async fn position(
     caller: Caller,
 ) -> Result<Json<Position>, ApiError> {
     let q = visible_question(&state, &caller, &id).await?;
-    match QuestionStatus::from_i16(q.status) {
-        Some(QuestionStatus::Waiting) => {}
-        Some(QuestionStatus::Finished) => {
-            return Err(ApiError::new(ErrorCode::QuestionFinished, "the question is finished"))
-        }
-        _ => {
+    match q.status {
+        QuestionStatus::Waiting => {}
+        QuestionStatus::Finished => return Err(ApiError::new(ErrorCode::QuestionFinished, "the question is finished")),
+        QuestionStatus::Serving => {
             return Err(ApiError::new(
                 ErrorCode::QuestionAlreadyServed,
                 "the question is being served",

@@ -13,7 +13,7 @@ pub struct DeadLettersQuery {
 #[derive(Serialize, ToSchema)]
 pub struct DeadLettersAnswer {
     status: u16,
-    dead_letters: Vec<kefu_common::dead_letters::DeadLetterView>,
+    dead_letters: Vec<kefu_common::store::dead_letters::DeadLetterView>,
 }
 
 /// `id`, or `queue` with `all: true`.
@@ -45,7 +45,7 @@ pub async fn dead_letters(
 ) -> Result<Json<DeadLettersAnswer>, ApiError> {
     Ok(Json(DeadLettersAnswer {
         status: 200,
-        dead_letters: kefu_common::dead_letters::list(&state.db, query.queue.as_deref()).await?,
+        dead_letters: kefu_common::store::dead_letters::list(&state.db, query.queue.as_deref()).await?,
     }))
 }
 
@@ -59,7 +59,7 @@ pub async fn redrive(
     _: Admin,
     Valid(req): Valid<RedriveRequest>,
 ) -> Result<Json<RedrivenAnswer>, ApiError> {
-    use kefu_common::dead_letters::DeadLetterError;
+    use kefu_common::store::dead_letters::DeadLetterError;
     if req.id.is_none() && !req.all {
         return Err(ApiError::field(
             ErrorCode::MissingField,
@@ -67,20 +67,24 @@ pub async fn redrive(
             "give id, or all: true (with an optional queue)",
         ));
     }
-    let redriven =
-        match kefu_common::dead_letters::redrive(&state.db, &state.broker, req.id.as_deref(), req.queue.as_deref())
-            .await
-        {
-            Ok(n) => n,
-            Err(DeadLetterError::Unknown(id)) => {
-                return Err(ApiError::field(
-                    ErrorCode::NotFound,
-                    "id",
-                    format!("no dead letter {id}"),
-                ))
-            }
-            Err(DeadLetterError::Db(err)) => return Err(err.into()),
-            Err(DeadLetterError::Broker(err)) => return Err(ApiError::Broker(err)),
-        };
+    let redriven = match kefu_common::store::dead_letters::redrive(
+        &state.db,
+        &state.broker,
+        req.id.as_deref(),
+        req.queue.as_deref(),
+    )
+    .await
+    {
+        Ok(n) => n,
+        Err(DeadLetterError::Unknown(id)) => {
+            return Err(ApiError::field(
+                ErrorCode::NotFound,
+                "id",
+                format!("no dead letter {id}"),
+            ))
+        }
+        Err(DeadLetterError::Db(err)) => return Err(err.into()),
+        Err(DeadLetterError::Broker(err)) => return Err(ApiError::Broker(err)),
+    };
     Ok(Json(RedrivenAnswer { status: 200, redriven }))
 }

@@ -18,7 +18,7 @@ pub struct ImSettingsRequest {
 pub struct ImSettingsAnswer {
     status: u16,
     #[serde(flatten)]
-    im: kefu_common::operators::ImSettingsView,
+    im: kefu_common::store::operators::ImSettingsView,
 }
 
 /// Sets the app's Tencent Cloud IM settings (agents' replies are then delivered to its

@@ -14,7 +14,7 @@ pub struct PushRequest {
 pub struct PushAnswer {
     status: u16,
     #[serde(flatten)]
-    push: kefu_common::webhooks::PushView,
+    push: kefu_common::store::webhooks::PushView,
 }
 
 /// Sets the app's push endpoint (a new signing secret, answered once).
@@ -31,7 +31,7 @@ pub async fn set_push(
 ) -> Result<Json<PushAnswer>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     let app = operators::get_app(&state.db, &identify).await?;
-    let push = kefu_common::webhooks::set_push(&state.db, app.app_id, req.url.as_str()).await?;
+    let push = kefu_common::store::webhooks::set_push(&state.db, app.app_id, req.url.as_str()).await?;
     tracing::info!(identify = %identify.as_str().escape_debug(), "admin: push endpoint set");
     Ok(Json(PushAnswer { status: 200, push }))
 }
@@ -48,7 +48,7 @@ pub async fn get_push(
 ) -> Result<Json<PushAnswer>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     let app = operators::get_app(&state.db, &identify).await?;
-    match kefu_common::webhooks::get_push(&state.db, app.app_id).await? {
+    match kefu_common::store::webhooks::get_push(&state.db, app.app_id).await? {
         Some(push) => Ok(Json(PushAnswer { status: 200, push })),
         None => Err(ApiError::new(ErrorCode::NotFound, "this app has no push endpoint")),
     }
@@ -66,6 +66,6 @@ pub async fn clear_push(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     let app = operators::get_app(&state.db, &identify).await?;
-    kefu_common::webhooks::clear_push(&state.db, app.app_id).await?;
+    kefu_common::store::webhooks::clear_push(&state.db, app.app_id).await?;
     Ok(Json(serde_json::json!({ "status": 200 })))
 }

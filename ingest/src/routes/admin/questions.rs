@@ -4,11 +4,11 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
+use kefu_common::domain::ids::ObjectId;
+use kefu_common::domain::outcome::ErrorCode;
 use kefu_common::domain::{Identify, ServId, UserId};
-use kefu_common::ids::ObjectId;
-use kefu_common::operators::{self, AddressUnlocked};
-use kefu_common::outcome::ErrorCode;
-use kefu_common::question_overview::{self, Filter, QuestionOverview};
+use kefu_common::store::operators::{self, AddressUnlocked};
+use kefu_common::store::question_overview::{self, Filter, QuestionOverview};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -103,7 +103,8 @@ pub async fn question(
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::UnknownQuestion, "no such question"))?;
     let deliveries =
-        kefu_common::im::deliveries::of_messages(&state.db, messages.iter().map(|m| m.id.clone()).collect()).await?;
+        kefu_common::store::im::deliveries::of_messages(&state.db, messages.iter().map(|m| m.id.clone()).collect())
+            .await?;
     let media_base = state.config.media_base();
     Ok(Json(AdminQuestion {
         status: 200,

@@ -10,7 +10,7 @@ pub struct DurationField(u64);
 impl TryFrom<serde_json::Value> for DurationField {
     type Error = kefu_common::domain::Invalid;
     fn try_from(v: serde_json::Value) -> Result<Self, Self::Error> {
-        use kefu_common::timeouts::{parse_duration, MAX_SECS};
+        use kefu_common::store::timeouts::{parse_duration, MAX_SECS};
         let invalid = || kefu_common::domain::Invalid("seconds, or a duration like \"90s\", \"10m\", \"24h\"".into());
         match v {
             serde_json::Value::Number(n) => match n.as_u64() {
@@ -32,7 +32,7 @@ impl utoipa::PartialSchema for DurationField {
                 ObjectBuilder::new()
                     .schema_type(Type::Integer)
                     .minimum(Some(0))
-                    .maximum(Some(kefu_common::timeouts::MAX_SECS as f64)),
+                    .maximum(Some(kefu_common::store::timeouts::MAX_SECS as f64)),
             )
             .item(
                 ObjectBuilder::new()
@@ -66,7 +66,7 @@ pub struct TimeoutsRequest {
 pub struct TimeoutsAnswer {
     status: u16,
     #[serde(flatten)]
-    timeouts: kefu_common::operators::TimeoutsView,
+    timeouts: kefu_common::store::operators::TimeoutsView,
 }
 
 /// Sets the app's question timeouts; its open questions' deadlines follow at once.
@@ -82,12 +82,12 @@ pub async fn set_timeouts(
     Valid(req): Valid<TimeoutsRequest>,
 ) -> Result<Json<TimeoutsAnswer>, ApiError> {
     let identify = app_key(&state, &raw).await?;
-    let change = kefu_common::timeouts::TimeoutsChange {
+    let change = kefu_common::store::timeouts::TimeoutsChange {
         user_reply_secs: req.user_reply.map(|d| d.0),
         wait_secs: req.wait.map(|d| d.0),
         end_confirm_secs: req.end_confirm.map(|d| d.0),
     };
-    let defaults = kefu_common::timeouts::Timeouts::defaults(&state.config);
+    let defaults = kefu_common::store::timeouts::Timeouts::defaults(&state.config);
     let timeouts = operators::set_timeouts(&state.db, &identify, change, &defaults).await?;
     tracing::info!(identify = %identify.as_str().escape_debug(), ?timeouts, "admin: timeouts set");
     Ok(Json(TimeoutsAnswer { status: 200, timeouts }))
@@ -104,7 +104,7 @@ pub async fn get_timeouts(
     Path(raw): Path<String>,
 ) -> Result<Json<TimeoutsAnswer>, ApiError> {
     let identify = app_key(&state, &raw).await?;
-    let defaults = kefu_common::timeouts::Timeouts::defaults(&state.config);
+    let defaults = kefu_common::store::timeouts::Timeouts::defaults(&state.config);
     let timeouts = operators::get_timeouts(&state.db, &identify, &defaults).await?;
     Ok(Json(TimeoutsAnswer { status: 200, timeouts }))
 }

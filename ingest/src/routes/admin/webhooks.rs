@@ -17,13 +17,13 @@ pub struct WebhookRequest {
 pub struct WebhookAnswer {
     status: u16,
     #[serde(flatten)]
-    endpoint: kefu_common::webhooks::EndpointView,
+    endpoint: kefu_common::store::webhooks::EndpointView,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct WebhooksAnswer {
     status: u16,
-    endpoints: Vec<kefu_common::webhooks::EndpointView>,
+    endpoints: Vec<kefu_common::store::webhooks::EndpointView>,
 }
 
 /// Creates a webhook endpoint of the app; answers it with its `whsec_` secret (shown
@@ -51,10 +51,10 @@ pub async fn create_webhook(
     let events = req
         .events
         .iter()
-        .map(|e| kefu_common::webhooks::event_pattern(e))
+        .map(|e| kefu_common::store::webhooks::event_pattern(e))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::field(ErrorCode::InvalidField, "events", e.0))?;
-    let endpoint = kefu_common::webhooks::create(&state.db, app.app_id, req.url.as_str(), &events).await?;
+    let endpoint = kefu_common::store::webhooks::create(&state.db, app.app_id, req.url.as_str(), &events).await?;
     tracing::info!(identify = %identify.as_str().escape_debug(), endpoint = %endpoint.id, "admin: webhook endpoint created");
     Ok(Json(WebhookAnswer { status: 200, endpoint }))
 }
@@ -71,12 +71,12 @@ pub async fn list_webhooks(
 ) -> Result<Json<WebhooksAnswer>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     let app = operators::get_app(&state.db, &identify).await?;
-    let endpoints = kefu_common::webhooks::list(&state.db, Some(app.app_id)).await?;
+    let endpoints = kefu_common::store::webhooks::list(&state.db, Some(app.app_id)).await?;
     Ok(Json(WebhooksAnswer { status: 200, endpoints }))
 }
 
 async fn webhook_change(state: &AppState, id: &str, change: &str) -> Result<Json<WebhookAnswer>, ApiError> {
-    use kefu_common::webhooks;
+    use kefu_common::store::webhooks;
     let changed = match change {
         "disable" => webhooks::set_disabled(&state.db, id, true).await?,
         "enable" => webhooks::set_disabled(&state.db, id, false).await?,

@@ -1,0 +1,8 @@
+//! Infrastructure: the broker (RabbitMQ or the embedded queue), configuration,
+//! metrics, retry schedules and the media store.
+
+pub mod broker;
+pub mod config;
+pub mod media;
+pub mod metrics;
+pub mod retry;

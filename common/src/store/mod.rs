@@ -1,0 +1,18 @@
+//! Persistence and the service layer: the entities, the read queries (re-exported here),
+//! and the services both the CLI and the admin API call (operators, app settings,
+//! webhooks, dead letters, login locks, IM deliveries, timeouts, the outbox).
+
+pub mod app_settings;
+pub mod db;
+pub mod dead_letters;
+pub mod entity;
+pub mod im;
+pub mod login_locks;
+pub mod operators;
+pub mod outbox;
+mod queries;
+pub mod question_overview;
+pub mod timeouts;
+pub mod webhooks;
+
+pub use queries::*;

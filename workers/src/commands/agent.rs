@@ -1,0 +1,65 @@
+//! The agent aggregate: binding a device session to an agent (serv/bind) and unbinding.
+
+use kefu_common::domain::events::DomainEvent;
+use kefu_common::domain::outcome::{ErrorCode, Reply};
+use kefu_common::domain::{ServId, SessionDigest};
+use kefu_common::store::entity::{agent_binding, session};
+use kefu_common::{now_ms, store};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
+
+use super::writes::serves_app;
+use super::{refuse, Applied, Handled};
+
+pub async fn bind(txn: &DatabaseTransaction, session: &SessionDigest, serv_id: &ServId) -> Handled {
+    // The ingest checked password and session; the session may have expired or been
+    // revoked, and the agent disabled, since.
+    let Some(info) = store::session(txn, session).await? else {
+        return refuse(ErrorCode::InvalidSession, "session is unknown or expired");
+    };
+    if info.session.expires_at <= now_ms() {
+        return refuse(ErrorCode::InvalidSession, "session is unknown or expired");
+    }
+    if store::agent(txn, serv_id.as_str())
+        .await?
+        .is_none_or(|a| a.disabled_at.is_some())
+    {
+        return refuse(ErrorCode::AgentDisabled, "this agent account is disabled");
+    }
+    let app_id = info.session.app_id;
+    if !serves_app(txn, serv_id.as_str(), app_id).await? {
+        return refuse(ErrorCode::Forbidden, "this agent does not serve the session's app");
+    }
+    agent_binding::Entity::delete_by_id(session.as_str()).exec(txn).await?;
+    let row = agent_binding::ActiveModel {
+        session: Set(session.to_string()),
+        serv_id: Set(serv_id.to_string()),
+        bound_at: Set(now_ms()),
+    };
+    agent_binding::Entity::insert(row).exec_without_returning(txn).await?;
+    let event = DomainEvent::AgentBound {
+        app_id,
+        serv_id: serv_id.to_string(),
+    };
+    Ok(Applied::new(Reply::Done {}, vec![event]))
+}
+
+/// Unbinds; the event goes out only while the session still exists (it names the app).
+pub async fn unbind(txn: &DatabaseTransaction, session: &SessionDigest, serv_id: &ServId) -> Handled {
+    agent_binding::Entity::delete_many()
+        .filter(agent_binding::Column::Session.eq(session.as_str()))
+        .filter(agent_binding::Column::ServId.eq(serv_id.as_str()))
+        .exec(txn)
+        .await?;
+    let app_id = session::Entity::find_by_id(session.as_str())
+        .one(txn)
+        .await?
+        .map(|s| s.app_id);
+    let events = app_id
+        .map(|app_id| DomainEvent::AgentUnbound {
+            app_id,
+            serv_id: serv_id.to_string(),
+        })
+        .into_iter()
+        .collect();
+    Ok(Applied::new(Reply::Done {}, events))
+}

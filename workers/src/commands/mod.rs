@@ -1,0 +1,223 @@
+//! The domain mutations: one handler per command, grouped by aggregate, each applied
+//! inside the caller's transaction and returning what it changed — the reply and the
+//! typed events built from the rows it wrote (never read back). A refusal is a
+//! [`Refusal::Rule`]: the caller rolls the change back and records the answer.
+
+mod agent;
+mod deadline;
+mod leave;
+mod message;
+mod question;
+mod session;
+pub mod transitions;
+mod writes;
+
+use kefu_common::domain::command::Command;
+use kefu_common::domain::events::DomainEvent;
+use kefu_common::domain::outcome::{ErrorCode, Failure, Reply};
+use kefu_common::store::timeouts::Timeouts;
+use sea_orm::{DatabaseTransaction, DbErr};
+
+pub use deadline::fire_deadline;
+
+/// What applying commands needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// The prefix of media URLs in events (`KEFU_MEDIA_BASE_URL`).
+    pub media_base: String,
+    /// The timeouts of apps that set none of their own.
+    pub timeouts: Timeouts,
+    /// Ids of the messages a worker writes on its own (deadlines, automatic reopens).
+    pub ids: std::sync::Arc<kefu_common::domain::ids::IdGen>,
+}
+
+impl Rules {
+    pub fn from_config(config: &kefu_common::infra::config::Config) -> Self {
+        Rules {
+            media_base: config.media_base(),
+            timeouts: Timeouts::defaults(config),
+            ids: std::sync::Arc::default(),
+        }
+    }
+}
+
+/// A command that applied: its answer and the events of the change, for the outbox of
+/// the same transaction.
+#[derive(Debug)]
+pub struct Applied {
+    pub reply: Reply,
+    pub events: Vec<DomainEvent>,
+}
+
+impl Applied {
+    fn new(reply: Reply, events: Vec<DomainEvent>) -> Self {
+        Self { reply, events }
+    }
+
+    fn message_written(message_id: &impl ToString, events: Vec<DomainEvent>) -> Self {
+        Self::new(
+            Reply::MessageWritten {
+                message_id: message_id.to_string(),
+            },
+            events,
+        )
+    }
+}
+
+/// Why a command did not apply.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// A domain rule refused it: answered and recorded, like a success.
+    #[error("refused: {0}")]
+    Rule(Failure),
+    /// The database failed: nothing is recorded, the command is retried.
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
+impl From<Failure> for Refusal {
+    fn from(failure: Failure) -> Self {
+        Refusal::Rule(failure)
+    }
+}
+
+/// What every handler answers.
+pub type Handled = Result<Applied, Refusal>;
+
+/// A refusal by a domain rule.
+fn refuse<T>(code: ErrorCode, debug: &str) -> Result<T, Refusal> {
+    Err(Refusal::Rule(Failure::new(code, debug)))
+}
+
+/// Applies a command inside `txn`: the one place a command meets its handler.
+pub async fn apply(txn: &DatabaseTransaction, command: &Command, rules: &Rules) -> Handled {
+    use transitions::Leave;
+    use Command::*;
+    match command {
+        SessionCreateV2 {
+            session,
+            app_id,
+            user_id,
+            user_name,
+            user_image_url,
+            device_id,
+            expires_at,
+            groups,
+        } => {
+            let opened = session::Opened {
+                session,
+                app_id: *app_id,
+                user_id,
+                user_name,
+                user_image_url: user_image_url.as_ref(),
+                device_id: device_id.as_ref(),
+                expires_at: *expires_at,
+                groups: groups.as_ref(),
+            };
+            session::open(txn, opened).await
+        }
+        AgentBindV2 { session, serv_id } => agent::bind(txn, session, serv_id).await,
+        AgentUnbindV2 { session, serv_id } => agent::unbind(txn, session, serv_id).await,
+        QuestionCreateV1 {
+            question_id,
+            app_id,
+            user_id,
+            title,
+            labels,
+            im_session_id,
+        } => {
+            let asked = question::Asked {
+                id: question_id,
+                app_id: *app_id,
+                user_id,
+                title,
+                labels,
+                im_session_id: im_session_id.as_ref(),
+            };
+            question::create(txn, rules, asked).await
+        }
+        QuestionServeV1 {
+            question_id,
+            serv_id,
+            message_id,
+        } => question::serve(txn, rules, question_id, serv_id, message_id).await,
+        QuestionQuitV1 {
+            question_id,
+            serv_id,
+            message_id,
+        } => question::leave(txn, rules, Leave::Quit, question_id, serv_id, message_id).await,
+        QuestionFinishV1 {
+            question_id,
+            serv_id,
+            message_id,
+        } => question::leave(txn, rules, Leave::Finish, question_id, serv_id, message_id).await,
+        QuestionRequestFinishV1 {
+            question_id,
+            serv_id,
+            message_id,
+        } => question::leave(txn, rules, Leave::RequestFinish, question_id, serv_id, message_id).await,
+        QuestionReopenV1 {
+            question_id,
+            actor,
+            message_id,
+        } => question::reopen(txn, rules, question_id, actor, message_id).await,
+        MessageSendTextV1 {
+            question_id,
+            message_id,
+            actor,
+            sender_type,
+            text,
+            exclude_from_timeout,
+        } => {
+            let sent = message::Sent {
+                question_id,
+                message_id,
+                actor,
+                sender_type: *sender_type,
+                content: message::Content::Text(text),
+                exclude_from_timeout: *exclude_from_timeout,
+            };
+            message::send(txn, rules, sent).await
+        }
+        MessageSendImageV1 {
+            question_id,
+            message_id,
+            actor,
+            sender_type,
+            media_key,
+            exclude_from_timeout,
+        } => {
+            let sent = message::Sent {
+                question_id,
+                message_id,
+                actor,
+                sender_type: *sender_type,
+                content: message::Content::Image(media_key),
+                exclude_from_timeout: *exclude_from_timeout,
+            };
+            message::send(txn, rules, sent).await
+        }
+        MessageSendAudioV1 {
+            question_id,
+            message_id,
+            actor,
+            sender_type,
+            media_key,
+            audio_len,
+            exclude_from_timeout,
+        } => {
+            let sent = message::Sent {
+                question_id,
+                message_id,
+                actor,
+                sender_type: *sender_type,
+                content: message::Content::Audio(media_key, *audio_len),
+                exclude_from_timeout: *exclude_from_timeout,
+            };
+            message::send(txn, rules, sent).await
+        }
+        LeaveMessageCreateV1(left) => leave::create(txn, left).await,
+        LeaveMessageTagV1 { id, serv_id, tag } => leave::tag(txn, id, Some(serv_id), tag.as_ref()).await,
+        LeaveMessageTagByAdminV1 { id, tag } => leave::tag(txn, id, None, tag.as_ref()).await,
+    }
+}
