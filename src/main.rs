@@ -182,7 +182,7 @@ async fn run(command: Cmd, config: Arc<Config>) -> Result<(), RunError> {
             let db = database(&config, false).await?;
             let broker = Broker::connect(&config, db.clone()).await?;
             shutdown_on_signal(cancel.clone());
-            events_cli::run(&db, &broker, command, cancel).await?;
+            events_cli::run(&broker, command, cancel).await?;
             broker.close().await;
             Ok(())
         }

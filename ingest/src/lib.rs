@@ -103,12 +103,7 @@ pub async fn serve(listener: TcpListener, state: AppState, cancel: CancellationT
             }
         }
     });
-    state.hub.start(
-        state.db.clone(),
-        state.broker.clone(),
-        std::time::Duration::from_millis(state.config.sse_poll_ms),
-        cancel.clone(),
-    );
+    state.hub.start(state.broker.clone(), cancel.clone());
     let (hub_stop, stopping) = (state.hub.stop.clone(), cancel.clone());
     tokio::spawn(async move {
         stopping.cancelled().await;

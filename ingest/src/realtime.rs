@@ -159,64 +159,32 @@ impl Hub {
         }
     }
 
-    /// Follows the event stream until `cancel`, reconnecting as needed.
-    pub fn start(&self, db: DatabaseConnection, broker: Broker, poll: Duration, cancel: CancellationToken) {
+    /// Follows the event stream until `cancel`, subscribing again whenever it ends.
+    pub fn start(&self, broker: Broker, cancel: CancellationToken) {
+        /// The pause before subscribing again after the stream ended or failed.
+        const RESUBSCRIBE: Duration = Duration::from_secs(1);
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            match broker {
-                Broker::Rabbit(rabbit) => loop {
-                    match rabbit.subscribe_events("#").await {
-                        Ok(mut events) => loop {
-                            tokio::select! {
-                                _ = cancel.cancelled() => return,
-                                next = events.next() => match next {
-                                    Some(body) => {
-                                        if let Some(e) = FeedEvent::parse(&body) {
-                                            let _ = tx.send(Arc::new(e));
-                                        }
-                                    }
-                                    None => break,
-                                }
-                            }
-                        },
-                        Err(err) => tracing::warn!(error = %err, "SSE feed: cannot follow the events; retrying"),
-                    }
-                    tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                },
-                Broker::Embedded(_) => {
-                    let mut after = outbox_event::Entity::find()
-                        .order_by_desc(outbox_event::Column::Position)
-                        .one(&db)
-                        .await
-                        .ok()
-                        .flatten()
-                        .map_or(0, |e| e.position);
-                    loop {
-                        match outbox_event::Entity::find()
-                            .filter(outbox_event::Column::Position.gt(after))
-                            .order_by_asc(outbox_event::Column::Position)
-                            .limit(500)
-                            .all(&db)
-                            .await
-                        {
-                            Ok(rows) => {
-                                for row in rows {
-                                    after = row.position;
-                                    if let Some(e) = FeedEvent::parse(row.payload.as_bytes()) {
+            loop {
+                match broker.subscribe_events("#").await {
+                    Ok(mut events) => loop {
+                        tokio::select! {
+                            _ = cancel.cancelled() => return,
+                            next = events.next() => match next {
+                                Some(body) => {
+                                    if let Some(e) = FeedEvent::parse(&body) {
                                         let _ = tx.send(Arc::new(e));
                                     }
                                 }
+                                None => break,
                             }
-                            Err(err) => tracing::warn!(error = %err, "SSE feed: cannot read the outbox"),
                         }
-                        tokio::select! {
-                            _ = cancel.cancelled() => return,
-                            _ = tokio::time::sleep(poll) => {}
-                        }
-                    }
+                    },
+                    Err(err) => tracing::warn!(error = %err, "SSE feed: cannot follow the events; retrying"),
+                }
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(RESUBSCRIBE) => {}
                 }
             }
         });

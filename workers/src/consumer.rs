@@ -16,7 +16,7 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, DbErr, Set, TransactionTrait
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::{self, Refusal, Rules};
-use crate::{Recorded, Worker};
+use crate::{faults, Recorded, Worker};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecuteError {
@@ -73,7 +73,7 @@ async fn handle(worker: &Worker, delivery: Delivery) {
     }
     let name = envelope.command.name();
 
-    let pause = Duration::from_millis(worker.config.worker_pause_before_commit_ms);
+    let pause = worker.config.worker_pause_before_commit_ms;
     let started = std::time::Instant::now();
     match execute(&worker.db, &envelope, pause, &worker.rules).await {
         Ok((outcome, result, recorded)) => {
@@ -83,13 +83,7 @@ async fn handle(worker: &Worker, delivery: Delivery) {
             }
             worker.metrics.applied_in(name, started.elapsed());
             worker.metrics.command(name, result);
-            if worker.config.worker_pause_before_ack_ms > 0 {
-                tracing::warn!(
-                    ms = worker.config.worker_pause_before_ack_ms,
-                    "fault injection: pausing between commit and ack"
-                );
-                tokio::time::sleep(Duration::from_millis(worker.config.worker_pause_before_ack_ms)).await;
-            }
+            faults::pause(worker.config.worker_pause_before_ack_ms, "ack").await;
             if let Some(reply_to) = &delivery.reply_to {
                 worker
                     .broker
@@ -153,7 +147,7 @@ async fn handle(worker: &Worker, delivery: Delivery) {
 pub async fn execute(
     db: &DatabaseConnection,
     envelope: &Envelope,
-    pause_before_commit: Duration,
+    pause_before_commit_ms: u64,
     rules: &Rules,
 ) -> Result<(Outcome, CommandResult, Recorded), ExecuteError> {
     let id = envelope.id.to_string();
@@ -161,7 +155,7 @@ pub async fn execute(
         tracing::info!("duplicate command; answering the stored outcome");
         return Ok((stored(done)?, CommandResult::Duplicate, Recorded::default()));
     }
-    match apply_once(db, envelope, &id, pause_before_commit, rules).await {
+    match apply_once(db, envelope, &id, pause_before_commit_ms, rules).await {
         Ok((outcome, recorded)) => {
             let result = match outcome {
                 Outcome::Ok { .. } => CommandResult::Applied,
@@ -191,7 +185,7 @@ async fn apply_once(
     db: &DatabaseConnection,
     envelope: &Envelope,
     id: &str,
-    pause_before_commit: Duration,
+    pause_before_commit_ms: u64,
     rules: &Rules,
 ) -> Result<(Outcome, Recorded), ExecuteError> {
     let txn = db.begin().await?;
@@ -214,13 +208,7 @@ async fn apply_once(
     }
     .insert(&txn)
     .await?;
-    if !pause_before_commit.is_zero() {
-        tracing::warn!(
-            ms = pause_before_commit.as_millis() as u64,
-            "fault injection: pausing before commit"
-        );
-        tokio::time::sleep(pause_before_commit).await;
-    }
+    faults::pause(pause_before_commit_ms, "commit").await;
     txn.commit().await?;
     Ok((outcome, recorded))
 }

@@ -3,7 +3,6 @@
 //! the queue's eyes, once in the table (the message id is the key).
 
 use futures_util::StreamExt;
-use kefu_common::infra::broker::Broker;
 use kefu_common::infra::retry::Backoff;
 use kefu_common::store::dead_letters::{keep, COMMANDS};
 use tokio_util::sync::CancellationToken;
@@ -16,18 +15,12 @@ pub async fn run_dead_keeper(worker: Worker, cancel: CancellationToken) {
 
 /// The keeper of one queue's dead letters (`commands`, or a task queue's name).
 pub async fn run_keeper_of(worker: Worker, queue: String, cancel: CancellationToken) {
-    let Broker::Rabbit(rabbit) = &worker.broker else {
-        return;
-    };
-    let dead_queue = if queue == COMMANDS {
-        rabbit.dead_queue()
-    } else {
-        rabbit.task_dead_queue(&queue)
-    };
     let mut backoff = Backoff::reconnect();
     while !cancel.is_cancelled() {
-        match rabbit.consume_dead_of(dead_queue.clone()).await {
-            Ok(mut dead) => {
+        match worker.broker.consume_dead_letters(&queue).await {
+            // The embedded queue keeps its dead letters in the database itself.
+            Ok(None) => return,
+            Ok(Some(mut dead)) => {
                 backoff.reset();
                 loop {
                     let message = tokio::select! {

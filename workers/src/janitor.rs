@@ -53,7 +53,7 @@ pub async fn run_janitor(worker: Worker, cancel: CancellationToken) {
         // they were written, the table being the log).
         let events_before = now - (worker.config.events_retention_secs * 1000) as i64;
         let mut prune = outbox_event::Entity::delete_many().filter(outbox_event::Column::CreatedAt.lt(events_before));
-        if !matches!(worker.broker, kefu_common::infra::broker::Broker::Embedded(_)) {
+        if worker.broker.relays_events() {
             prune = prune.filter(outbox_event::Column::PublishedAt.lt(events_before));
         }
         if let Err(err) = prune.exec(db).await {

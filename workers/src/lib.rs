@@ -4,6 +4,7 @@
 pub mod commands;
 mod consumer;
 mod dead_keeper;
+mod faults;
 pub mod http_delivery;
 pub mod im_delivery;
 mod janitor;

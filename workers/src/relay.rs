@@ -36,7 +36,7 @@ pub enum RelayError {
 /// Relays until `cancel`: at once while there is a backlog, every `KEFU_RELAY_POLL_MS`
 /// otherwise.
 pub async fn run_relay(worker: Worker, cancel: CancellationToken) {
-    if matches!(worker.broker, Broker::Embedded(_)) {
+    if !worker.broker.relays_events() {
         return;
     }
     let poll = Duration::from_millis(worker.config.relay_poll_ms);

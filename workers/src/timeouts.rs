@@ -99,10 +99,8 @@ async fn sweep_batches(worker: &Worker, skip_locked: bool) -> Result<u64, DbErr>
                 }
             }
         }
-        let pause = worker.config.worker_pause_before_commit_ms;
-        if pause > 0 && !ids.is_empty() {
-            tracing::warn!(ms = pause, "fault injection: pausing before committing a sweep batch");
-            tokio::time::sleep(Duration::from_millis(pause)).await;
+        if !ids.is_empty() {
+            crate::faults::pause(worker.config.worker_pause_before_commit_ms, "committing a sweep batch").await;
         }
         txn.commit().await?;
         fired += fired_here;

@@ -12,7 +12,7 @@ use crate::store::db::is_unique_violation;
 use crate::store::entity::dead_letter;
 
 /// The command queue's name in `dead_letters.queue`.
-pub const COMMANDS: &str = "commands";
+pub use crate::infra::broker::COMMANDS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeadLetterError {

@@ -18,12 +18,12 @@ use sea_orm::{
 };
 use tokio::sync::Notify;
 
-use super::{Acker, BrokerError, Delivery, Replies};
+use super::{Acker, BrokerError, Delivery, Replies, COMMANDS};
+use crate::domain::events::type_matches;
 use crate::infra::config::Config;
 use crate::now_ms;
-use crate::store::entity::queue_job;
+use crate::store::entity::{outbox_event, queue_job};
 
-const COMMANDS: &str = "commands";
 /// Local reply address: replies are delivered in-process.
 const LOCAL: &str = "local";
 
@@ -32,6 +32,8 @@ pub struct Embedded {
     notify: Notify,
     replies: Replies,
     poll: Duration,
+    /// How often an event subscription reads the outbox (`KEFU_SSE_POLL_MS`).
+    events_poll: Duration,
     visibility_ms: i64,
     batch: u64,
     max_attempts: i32,
@@ -69,12 +71,59 @@ impl Embedded {
             notify: Notify::new(),
             replies: Replies::default(),
             poll: Duration::from_millis(config.embedded_poll_ms.max(10)),
+            events_poll: Duration::from_millis(config.sse_poll_ms.max(10)),
             visibility_ms: (config.embedded_visibility_secs.max(1) * 1000) as i64,
             batch: u64::from(config.prefetch),
             max_attempts: (config.delivery_limit as usize + config.retry_schedule_ms.len()) as i32,
             delivery_limit: config.delivery_limit,
             consumers: AtomicU64::new(0),
         }
+    }
+
+    /// The events written from now on whose type matches `pattern`, read from the
+    /// outbox (this backend's event log) every `events_poll`.
+    pub async fn tail_events(&self, pattern: &str) -> Result<BoxStream<'static, Vec<u8>>, BrokerError> {
+        const PAGE: u64 = 500;
+        let db = self.db.clone();
+        let after = outbox_event::Entity::find()
+            .order_by_desc(outbox_event::Column::Position)
+            .one(&db)
+            .await?
+            .map_or(0, |e| e.position);
+        let (pattern, poll) = (pattern.to_owned(), self.events_poll);
+        let ready = std::collections::VecDeque::new();
+        let events = stream::unfold((after, ready), move |(mut after, mut ready)| {
+            let (db, pattern) = (db.clone(), pattern.clone());
+            async move {
+                loop {
+                    if let Some(body) = ready.pop_front() {
+                        return Some((body, (after, ready)));
+                    }
+                    let rows = outbox_event::Entity::find()
+                        .filter(outbox_event::Column::Position.gt(after))
+                        .order_by_asc(outbox_event::Column::Position)
+                        .limit(PAGE)
+                        .all(&db)
+                        .await;
+                    match rows {
+                        Ok(rows) if !rows.is_empty() => {
+                            for row in rows {
+                                after = row.position;
+                                if type_matches(&pattern, &row.event_type) {
+                                    ready.push_back(row.payload.into_bytes());
+                                }
+                            }
+                        }
+                        Ok(_) => tokio::time::sleep(poll).await,
+                        Err(err) => {
+                            tracing::warn!(error = %err, "cannot read the outbox; trying again");
+                            tokio::time::sleep(poll).await;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(events.boxed())
     }
 
     pub fn replies(&self) -> &Replies {

@@ -48,6 +48,9 @@ impl From<sea_orm::DbErr> for BrokerError {
     }
 }
 
+/// The command queue's name (its dead letters are kept under it too).
+pub const COMMANDS: &str = "commands";
+
 /// Ingest-side table of requests waiting for their outcome.
 #[derive(Debug, Default)]
 pub struct Replies {
@@ -97,9 +100,15 @@ pub struct QueueStats {
     pub consumers: Option<u64>,
 }
 
-/// One of the two backends. Cheap to clone.
+/// The broker, whichever backend is behind it: callers see one set of operations and
+/// never the backend. Cheap to clone.
 #[derive(Clone)]
-pub enum Broker {
+pub struct Broker {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
     Rabbit(Arc<Rabbit>),
     Embedded(Arc<Embedded>),
 }
@@ -107,30 +116,31 @@ pub enum Broker {
 impl Broker {
     /// Connects (RabbitMQ: declares the topology) according to `KEFU_AMQP_URL`.
     pub async fn connect(config: &Config, db: DatabaseConnection) -> Result<Self, BrokerError> {
-        match &config.amqp_url {
-            Some(url) => Ok(Broker::Rabbit(Arc::new(Rabbit::connect(url, config).await?))),
-            None => Ok(Broker::Embedded(Arc::new(Embedded::new(db, config)))),
-        }
+        let backend = match &config.amqp_url {
+            Some(url) => Backend::Rabbit(Arc::new(Rabbit::connect(url, config).await?)),
+            None => Backend::Embedded(Arc::new(Embedded::new(db, config))),
+        };
+        Ok(Broker { backend })
     }
 
     pub fn kind(&self) -> &'static str {
-        match self {
-            Broker::Rabbit(_) => "rabbitmq",
-            Broker::Embedded(_) => "embedded",
+        match &self.backend {
+            Backend::Rabbit(_) => "rabbitmq",
+            Backend::Embedded(_) => "embedded",
         }
     }
 
     pub fn replies(&self) -> &Replies {
-        match self {
-            Broker::Rabbit(r) => r.replies(),
-            Broker::Embedded(e) => e.replies(),
+        match &self.backend {
+            Backend::Rabbit(r) => r.replies(),
+            Backend::Embedded(e) => e.replies(),
         }
     }
 
     /// Starts receiving replies for this process's requests (RabbitMQ: an exclusive reply
     /// queue, re-created after reconnects). Runs until `cancel`.
     pub fn start_reply_listener(&self, cancel: CancellationToken) {
-        if let Broker::Rabbit(r) = self {
+        if let Backend::Rabbit(r) = &self.backend {
             tokio::spawn(Arc::clone(r).reply_listener(cancel));
         }
     }
@@ -138,45 +148,45 @@ impl Broker {
     /// Publishes a command durably; returns once the broker has confirmed it.
     /// `want_reply`: ask the worker to send the outcome back to this process.
     pub async fn publish_command(&self, message_id: &str, payload: &[u8], want_reply: bool) -> Result<(), BrokerError> {
-        match self {
-            Broker::Rabbit(r) => r.publish_command(message_id, payload, want_reply).await,
-            Broker::Embedded(e) => e.publish_command(message_id, payload).await,
+        match &self.backend {
+            Backend::Rabbit(r) => r.publish_command(message_id, payload, want_reply).await,
+            Backend::Embedded(e) => e.publish_command(message_id, payload).await,
         }
     }
 
     /// Opens a stream of deliveries for a worker. The stream ends when the connection is
     /// lost; the caller reconnects by calling this again.
     pub async fn consume(&self) -> Result<BoxStream<'static, Delivery>, BrokerError> {
-        match self {
-            Broker::Rabbit(r) => r.consume().await,
-            Broker::Embedded(e) => Arc::clone(e).consume().await,
+        match &self.backend {
+            Backend::Rabbit(r) => r.consume().await,
+            Backend::Embedded(e) => Arc::clone(e).consume().await,
         }
     }
 
     /// Sends a command's outcome to the ingest that waits for it (best effort: the
     /// ingest falls back to reading the stored outcome).
     pub async fn send_reply(&self, reply_to: &str, correlation_id: &str, body: Vec<u8>) {
-        match self {
-            Broker::Rabbit(r) => r.send_reply(reply_to, correlation_id, body).await,
-            Broker::Embedded(e) => e.replies().complete(correlation_id, body),
+        match &self.backend {
+            Backend::Rabbit(r) => r.send_reply(reply_to, correlation_id, body).await,
+            Backend::Embedded(e) => e.replies().complete(correlation_id, body),
         }
     }
 
     /// Publishes relayed events (RabbitMQ). The embedded backend has no exchange: there
     /// the outbox table itself is the event log (`kefu events tail`), so nothing is sent.
     pub async fn publish_events(&self, events: &[(&str, &str, &[u8])]) -> Result<bool, BrokerError> {
-        match self {
-            Broker::Rabbit(r) => r.publish_events(events).await.map(|()| true),
-            Broker::Embedded(_) => Ok(false),
+        match &self.backend {
+            Backend::Rabbit(r) => r.publish_events(events).await.map(|()| true),
+            Backend::Embedded(_) => Ok(false),
         }
     }
 
     /// Declares a task queue (RabbitMQ: its queue, delay queues and dead-letter queue,
     /// again after every reconnect). Idempotent.
     pub async fn declare_tasks(&self, queue: &TaskQueue) -> Result<(), BrokerError> {
-        match self {
-            Broker::Rabbit(r) => r.declare_tasks(queue).await,
-            Broker::Embedded(_) => Ok(()),
+        match &self.backend {
+            Backend::Rabbit(r) => r.declare_tasks(queue).await,
+            Backend::Embedded(_) => Ok(()),
         }
     }
 
@@ -194,31 +204,66 @@ impl Broker {
 
     /// Publishes to a task queue by name (a re-driven dead letter).
     pub async fn publish_to(&self, queue: &str, id: &str, payload: &[u8]) -> Result<(), BrokerError> {
-        match self {
-            Broker::Rabbit(r) => r.publish_task(queue, id, payload).await,
-            Broker::Embedded(e) => e.publish(queue, id, payload).await,
+        match &self.backend {
+            Backend::Rabbit(r) => r.publish_task(queue, id, payload).await,
+            Backend::Embedded(e) => e.publish(queue, id, payload).await,
         }
     }
 
     /// The tasks of one queue, as deliveries to acknowledge after their work is done.
     pub async fn consume_tasks(&self, queue: &Arc<TaskQueue>) -> Result<BoxStream<'static, Delivery>, BrokerError> {
-        match self {
-            Broker::Rabbit(r) => r.consume_tasks(queue).await,
-            Broker::Embedded(e) => Arc::clone(e).consume_queue(Some(Arc::clone(queue))).await,
+        match &self.backend {
+            Backend::Rabbit(r) => r.consume_tasks(queue).await,
+            Backend::Embedded(e) => Arc::clone(e).consume_queue(Some(Arc::clone(queue))).await,
         }
     }
 
     /// Reaches the broker and reads the command queue (readiness, metrics).
     pub async fn probe(&self) -> Result<QueueStats, BrokerError> {
-        match self {
-            Broker::Rabbit(r) => r.probe().await,
-            Broker::Embedded(e) => e.probe().await,
+        match &self.backend {
+            Backend::Rabbit(r) => r.probe().await,
+            Backend::Embedded(e) => e.probe().await,
+        }
+    }
+
+    /// Whether events leave through an exchange (RabbitMQ: the relay publishes the
+    /// outbox). The embedded backend has none: its outbox table is the event log.
+    pub fn relays_events(&self) -> bool {
+        matches!(self.backend, Backend::Rabbit(_))
+    }
+
+    /// The events committed from now on whose type matches the topic `pattern`, as
+    /// CloudEvent bodies: a temporary queue on the events exchange (RabbitMQ), or the
+    /// outbox polled (embedded). The stream ends when the connection is lost.
+    pub async fn subscribe_events(&self, pattern: &str) -> Result<BoxStream<'static, Vec<u8>>, BrokerError> {
+        match &self.backend {
+            Backend::Rabbit(r) => r.subscribe_events(pattern).await,
+            Backend::Embedded(e) => e.tail_events(pattern).await,
+        }
+    }
+
+    /// The dead letters of one queue (`commands` or a task queue's name), to keep in
+    /// the database (RabbitMQ). `None`: the embedded queue writes them there itself.
+    pub async fn consume_dead_letters(
+        &self,
+        queue: &str,
+    ) -> Result<Option<BoxStream<'static, DeadMessage>>, BrokerError> {
+        match &self.backend {
+            Backend::Rabbit(r) => {
+                let dead_queue = if queue == COMMANDS {
+                    r.dead_queue()
+                } else {
+                    r.task_dead_queue(queue)
+                };
+                r.consume_dead_of(dead_queue).await.map(Some)
+            }
+            Backend::Embedded(_) => Ok(None),
         }
     }
 
     /// Best-effort, bounded shutdown.
     pub async fn close(&self) {
-        if let Broker::Rabbit(r) = self {
+        if let Backend::Rabbit(r) = &self.backend {
             r.close().await;
         }
     }
