@@ -69,131 +69,62 @@ async fn agent_transition(
     dispatch(&state, &input, caller.token.as_str(), command, out).await
 }
 
-/// The agent starts serving a waiting question (开始回答用户问题): notification action 1.
-#[utoipa::path(post, path = "/v1/question/{question_id}/serve", operation_id = "question_serve", tag = "questions",
-    params(crate::openapi::QuestionIdPath, crate::openapi::CommandHeaders),
-    request_body(content(
-        (AgentAction = "application/json"),
-        (AgentAction = "application/x-www-form-urlencoded"),
-    )),
-    responses(
-        (status = 200, description = "Serving; the notification's id", body = crate::views::MessageCreated),
-        (status = 202, description = "Queued (`Prefer: respond-async`)", body = crate::views::Accepted),
-        crate::openapi::Errors,
-    ),
-    security(("session" = []), ("bearer" = [])))]
-#[tracing::instrument(skip_all, fields(question_id = %id))]
-pub async fn serve(
-    State(state): State<AppState>,
-    PathParam(id): PathParam<ObjectId>,
-    caller: Caller,
-    input: Input,
-    Valid(req): Valid<AgentAction>,
-) -> Result<Response, ApiError> {
-    agent_transition(state, id, caller, input, req, |question_id, serv_id, message_id| {
-        Command::QuestionServeV1 {
-            question_id,
-            serv_id,
-            message_id,
+/// The agent actions (serve, quit, finish, request_finish): one definition each of the
+/// route, its documentation and the command it sends; the body is `agent_transition`.
+macro_rules! agent_action {
+    ($(#[doc = $doc:literal])* $name:ident, $path:literal, $operation:literal, $done:literal, $command:ident) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(post, path = $path, operation_id = $operation, tag = "questions",
+            params(crate::openapi::QuestionIdPath, crate::openapi::CommandHeaders),
+            request_body(content(
+                (AgentAction = "application/json"),
+                (AgentAction = "application/x-www-form-urlencoded"),
+            )),
+            responses(
+                (status = 200, description = $done, body = crate::views::MessageCreated),
+                (status = 202, description = "Queued (`Prefer: respond-async`)", body = crate::views::Accepted),
+                crate::openapi::Errors,
+            ),
+            security(("session" = []), ("bearer" = [])))]
+        #[tracing::instrument(skip_all, fields(question_id = %id))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            PathParam(id): PathParam<ObjectId>,
+            caller: Caller,
+            input: Input,
+            Valid(req): Valid<AgentAction>,
+        ) -> Result<Response, ApiError> {
+            agent_transition(state, id, caller, input, req, |question_id, serv_id, message_id| {
+                Command::$command {
+                    question_id,
+                    serv_id,
+                    message_id,
+                }
+            })
+            .await
         }
-    })
-    .await
+    };
 }
 
-/// The serving agent hands the question back to the waiting list (退出回答): action 2.
-#[utoipa::path(post, path = "/v1/question/{question_id}/quit", operation_id = "question_quit", tag = "questions",
-    params(crate::openapi::QuestionIdPath, crate::openapi::CommandHeaders),
-    request_body(content(
-        (AgentAction = "application/json"),
-        (AgentAction = "application/x-www-form-urlencoded"),
-    )),
-    responses(
-        (status = 200, description = "Waiting again; the notification's id", body = crate::views::MessageCreated),
-        (status = 202, description = "Queued (`Prefer: respond-async`)", body = crate::views::Accepted),
-        crate::openapi::Errors,
-    ),
-    security(("session" = []), ("bearer" = [])))]
-#[tracing::instrument(skip_all, fields(question_id = %id))]
-pub async fn quit(
-    State(state): State<AppState>,
-    PathParam(id): PathParam<ObjectId>,
-    caller: Caller,
-    input: Input,
-    Valid(req): Valid<AgentAction>,
-) -> Result<Response, ApiError> {
-    agent_transition(state, id, caller, input, req, |question_id, serv_id, message_id| {
-        Command::QuestionQuitV1 {
-            question_id,
-            serv_id,
-            message_id,
-        }
-    })
-    .await
-}
-
-/// The serving agent finishes the question (完成用户问题): action 4.
-#[utoipa::path(post, path = "/v1/question/{question_id}/finish", operation_id = "question_finish", tag = "questions",
-    params(crate::openapi::QuestionIdPath, crate::openapi::CommandHeaders),
-    request_body(content(
-        (AgentAction = "application/json"),
-        (AgentAction = "application/x-www-form-urlencoded"),
-    )),
-    responses(
-        (status = 200, description = "Finished; the notification's id", body = crate::views::MessageCreated),
-        (status = 202, description = "Queued (`Prefer: respond-async`)", body = crate::views::Accepted),
-        crate::openapi::Errors,
-    ),
-    security(("session" = []), ("bearer" = [])))]
-#[tracing::instrument(skip_all, fields(question_id = %id))]
-pub async fn finish(
-    State(state): State<AppState>,
-    PathParam(id): PathParam<ObjectId>,
-    caller: Caller,
-    input: Input,
-    Valid(req): Valid<AgentAction>,
-) -> Result<Response, ApiError> {
-    agent_transition(state, id, caller, input, req, |question_id, serv_id, message_id| {
-        Command::QuestionFinishV1 {
-            question_id,
-            serv_id,
-            message_id,
-        }
-    })
-    .await
-}
-
-/// The serving agent asks to end the question (客服请求结束处理): action 3. The question
-/// stays served; unless the user replies or reopens within the app's end-confirmation
-/// timeout (default 2 minutes), it finishes (action 4).
-#[utoipa::path(post, path = "/v1/question/{question_id}/request_finish", operation_id = "question_request_finish", tag = "questions",
-    params(crate::openapi::QuestionIdPath, crate::openapi::CommandHeaders),
-    request_body(content(
-        (AgentAction = "application/json"),
-        (AgentAction = "application/x-www-form-urlencoded"),
-    )),
-    responses(
-        (status = 200, description = "Requested; the notification's id", body = crate::views::MessageCreated),
-        (status = 202, description = "Queued (`Prefer: respond-async`)", body = crate::views::Accepted),
-        crate::openapi::Errors,
-    ),
-    security(("session" = []), ("bearer" = [])))]
-#[tracing::instrument(skip_all, fields(question_id = %id))]
-pub async fn request_finish(
-    State(state): State<AppState>,
-    PathParam(id): PathParam<ObjectId>,
-    caller: Caller,
-    input: Input,
-    Valid(req): Valid<AgentAction>,
-) -> Result<Response, ApiError> {
-    agent_transition(state, id, caller, input, req, |question_id, serv_id, message_id| {
-        Command::QuestionRequestFinishV1 {
-            question_id,
-            serv_id,
-            message_id,
-        }
-    })
-    .await
-}
+agent_action!(
+    /// The agent starts serving a waiting question (开始回答用户问题): notification action 1.
+    serve, "/v1/question/{question_id}/serve", "question_serve", "Serving; the notification's id", QuestionServeV1
+);
+agent_action!(
+    /// The serving agent hands the question back to the waiting list (退出回答): action 2.
+    quit, "/v1/question/{question_id}/quit", "question_quit", "Waiting again; the notification's id", QuestionQuitV1
+);
+agent_action!(
+    /// The serving agent finishes the question (完成用户问题): action 4.
+    finish, "/v1/question/{question_id}/finish", "question_finish", "Finished; the notification's id", QuestionFinishV1
+);
+agent_action!(
+    /// The serving agent asks to end the question (客服请求结束处理): action 3. The question
+    /// stays served; unless the user replies or reopens within the app's end-confirmation
+    /// timeout (default 2 minutes), it finishes (action 4).
+    request_finish, "/v1/question/{question_id}/request_finish", "question_request_finish",
+    "Requested; the notification's id", QuestionRequestFinishV1
+);
 
 /// The user who asked reopens a finished question (客户重开问题): action 6; it goes back
 /// to the agent who finished it.

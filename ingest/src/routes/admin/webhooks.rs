@@ -75,15 +75,23 @@ pub async fn list_webhooks(
     Ok(Json(WebhooksAnswer { status: 200, endpoints }))
 }
 
-async fn webhook_change(state: &AppState, id: &str, change: &str) -> Result<Json<WebhookAnswer>, ApiError> {
+/// What an operator does to a webhook endpoint.
+#[derive(Debug, Clone, Copy)]
+enum WebhookChange {
+    Disable,
+    Enable,
+    RotateSecret,
+}
+
+async fn webhook_change(state: &AppState, id: &str, change: WebhookChange) -> Result<Json<WebhookAnswer>, ApiError> {
     use kefu_common::store::webhooks;
     let changed = match change {
-        "disable" => webhooks::set_disabled(&state.db, id, true).await?,
-        "enable" => webhooks::set_disabled(&state.db, id, false).await?,
-        _ => webhooks::rotate_secret(&state.db, id).await?,
+        WebhookChange::Disable => webhooks::set_disabled(&state.db, id, true).await?,
+        WebhookChange::Enable => webhooks::set_disabled(&state.db, id, false).await?,
+        WebhookChange::RotateSecret => webhooks::rotate_secret(&state.db, id).await?,
     };
     let endpoint = changed.ok_or_else(|| ApiError::field(ErrorCode::NotFound, "id", "no such webhook endpoint"))?;
-    tracing::info!(endpoint = %endpoint.id, change, "admin: webhook endpoint changed");
+    tracing::info!(endpoint = %endpoint.id, ?change, "admin: webhook endpoint changed");
     Ok(Json(WebhookAnswer { status: 200, endpoint }))
 }
 
@@ -97,7 +105,7 @@ pub async fn disable_webhook(
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookAnswer>, ApiError> {
-    webhook_change(&state, &id, "disable").await
+    webhook_change(&state, &id, WebhookChange::Disable).await
 }
 
 /// Sends to a disabled webhook endpoint again.
@@ -110,7 +118,7 @@ pub async fn enable_webhook(
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookAnswer>, ApiError> {
-    webhook_change(&state, &id, "enable").await
+    webhook_change(&state, &id, WebhookChange::Enable).await
 }
 
 /// A new signing secret for a webhook endpoint (answered; the old one stops at once).
@@ -123,5 +131,5 @@ pub async fn rotate_webhook_secret(
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookAnswer>, ApiError> {
-    webhook_change(&state, &id, "rotate").await
+    webhook_change(&state, &id, WebhookChange::RotateSecret).await
 }
