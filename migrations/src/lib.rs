@@ -2,6 +2,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod alter;
 mod m20261124_000001_create_core;
 mod m20261125_000001_contract;
 mod m20261125_000002_toolkit;

@@ -3,6 +3,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::alter::{add_column, drop_column};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -22,40 +24,22 @@ enum Questions {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // One column per ALTER: SQLite takes no more.
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Apps::Table)
-                    .add_column(ColumnDef::new(Apps::DefaultAvatarUrl).string_len(512).null())
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Questions::Table)
-                    .add_column(ColumnDef::new(Questions::LastMessType).small_integer().null())
-                    .to_owned(),
-            )
-            .await
+        add_column(
+            manager,
+            Apps::Table,
+            ColumnDef::new(Apps::DefaultAvatarUrl).string_len(512).null(),
+        )
+        .await?;
+        add_column(
+            manager,
+            Questions::Table,
+            ColumnDef::new(Questions::LastMessType).small_integer().null(),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Questions::Table)
-                    .drop_column(Questions::LastMessType)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Apps::Table)
-                    .drop_column(Apps::DefaultAvatarUrl)
-                    .to_owned(),
-            )
-            .await
+        drop_column(manager, Questions::Table, Questions::LastMessType).await?;
+        drop_column(manager, Apps::Table, Apps::DefaultAvatarUrl).await
     }
 }

@@ -3,6 +3,8 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use sea_orm_migration::prelude::*;
+
+use crate::alter::{add_column, drop_column, drop_index};
 use sha2::{Digest, Sha256};
 
 #[derive(DeriveMigrationName)]
@@ -76,22 +78,18 @@ async fn hash_tokens(manager: &SchemaManager<'_>, table: &str) -> Result<(), DbE
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // One column per ALTER: SQLite takes no more.
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Apps::Table)
-                    .add_column(ColumnDef::new(Apps::DisabledAt).big_integer().null())
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Agents::Table)
-                    .add_column(ColumnDef::new(Agents::DisabledAt).big_integer().null())
-                    .to_owned(),
-            )
-            .await?;
+        add_column(
+            manager,
+            Apps::Table,
+            ColumnDef::new(Apps::DisabledAt).big_integer().null(),
+        )
+        .await?;
+        add_column(
+            manager,
+            Agents::Table,
+            ColumnDef::new(Agents::DisabledAt).big_integer().null(),
+        )
+        .await?;
         // SQLite does not enforce varchar lengths (and cannot MODIFY a column).
         if manager.get_database_backend() != DbBackend::Sqlite {
             manager
@@ -129,29 +127,8 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         db.execute_unprepared("DELETE FROM agent_bindings").await?;
         db.execute_unprepared("DELETE FROM sessions").await?;
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("idx_sessions_expires_at")
-                    .table(Sessions::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Agents::Table)
-                    .drop_column(Agents::DisabledAt)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Apps::Table)
-                    .drop_column(Apps::DisabledAt)
-                    .to_owned(),
-            )
-            .await
+        drop_index(manager, "idx_sessions_expires_at", Sessions::Table).await?;
+        drop_column(manager, Agents::Table, Agents::DisabledAt).await?;
+        drop_column(manager, Apps::Table, Apps::DisabledAt).await
     }
 }

@@ -3,6 +3,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::alter::{add_column, drop_column, drop_index, drop_table};
+
 use crate::m20261124_000001_create_core::{big, create, index, s, s_null};
 
 #[derive(DeriveMigrationName)]
@@ -49,22 +51,18 @@ enum DeadLetters {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Questions::Table)
-                    .add_column(ColumnDef::new(Questions::Seq).big_integer().not_null().default(0))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Messages::Table)
-                    .add_column(ColumnDef::new(Messages::Seq).big_integer().not_null().default(0))
-                    .to_owned(),
-            )
-            .await?;
+        add_column(
+            manager,
+            Questions::Table,
+            ColumnDef::new(Questions::Seq).big_integer().not_null().default(0),
+        )
+        .await?;
+        add_column(
+            manager,
+            Messages::Table,
+            ColumnDef::new(Messages::Seq).big_integer().not_null().default(0),
+        )
+        .await?;
         manager
             .create_index(index(
                 "idx_messages_question_seq",
@@ -122,35 +120,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(DeadLetters::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(OutboxEvents::Table).to_owned())
-            .await?;
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("idx_messages_question_seq")
-                    .table(Messages::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Messages::Table)
-                    .drop_column(Messages::Seq)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Questions::Table)
-                    .drop_column(Questions::Seq)
-                    .to_owned(),
-            )
-            .await
+        drop_table(manager, DeadLetters::Table).await?;
+        drop_table(manager, OutboxEvents::Table).await?;
+        drop_index(manager, "idx_messages_question_seq", Messages::Table).await?;
+        drop_column(manager, Messages::Table, Messages::Seq).await?;
+        drop_column(manager, Questions::Table, Questions::Seq).await
     }
 }

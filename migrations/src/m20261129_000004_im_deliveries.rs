@@ -3,6 +3,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::alter::drop_table;
+
 use crate::m20261124_000001_create_core::{big, create, index, s};
 
 #[derive(DeriveMigrationName)]
@@ -65,8 +67,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(ImDeliveries::Table).to_owned())
-            .await
+        drop_table(manager, ImDeliveries::Table).await
     }
 }

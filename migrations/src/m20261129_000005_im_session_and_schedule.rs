@@ -4,6 +4,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::alter::{add_column, drop_column, drop_index};
+
 use crate::m20261124_000001_create_core::index;
 
 #[derive(DeriveMigrationName)]
@@ -25,27 +27,21 @@ enum ImDeliveries {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Questions::Table)
-                    .add_column(ColumnDef::new(Questions::ImSessionId).string_len(128).null())
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(ImDeliveries::Table)
-                    .add_column(
-                        ColumnDef::new(ImDeliveries::NextAttemptAt)
-                            .big_integer()
-                            .not_null()
-                            .default(0),
-                    )
-                    .to_owned(),
-            )
-            .await?;
+        add_column(
+            manager,
+            Questions::Table,
+            ColumnDef::new(Questions::ImSessionId).string_len(128).null(),
+        )
+        .await?;
+        add_column(
+            manager,
+            ImDeliveries::Table,
+            ColumnDef::new(ImDeliveries::NextAttemptAt)
+                .big_integer()
+                .not_null()
+                .default(0),
+        )
+        .await?;
         // The sweeper's lookup of overdue pending deliveries.
         manager
             .create_index(index(
@@ -57,29 +53,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("idx_im_deliveries_due")
-                    .table(ImDeliveries::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(ImDeliveries::Table)
-                    .drop_column(ImDeliveries::NextAttemptAt)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Questions::Table)
-                    .drop_column(Questions::ImSessionId)
-                    .to_owned(),
-            )
-            .await
+        drop_index(manager, "idx_im_deliveries_due", ImDeliveries::Table).await?;
+        drop_column(manager, ImDeliveries::Table, ImDeliveries::NextAttemptAt).await?;
+        drop_column(manager, Questions::Table, Questions::ImSessionId).await
     }
 }

@@ -4,6 +4,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::alter::{add_column, drop_column, drop_index, drop_table};
+
 use crate::m20261124_000001_create_core::{big, create, index};
 
 #[derive(DeriveMigrationName)]
@@ -56,29 +58,23 @@ impl MigrationTrait for Migration {
         )
         .await?;
         // One column per statement: SQLite adds one at a time.
-        for col in [
+        for mut col in [
             ColumnDef::new(Questions::DueKind).small_integer().null().to_owned(),
             ColumnDef::new(Questions::DueAnchor).big_integer().null().to_owned(),
             ColumnDef::new(Questions::DueAt).big_integer().null().to_owned(),
             ColumnDef::new(Questions::TimedOutAt).big_integer().null().to_owned(),
         ] {
-            manager
-                .alter_table(Table::alter().table(Questions::Table).add_column(col).to_owned())
-                .await?;
+            add_column(manager, Questions::Table, &mut col).await?;
         }
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Messages::Table)
-                    .add_column(
-                        ColumnDef::new(Messages::ExcludeFromTimeout)
-                            .boolean()
-                            .not_null()
-                            .default(false),
-                    )
-                    .to_owned(),
-            )
-            .await?;
+        add_column(
+            manager,
+            Messages::Table,
+            ColumnDef::new(Messages::ExcludeFromTimeout)
+                .boolean()
+                .not_null()
+                .default(false),
+        )
+        .await?;
         manager
             .create_index(index(
                 "idx_questions_due_at",
@@ -89,34 +85,16 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("idx_questions_due_at")
-                    .table(Questions::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Messages::Table)
-                    .drop_column(Messages::ExcludeFromTimeout)
-                    .to_owned(),
-            )
-            .await?;
+        drop_index(manager, "idx_questions_due_at", Questions::Table).await?;
+        drop_column(manager, Messages::Table, Messages::ExcludeFromTimeout).await?;
         for col in [
             Questions::DueKind,
             Questions::DueAnchor,
             Questions::DueAt,
             Questions::TimedOutAt,
         ] {
-            manager
-                .alter_table(Table::alter().table(Questions::Table).drop_column(col).to_owned())
-                .await?;
+            drop_column(manager, Questions::Table, col).await?;
         }
-        manager
-            .drop_table(Table::drop().table(AppTimeouts::Table).to_owned())
-            .await
+        drop_table(manager, AppTimeouts::Table).await
     }
 }

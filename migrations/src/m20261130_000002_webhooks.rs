@@ -3,6 +3,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::alter::drop_table;
+
 use crate::m20261124_000001_create_core::{big, create, index, s};
 
 #[derive(DeriveMigrationName)]
@@ -126,7 +128,7 @@ impl MigrationTrait for Migration {
             AppPushEndpoints::Table.into_iden(),
             WebhookEndpoints::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            drop_table(manager, table).await?;
         }
         Ok(())
     }

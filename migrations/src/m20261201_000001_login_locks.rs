@@ -3,6 +3,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::alter::drop_table;
+
 use crate::m20261124_000001_create_core::{big, create, s};
 
 #[derive(DeriveMigrationName)]
@@ -38,8 +40,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(LoginLocks::Table).to_owned())
-            .await
+        drop_table(manager, LoginLocks::Table).await
     }
 }
