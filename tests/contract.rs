@@ -71,7 +71,7 @@ async fn every_error_code_rabbitmq_postgres() {
     let app = spawn_custom(
         Backend::RabbitPostgres,
         |c| {
-            c.admin_token = Some(kefu_common::infra::config::Redacted::new(
+            c.admin_token = Some(kefu_common::infra::config::SecretString::from(
                 "the-admin-token-of-this-test",
             ))
         },

@@ -177,7 +177,7 @@ async fn login_locks_are_shared_kept_and_lifted_rabbitmq_postgres() {
 async fn agent_passwords_need_eight_characters_embedded_sqlite() {
     let app = spawn_custom(
         Backend::Embedded,
-        |c| c.admin_token = Some(kefu_common::infra::config::Redacted::new(TOKEN)),
+        |c| c.admin_token = Some(kefu_common::infra::config::SecretString::from(TOKEN)),
         true,
     )
     .await;
@@ -298,7 +298,7 @@ async fn admin_questions_list_filters_and_pages_rabbitmq_postgres() {
     let app = spawn_custom(
         Backend::RabbitPostgres,
         |c| {
-            c.admin_token = Some(kefu_common::infra::config::Redacted::new(TOKEN));
+            c.admin_token = Some(kefu_common::infra::config::SecretString::from(TOKEN));
             c.session_rate_per_sec = 0;
         },
         true,

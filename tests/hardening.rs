@@ -426,7 +426,7 @@ async fn no_lever_to_lock_an_agent_out_embedded_sqlite() {
             c.login_slow_ms = 200;
             c.login_agent_slow_failures = 8;
             c.trusted_proxies = vec!["127.0.0.5".into()];
-            c.admin_token = Some(kefu_common::infra::config::Redacted::new(TOKEN));
+            c.admin_token = Some(kefu_common::infra::config::SecretString::from(TOKEN));
         },
         true,
     )

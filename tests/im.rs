@@ -53,7 +53,7 @@ print(api.gen_sig("{identifier}", 3600))
 async fn im_settings_through_cli_and_admin_api_embedded_sqlite() {
     let app = spawn_custom(
         Backend::Embedded,
-        |c| c.admin_token = Some(kefu_common::infra::config::Redacted::new(ADMIN_TOKEN)),
+        |c| c.admin_token = Some(kefu_common::infra::config::SecretString::from(ADMIN_TOKEN)),
         true,
     )
     .await;

@@ -619,7 +619,7 @@ async fn admin_api_works_the_leave_messages_embedded_sqlite() {
     const TOKEN: &str = "admin-token-for-tests-0123";
     let app = spawn_custom(
         Backend::Embedded,
-        |c| c.admin_token = Some(kefu_common::infra::config::Redacted::new(TOKEN)),
+        |c| c.admin_token = Some(kefu_common::infra::config::SecretString::from(TOKEN)),
         true,
     )
     .await;

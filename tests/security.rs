@@ -124,7 +124,7 @@ async fn setup() -> (TestApp, Resources, Vec<Who>) {
     let app = spawn_custom(
         Backend::RabbitPostgres,
         |c| {
-            c.admin_token = Some(kefu_common::infra::config::Redacted::new(ADMIN_TOKEN));
+            c.admin_token = Some(kefu_common::infra::config::SecretString::from(ADMIN_TOKEN));
             c.session_rate_per_sec = 0;
             // The matrix sends hundreds of wrong tokens on purpose (throttling has its own test).
             c.admin_token_max_failures = 0;
@@ -685,7 +685,7 @@ async fn spawn_tuned(backend: Backend, tune: impl FnOnce(&mut kefu_common::infra
     spawn_custom(
         backend,
         |c| {
-            c.admin_token = Some(kefu_common::infra::config::Redacted::new(ADMIN_TOKEN));
+            c.admin_token = Some(kefu_common::infra::config::SecretString::from(ADMIN_TOKEN));
             c.session_rate_per_sec = 0;
             tune(c);
         },

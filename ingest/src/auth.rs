@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use hmac::{Hmac, Mac};
 use kefu_common::domain::command::Actor;
 use kefu_common::domain::outcome::{ErrorCode, Failure};
+use kefu_common::domain::secret::ExposeSecret;
 use kefu_common::domain::{Password, ServId, SessionToken, UserId};
 use kefu_common::now_ms;
 use kefu_common::store::entity::app;
@@ -323,7 +324,7 @@ async fn check_password(
 ) -> Result<(bool, bool, bool), ApiError> {
     let agent = store::agent(&state.db, serv_id.as_str()).await?;
     let (exists, disabled) = (agent.is_some(), agent.as_ref().is_some_and(|a| a.disabled_at.is_some()));
-    let hash = agent.map(|a| a.password_hash).unwrap_or_else(|| DUMMY_HASH.to_owned());
+    let hash = agent.map_or_else(|| DUMMY_HASH.to_owned(), |a| a.password_hash.expose_secret().to_owned());
     let permit = std::sync::Arc::clone(&state.limits.hashing)
         .acquire_owned()
         .await
@@ -364,8 +365,8 @@ fn verify_signature(state: &AppState, input: &RawInput, app: &app::Model) -> Res
     check_timestamp(&timestamp, state.config.signature_skew_secs)?;
     let bad = || ApiError::field(ErrorCode::BadSignature, "signature", "signature does not match");
     let given = hex::decode(signature.to_ascii_lowercase()).map_err(|_| bad())?;
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(app.secret.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(app.secret.expose_secret().as_bytes())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     mac.update(timestamp.as_bytes());
     mac.update(b"\n");
     mac.update(input.method.as_str().as_bytes());

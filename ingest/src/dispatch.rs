@@ -296,10 +296,7 @@ fn parse_outcome(text: &str) -> Result<Outcome, ApiError> {
 
 fn respond(outcome: Outcome) -> Response {
     match outcome {
-        Outcome::Ok { mut body } => {
-            body.insert("status".into(), json!(200));
-            (StatusCode::OK, Json(Value::Object(body))).into_response()
-        }
+        Outcome::Ok { body } => (StatusCode::OK, Json(Outcome::success_body(&body))).into_response(),
         Outcome::Failed(failure) => failure_response(&failure),
     }
 }

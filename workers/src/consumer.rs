@@ -193,7 +193,7 @@ async fn apply_once(
     let (outcome, txn) = match commands::apply(&txn, &envelope.command, rules).await {
         Ok(applied) => {
             recorded = crate::record_effects(&txn, &applied.events).await?;
-            (Outcome::reply(&applied.reply), txn)
+            (Outcome::Ok { body: applied.reply }, txn)
         }
         Err(Refusal::Rule(failure)) => {
             txn.rollback().await?;

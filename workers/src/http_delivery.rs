@@ -9,6 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use kefu_common::domain::secret::ExposeSecret;
+use kefu_common::domain::tasks::HttpTask;
 use kefu_common::domain::{Channel, DeliveryState};
 use kefu_common::infra::broker::TaskQueue;
 use kefu_common::now_ms;
@@ -71,10 +73,9 @@ pub async fn run(worker: Worker, cancel: CancellationToken) {
     let handler = move |payload: Vec<u8>| {
         let sender = Arc::clone(&sender);
         async move {
-            let task: serde_json::Value =
-                serde_json::from_slice(&payload).map_err(|e| TaskError::Fail(format!("unreadable task: {e}")))?;
-            let id = task["id"].as_str().ok_or_else(|| TaskError::Fail("no id".into()))?;
-            deliver(&sender.0, &sender.1, id).await
+            let task = HttpTask::from_bytes(&payload).map_err(|e| TaskError::Fail(format!("unreadable task: {e}")))?;
+            let HttpTask::DeliverV1 { id } = task;
+            deliver(&sender.0, &sender.1, &id).await
         }
     };
     run_tasks(worker, queue, handler, cancel).await;
@@ -162,8 +163,9 @@ async fn deliver(worker: &Worker, http: &reqwest::Client, id: &str) -> Result<()
     let outcome = match target {
         None => Err((false, "the endpoint is gone or disabled".to_owned())),
         Some((url, secret)) => {
+            let secret = secret.expose_secret();
             let attempt = worker.metrics.delivery_started(row.channel.as_str());
-            let sent = send(http, &url, &secret, &row).await;
+            let sent = send(http, &url, secret, &row).await;
             let result = match &sent {
                 Ok(()) => "delivered",
                 Err(_) => "retried",

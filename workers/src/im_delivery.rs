@@ -17,6 +17,8 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use kefu_common::domain::events::MessageFacts;
+use kefu_common::domain::secret::ExposeSecret;
+use kefu_common::domain::tasks::ImTask;
 use kefu_common::domain::DeliveryState;
 use kefu_common::infra::broker::TaskQueue;
 use kefu_common::now_ms;
@@ -121,12 +123,9 @@ pub async fn run(worker: Worker, cancel: CancellationToken) {
     let handler = move |payload: Vec<u8>| {
         let sender = Arc::clone(&sender);
         async move {
-            let task: serde_json::Value =
-                serde_json::from_slice(&payload).map_err(|e| TaskError::Fail(format!("unreadable task: {e}")))?;
-            let question_id = task["question_id"]
-                .as_str()
-                .ok_or_else(|| TaskError::Fail("no question_id".into()))?;
-            sender.deliver_question(question_id).await
+            let task = ImTask::from_bytes(&payload).map_err(|e| TaskError::Fail(format!("unreadable task: {e}")))?;
+            let ImTask::DeliverQuestionV1 { question_id } = task;
+            sender.deliver_question(&question_id).await
         }
     };
     run_tasks(worker, queue, handler, cancel).await;
@@ -321,7 +320,9 @@ impl Sender {
         let to = Recipient::of(&q, &im);
         let body = send_msg_body(&q.id, &facts, &to);
         let sdkappid = im.sdkappid as u64;
-        let usersig = self.usersigs.get(sdkappid, &im.secret_key, &im.identifier);
+        let usersig = self
+            .usersigs
+            .get(sdkappid, im.secret_key.expose_secret(), &im.identifier);
         let random: u32 = rand::thread_rng().gen();
         let url = format!("{}/v4/desk_http_svc/send_msg", im.base_url.trim_end_matches('/'));
         let sent = self

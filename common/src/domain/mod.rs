@@ -8,7 +8,9 @@ pub mod events;
 pub mod ids;
 pub mod leave;
 pub mod outcome;
+pub mod secret;
 mod states;
+pub mod tasks;
 
 pub use states::*;
 pub use values::*;

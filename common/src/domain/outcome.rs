@@ -238,8 +238,13 @@ impl Failure {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Reply {
-    /// session/new: the session's expiry (epoch seconds); the ingest adds the token.
-    SessionOpened { expires_at: i64 },
+    /// session/new: the session's expiry (epoch seconds). The token is the ingest's
+    /// alone: it sets `session` in its answer, and it is never stored.
+    SessionOpened {
+        expires_at: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+    },
     /// question/new.
     QuestionCreated {
         question_id: String,
@@ -266,25 +271,17 @@ pub struct CreatedQuestion {
 pub enum Outcome {
     /// The success body without its `"status": 200`.
     Ok {
-        body: serde_json::Map<String, serde_json::Value>,
+        body: Reply,
     },
     Failed(Failure),
 }
 
 impl Outcome {
-    pub fn reply(reply: &Reply) -> Self {
-        Self::ok(serde_json::to_value(reply).expect("replies serialize"))
-    }
-
-    pub fn ok(body: serde_json::Value) -> Self {
-        match body {
-            serde_json::Value::Object(map) => Outcome::Ok { body: map },
-            other => {
-                let mut map = serde_json::Map::new();
-                map.insert("value".into(), other);
-                Outcome::Ok { body: map }
-            }
-        }
+    /// The answer's body as JSON: the reply's fields, and `"status": 200`.
+    pub fn success_body(reply: &Reply) -> serde_json::Value {
+        let mut body = serde_json::to_value(reply).expect("replies serialize");
+        body["status"] = serde_json::json!(200);
+        body
     }
 
     pub fn to_json(&self) -> String {
@@ -325,6 +322,45 @@ mod tests {
             let stored = serde_json::to_string(&c).unwrap();
             assert_eq!(stored, format!("\"{}\"", c.name()), "stored name of {c:?}");
         }
+    }
+
+    /// Outcomes stored before replies were typed read back as the same replies.
+    #[test]
+    fn stored_outcomes_read_as_typed_replies() {
+        let read = |text: &str| serde_json::from_str::<Outcome>(text).unwrap();
+        assert_eq!(
+            read(r#"{"outcome":"ok","body":{"expires_at":1700000000}}"#),
+            Outcome::Ok {
+                body: Reply::SessionOpened {
+                    expires_at: 1_700_000_000,
+                    session: None
+                }
+            }
+        );
+        assert!(matches!(
+            read(r#"{"outcome":"ok","body":{"question_id":"q","question":{"id":"q","status":1}}}"#),
+            Outcome::Ok {
+                body: Reply::QuestionCreated { .. }
+            }
+        ));
+        assert!(matches!(
+            read(r#"{"outcome":"ok","body":{"message_id":"m"}}"#),
+            Outcome::Ok {
+                body: Reply::MessageWritten { .. }
+            }
+        ));
+        assert!(matches!(
+            read(r#"{"outcome":"ok","body":{"id":"5b1f8d2e-8c1a-4c59-9f5e-0a6e4f5d7c11"}}"#),
+            Outcome::Ok {
+                body: Reply::LeaveMessageStored { .. }
+            }
+        ));
+        assert_eq!(
+            read(r#"{"outcome":"ok","body":{}}"#),
+            Outcome::Ok { body: Reply::Done {} }
+        );
+        let body = Outcome::success_body(&Reply::MessageWritten { message_id: "m".into() });
+        assert_eq!(body, serde_json::json!({ "message_id": "m", "status": 200 }));
     }
 
     #[test]

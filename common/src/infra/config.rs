@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+pub use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -184,8 +185,9 @@ pub struct Config {
     /// `/metrics`; the ingest serves them on its own address. Empty: not served.
     pub metrics_addr: String,
     /// `KEFU_ADMIN_TOKEN`: the bearer token of the admin API under `/admin/v1`; unset:
-    /// the admin API is off. Never printed (`Debug` shows `***`).
-    pub admin_token: Option<Redacted>,
+    /// the admin API is off. Never printed, and never serialized back out.
+    #[serde(skip_serializing)]
+    pub admin_token: Option<SecretString>,
     /// `KEFU_ERROR_HTTP_STATUS`: `fitting` (4xx/5xx, the default) or `always-200` (every
     /// API answer is HTTP 200 with the outcome in the body, as the original server did).
     pub error_http_status: String,
@@ -288,28 +290,6 @@ impl Default for Config {
             media_gc_grace_secs: 24 * 3600,
             default_avatar_url: String::new(),
         }
-    }
-}
-
-/// A secret from the configuration: compared, never printed.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Redacted(String);
-
-impl Redacted {
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
-    }
-
-    /// The secret itself; for comparing, never for logging.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
     }
 }
 
@@ -431,7 +411,11 @@ impl Config {
         if self.login_lock_secs == 0 {
             return invalid("login_lock_secs", "must be above 0");
         }
-        if self.admin_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+        if self
+            .admin_token
+            .as_ref()
+            .is_some_and(|t| secrecy::ExposeSecret::expose_secret(t).len() < 16)
+        {
             return invalid("admin_token", "must be at least 16 characters");
         }
         if self.media_max_bytes == 0 {

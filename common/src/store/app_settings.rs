@@ -4,6 +4,7 @@
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
 use serde::Serialize;
 
+use crate::domain::secret::{ExposeSecret, Secret};
 use crate::domain::{Identify, ImAccount, ImSecretKey, Url};
 use crate::now_ms;
 use crate::store::entity::app_im_settings;
@@ -41,7 +42,7 @@ fn im_view(identify: &str, row: app_im_settings::Model) -> ImSettingsView {
         sdkappid: row.sdkappid,
         identifier: row.identifier,
         from_account: row.from_account,
-        secret_key_set: !row.secret_key.is_empty(),
+        secret_key_set: !row.secret_key.expose_secret().is_empty(),
     }
 }
 
@@ -61,7 +62,7 @@ pub async fn set_im(
         )),
         sdkappid: Set(i64::from(settings.sdkappid)),
         identifier: Set(settings.identifier.to_string()),
-        secret_key: Set(settings.secret_key.as_str().to_owned()),
+        secret_key: Set(Secret::new(settings.secret_key.as_str())),
         from_account: Set(settings.from_account.to_string()),
         updated_at: Set(now_ms()),
     };

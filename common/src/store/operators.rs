@@ -13,6 +13,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::domain::events::{AccessReason, DomainEvent};
+use crate::domain::secret::{self, Secret};
 use crate::domain::{AppName, Identify, NewPassword, ServId, SessionToken, Url, UserId};
 use crate::store::db;
 use crate::store::entity::{agent, agent_app, agent_binding, app, session};
@@ -64,12 +65,13 @@ impl From<app::Model> for AppView {
 
 /// An app with its signing secret: the answer of create and rotate-secret, the only
 /// times the secret is shown.
-// No derived `Debug`: the one below hides the secret.
-#[derive(Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AppWithSecret {
     #[serde(flatten)]
     pub app: AppView,
-    pub secret: String,
+    #[serde(serialize_with = "secret::shown")]
+    #[schema(value_type = String)]
+    pub secret: Secret,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -84,15 +86,6 @@ pub struct AgentView {
     /// While too many failed logins lock the account: when the lock ends (seconds since
     /// the epoch); `null` when it is not locked.
     pub locked_until: Option<i64>,
-}
-
-impl std::fmt::Debug for AppWithSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppWithSecret")
-            .field("app", &self.app)
-            .field("secret", &"***")
-            .finish()
-    }
 }
 
 fn new_secret() -> String {
@@ -124,7 +117,7 @@ pub async fn create_app(
             || identify.as_str().chars().take(AppName::MAX).collect(),
             |n| n.to_string(),
         )),
-        secret: Set(secret.clone()),
+        secret: Set(Secret::new(secret.clone())),
         created_at: Set(now_ms()),
         default_avatar_url: Set(default_avatar_url.map(|u| u.to_string())),
         disabled_at: Set(None),
@@ -133,7 +126,7 @@ pub async fn create_app(
     match row.insert(db).await {
         Ok(created) => Ok(AppWithSecret {
             app: created.into(),
-            secret,
+            secret: Secret::new(secret),
         }),
         Err(err) if db::is_unique_violation(&err) => {
             Err(OperatorError::AlreadyExists(format!("an app with identify {identify}")))
@@ -199,7 +192,7 @@ pub async fn set_app_disabled(
 /// A new secret; the old one stops verifying at once.
 pub async fn rotate_app_secret(db: &DatabaseConnection, identify: &Identify) -> Result<AppWithSecret, OperatorError> {
     let mut row: app::ActiveModel = app_row(db, identify).await?.into();
-    let secret = new_secret();
+    let secret = Secret::new(new_secret());
     row.secret = Set(secret.clone());
     Ok(AppWithSecret {
         app: row.update(db).await?.into(),
@@ -284,7 +277,7 @@ pub async fn create_agent(
     let txn = db.begin().await?;
     let inserted = agent::ActiveModel {
         serv_id: Set(serv_id.to_string()),
-        password_hash: Set(hash),
+        password_hash: Set(Secret::new(hash)),
         created_at: Set(now_ms()),
         disabled_at: Set(None),
     }
@@ -386,7 +379,7 @@ pub async fn set_agent_password(
     let hash = hash_password(password).await?;
     let txn = db.begin().await?;
     let mut row: agent::ActiveModel = found.into();
-    row.password_hash = Set(hash);
+    row.password_hash = Set(Secret::new(hash));
     let updated = row.update(&txn).await?;
     end_bindings(&txn, serv_id).await?;
     // Whoever was locked out by failures before gets a clean start with the new password.
@@ -550,20 +543,20 @@ mod tests {
             id: 1,
             identify: "com.example.shop".into(),
             name: "Shop".into(),
-            secret: "the-app-secret-value".into(),
+            secret: Secret::new("the-app-secret-value"),
             created_at: 0,
             default_avatar_url: None,
             disabled_at: None,
         };
         let agent = agent::Model {
             serv_id: "alice".into(),
-            password_hash: "$argon2id$the-hash".into(),
+            password_hash: Secret::new("$argon2id$the-hash"),
             created_at: 0,
             disabled_at: None,
         };
         let shown = AppWithSecret {
             app: app.clone().into(),
-            secret: "the-app-secret-value".into(),
+            secret: Secret::new("the-app-secret-value"),
         };
         for printed in [format!("{app:?}"), format!("{agent:?}"), format!("{shown:?}")] {
             assert!(

@@ -14,6 +14,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::domain::events::{type_matches, DomainEvent};
+use crate::domain::secret::{ExposeSecret, Secret};
+use crate::domain::tasks::HttpTask;
 use crate::domain::{Channel, DeliveryState, SenderType};
 use crate::infra::broker::{Broker, BrokerError, TaskQueue};
 use crate::now_ms;
@@ -133,8 +135,8 @@ pub async fn record(txn: &impl ConnectionTrait, events: &[DomainEvent], cloud: &
 /// One task per delivery (the queue declared on first use).
 pub async fn enqueue(broker: &Broker, queue: &TaskQueue, ids: &[String]) -> Result<(), BrokerError> {
     for id in ids {
-        let payload = json!({ "id": id }).to_string();
-        broker.publish_task(queue, id, payload.as_bytes()).await?;
+        let task = HttpTask::DeliverV1 { id: id.clone() };
+        broker.publish_task(queue, id, &task.to_bytes()).await?;
     }
     Ok(())
 }
@@ -160,7 +162,7 @@ pub fn view(e: &webhook_endpoint::Model, with_secret: bool) -> EndpointView {
         url: e.url.clone(),
         events: serde_json::from_str(&e.event_types).unwrap_or_default(),
         disabled: e.disabled_at.is_some(),
-        secret: with_secret.then(|| e.secret.clone()),
+        secret: with_secret.then(|| e.secret.expose_secret().to_owned()),
         created_at: e.created_at / 1000,
     }
 }
@@ -176,7 +178,7 @@ pub async fn create(
         app_id: Set(app_id),
         url: Set(url.to_owned()),
         event_types: Set(serde_json::to_string(events).expect("strings serialize")),
-        secret: Set(new_secret()),
+        secret: Set(Secret::new(new_secret())),
         disabled_at: Set(None),
         created_at: Set(now_ms()),
     }
@@ -209,7 +211,7 @@ pub async fn rotate_secret(db: &impl ConnectionTrait, id: &str) -> Result<Option
         return Ok(None);
     };
     let mut active: webhook_endpoint::ActiveModel = row.into();
-    active.secret = Set(new_secret());
+    active.secret = Set(Secret::new(new_secret()));
     Ok(Some(view(&active.update(db).await?, true)))
 }
 
@@ -228,7 +230,7 @@ pub async fn set_push(db: &impl ConnectionTrait, app_id: i64, url: &str) -> Resu
     let row = app_push_endpoint::ActiveModel {
         app_id: Set(app_id),
         url: Set(url.to_owned()),
-        secret: Set(new_secret()),
+        secret: Set(Secret::new(new_secret())),
         updated_at: Set(now_ms()),
     }
     .insert(db)
@@ -236,7 +238,7 @@ pub async fn set_push(db: &impl ConnectionTrait, app_id: i64, url: &str) -> Resu
     Ok(PushView {
         app_id,
         url: row.url,
-        secret: Some(row.secret),
+        secret: Some(row.secret.expose_secret().to_owned()),
     })
 }
 

@@ -10,7 +10,8 @@ use kefu_common::domain::command::{Command, NewLeaveMessage};
 use kefu_common::domain::leave::{
     Callback, Contact, Email, LeaveUserId, MessageContent, Subject, Tag, Tel, USER_DATA_MAX,
 };
-use kefu_common::domain::outcome::{ErrorCode, Failure, Outcome};
+use kefu_common::domain::outcome::{ErrorCode, Failure, Outcome, Reply};
+use kefu_common::domain::secret::ExposeSecret;
 use kefu_common::store;
 use kefu_common::store::entity::{app, leave_message};
 use serde::de::{Deserializer, Error as _};
@@ -144,7 +145,7 @@ fn verify(state: &AppState, input: &RawInput, appid: &str, app: &app::Model) -> 
     let expected = hex::encode(
         Sha1::new()
             .chain_update(appid)
-            .chain_update(&app.secret)
+            .chain_update(app.secret.expose_secret())
             .chain_update(timestamp)
             .finalize(),
     );
@@ -270,7 +271,10 @@ async fn accept(state: &AppState, version: &str, appid: &str, input: &RawInput) 
     let request_id = submitted.id;
     let response = match submitted.answer {
         Answer::Done(Outcome::Ok { body }) => {
-            let id = body.get("id").and_then(Value::as_str).map(str::to_owned);
+            let id = match body {
+                Reply::LeaveMessageStored { id } => Some(id),
+                _ => None,
+            };
             Json(LeaveAnswer {
                 errcode: 0,
                 errmsg: "ok".into(),

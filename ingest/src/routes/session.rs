@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use kefu_common::domain::command::Command;
+use kefu_common::domain::secret::ExposeSecret;
 use kefu_common::now_ms;
 use serde_json::{json, Map};
 
@@ -11,7 +12,7 @@ use crate::dispatch::{render, submit, Answer, Key};
 use crate::input::Input;
 use crate::requests::SessionNew;
 use crate::{ApiError, AppState};
-use kefu_common::domain::outcome::Outcome;
+use kefu_common::domain::outcome::{Outcome, Reply};
 use kefu_common::domain::SessionToken;
 
 /// An app, signing with its secret, opens a 12-character session for its user. The
@@ -36,7 +37,7 @@ pub async fn new(
     // Derived from the signature under the app's secret: a replay of this very signed
     // request (within the timestamp window) answers the same session, which is stored
     // only as its digest and never queued or kept in clear.
-    let session = SessionToken::derive(app.secret.as_bytes(), signature.as_bytes());
+    let session = SessionToken::derive(app.secret.expose_secret().as_bytes(), signature.as_bytes());
     let expires_at = now_ms() + (state.config.session_ttl_secs * 1000) as i64;
     let mut assigned = Map::new();
     assigned.insert("expires_at".into(), json!(expires_at / 1000));
@@ -62,9 +63,12 @@ pub async fn new(
     .await?;
     // Also the 202 answer carries the session: the client needs it before it exists.
     match &mut submitted.answer {
-        Answer::Done(Outcome::Ok { body }) => {
-            body.insert("session".into(), json!(session.as_str()));
+        Answer::Done(Outcome::Ok {
+            body: Reply::SessionOpened { session: slot, .. },
+        }) => {
+            *slot = Some(session.as_str().to_owned());
         }
+        Answer::Done(Outcome::Ok { .. }) => {}
         Answer::Queued { assigned, .. } => {
             assigned.insert("session".into(), json!(session.as_str()));
         }

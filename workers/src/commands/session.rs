@@ -72,6 +72,7 @@ pub async fn open(txn: &DatabaseTransaction, opened: Opened<'_>) -> Handled {
     // The token itself is known to the ingest only (it answers it).
     let reply = Reply::SessionOpened {
         expires_at: opened.expires_at / 1000,
+        session: None,
     };
     let event = DomainEvent::SessionOpened {
         app_id: opened.app_id,

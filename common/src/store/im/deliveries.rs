@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::infra::broker::{Broker, BrokerError, TaskQueue};
 
 use crate::domain::events::DomainEvent;
+use crate::domain::tasks::ImTask;
 use crate::domain::{DeliveryState, MessageType, SenderType};
 use crate::now_ms;
 use crate::store::entity::{app_im_settings, im_delivery};
@@ -63,9 +64,9 @@ pub async fn record(txn: &impl ConnectionTrait, events: &[DomainEvent]) -> Resul
 /// One task per question to the `im-deliveries` queue (declared on first use).
 pub async fn enqueue(broker: &Broker, queue: &TaskQueue, questions: &[String]) -> Result<(), BrokerError> {
     for q in questions {
-        let payload = serde_json::json!({ "question_id": q }).to_string();
+        let task = ImTask::DeliverQuestionV1 { question_id: q.clone() };
         let id = uuid::Uuid::new_v4().to_string();
-        broker.publish_task(queue, &id, payload.as_bytes()).await?;
+        broker.publish_task(queue, &id, &task.to_bytes()).await?;
     }
     Ok(())
 }

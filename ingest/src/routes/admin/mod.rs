@@ -10,6 +10,7 @@ use axum::response::Response;
 use axum::Json;
 use kefu_common::domain::command::Command;
 use kefu_common::domain::outcome::ErrorCode;
+use kefu_common::domain::secret::ExposeSecret;
 use kefu_common::domain::{AppName, Identify, NewPassword, ServId, SessionToken, Url, UserId};
 use kefu_common::store;
 use kefu_common::store::operators::{self, AgentView, AppView, AppWithSecret, OperatorError};
@@ -74,7 +75,7 @@ impl FromRequestParts<AppState> for Admin {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+        if bool::from(given.as_bytes().ct_eq(token.expose_secret().as_bytes())) {
             Ok(Admin)
         } else {
             tracing::warn!(source = ?source, "admin API: wrong or missing admin token");
