@@ -14,6 +14,22 @@ pub fn secs(ms: i64) -> f64 {
 /// The name shown for a user without one.
 pub const NO_NAME: &str = "未填";
 
+/// A successful answer: the body's own fields beside `"status": 200`, the envelope of
+/// every answer of the spec. Handlers build the body; this adds the status.
+#[derive(Serialize, ToSchema)]
+pub struct Answer<T> {
+    #[schema(minimum = 200, maximum = 200)]
+    status: u16,
+    #[serde(flatten)]
+    body: T,
+}
+
+impl<T> Answer<T> {
+    pub fn ok(body: T) -> axum::Json<Self> {
+        axum::Json(Answer { status: 200, body })
+    }
+}
+
 /// `{"status": 200}`.
 #[derive(Serialize, ToSchema)]
 pub struct Done {

@@ -44,12 +44,14 @@ impl From<ObjectId> for String {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for ObjectId {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         crate::domain::string_schema(24, 24, Some("^[0-9a-f]{24}$"))
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::ToSchema for ObjectId {}
 
 impl fmt::Display for ObjectId {

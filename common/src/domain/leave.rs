@@ -62,6 +62,7 @@ impl Callback {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for Callback {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -71,6 +72,7 @@ impl utoipa::PartialSchema for Callback {
             .into()
     }
 }
+#[cfg(feature = "openapi")]
 impl utoipa::ToSchema for Callback {}
 
 /// A phone number: digits, with an optional leading `+` and country code — a landline
@@ -110,6 +112,7 @@ impl From<Tel> for String {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for Tel {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         // The pattern alone bounds the length (5–21 characters).
@@ -120,6 +123,7 @@ impl utoipa::PartialSchema for Tel {
             .into()
     }
 }
+#[cfg(feature = "openapi")]
 impl utoipa::ToSchema for Tel {}
 
 /// A well-formed e-mail address (RFC 5322 addr-spec), at most 100 characters.
@@ -163,6 +167,7 @@ impl From<Email> for String {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for Email {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -175,6 +180,7 @@ impl utoipa::PartialSchema for Email {
             .into()
     }
 }
+#[cfg(feature = "openapi")]
 impl utoipa::ToSchema for Email {}
 
 /// `user_data`: any JSON, at most 2000 characters serialized (the column).

@@ -104,12 +104,14 @@ macro_rules! string_type {
             }
         }
 
+        #[cfg(feature = "openapi")]
         impl utoipa::PartialSchema for $name {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
                 $crate::domain::string_schema($min, $max, $pattern)
             }
         }
 
+        #[cfg(feature = "openapi")]
         impl utoipa::ToSchema for $name {}
     };
 }
@@ -119,6 +121,7 @@ pub const NO_CONTROL_CHARS: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u0
 
 /// The OpenAPI schema of a bounded string (lengths in characters); without a pattern of
 /// its own it refuses control characters, as the parsers do.
+#[cfg(feature = "openapi")]
 pub fn string_schema(
     min: usize,
     max: usize,
@@ -176,12 +179,14 @@ impl TryFrom<String> for NewPassword {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for NewPassword {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         string_schema(Self::MIN, Password::MAX, None)
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::ToSchema for NewPassword {}
 
 string_type!(
@@ -362,12 +367,14 @@ impl From<SessionToken> for String {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for SessionToken {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         string_schema(Self::LEN, Self::LEN, Some("^[A-Za-z0-9]{12}$"))
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::ToSchema for SessionToken {}
 
 /// Up to 10 distinct labels.

@@ -14,7 +14,8 @@ use crate::store::operators::{app_row, OperatorError};
 pub const DEFAULT_IM_BASE_URL: &str = "https://console.tim.qq.com";
 
 /// An app's IM settings as operators see them (the key only as set or not).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImSettingsView {
     pub identify: String,
     pub base_url: String,
@@ -92,7 +93,8 @@ pub async fn clear_im(db: &DatabaseConnection, identify: &Identify) -> Result<bo
 }
 
 /// An app's question timeouts as operators see them (seconds; 0 off).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimeoutsView {
     pub identify: String,
     /// Served question, no user reply to the agent's latest counting message.

@@ -25,7 +25,8 @@ pub enum DeadLetterError {
 }
 
 /// A dead letter as operators see it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeadLetterView {
     pub id: String,
     pub queue: String,

@@ -39,7 +39,8 @@ pub enum OperatorError {
 }
 
 /// An app as operators see it (its secret only when created or rotated).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppView {
     pub app_id: i64,
     pub identify: String,
@@ -65,16 +66,18 @@ impl From<app::Model> for AppView {
 
 /// An app with its signing secret: the answer of create and rotate-secret, the only
 /// times the secret is shown.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppWithSecret {
     #[serde(flatten)]
     pub app: AppView,
     #[serde(serialize_with = "secret::shown")]
-    #[schema(value_type = String)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub secret: Secret,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentView {
     pub serv_id: String,
     /// The identifies of the apps the agent serves.
@@ -400,7 +403,8 @@ pub async fn unlock_agent(db: &DatabaseConnection, serv_id: &ServId) -> Result<A
 }
 
 /// A client address's login lock, lifted.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddressUnlocked {
     pub address: String,
     /// Whether a lock was in force.

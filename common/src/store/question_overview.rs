@@ -29,7 +29,8 @@ pub struct Filter {
 }
 
 /// A question as operators see it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuestionOverview {
     pub question_id: String,
     pub identify: String,
@@ -50,7 +51,8 @@ pub struct QuestionOverview {
 }
 
 /// A page of questions and the cursor of the next one (`null` on the last page).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuestionPage {
     pub questions: Vec<QuestionOverview>,
     pub next_cursor: Option<String>,

@@ -20,7 +20,8 @@ use crate::now_ms;
 use crate::store::entity::{app_timeouts, question};
 
 /// An app's durations in seconds; 0 is off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Timeouts {
     pub user_reply_secs: u64,
     pub wait_secs: u64,

@@ -142,7 +142,8 @@ pub async fn enqueue(broker: &Broker, queue: &TaskQueue, ids: &[String]) -> Resu
 }
 
 /// A webhook endpoint as operators see it (its secret only when created or rotated).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointView {
     pub id: String,
     pub app_id: i64,
@@ -216,7 +217,8 @@ pub async fn rotate_secret(db: &impl ConnectionTrait, id: &str) -> Result<Option
 }
 
 /// An app's push endpoint as operators see it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushView {
     pub app_id: i64,
     pub url: String,

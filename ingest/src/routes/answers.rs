@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::auth::Caller;
 use crate::input::{PathParam, Valid};
 use crate::requests::{AnswerItemsQuery, TemplatesQuery};
-use crate::routes::lists::filter_identify;
+use crate::routes::lists::{agent_apps, filter_identify};
 use crate::{ApiError, AppState};
 
 #[derive(Serialize, ToSchema)]
@@ -55,13 +55,7 @@ pub async fn templates(
     caller: Caller,
     Valid(query): Valid<TemplatesQuery>,
 ) -> Result<Json<Templates>, ApiError> {
-    let serv_id = caller.bound_agent()?;
-    let apps = filter_identify(
-        &state,
-        query.identify.as_ref(),
-        store::agent_app_ids(&state.db, &serv_id).await?,
-    )
-    .await?;
+    let apps = agent_apps(&state, &caller, query.identify.as_ref()).await?;
     let templates = store::templates(&state.db, &apps).await?;
     Ok(Json(Templates {
         status: 200,

@@ -27,7 +27,7 @@ use crate::dispatch::{dispatch, submit, with_request_id, Answer, Key};
 use crate::error::with_status;
 use crate::input::{Input, RawInput, Valid};
 use crate::requests::{PageNo, PageSize, SortOrder};
-use crate::routes::lists::filter_identify;
+use crate::routes::lists::agent_apps;
 use crate::{ApiError, AppState};
 
 /// `""` counts as absent for the optional strings (clients send empty form fields).
@@ -394,13 +394,7 @@ pub async fn list(
     caller: Caller,
     Valid(query): Valid<LeaveMessagesQuery>,
 ) -> Result<Json<LeaveMessages>, ApiError> {
-    let serv_id = caller.bound_agent()?;
-    let apps = filter_identify(
-        &state,
-        query.identify.as_ref(),
-        store::agent_app_ids(&state.db, &serv_id).await?,
-    )
-    .await?;
+    let apps = agent_apps(&state, &caller, query.identify.as_ref()).await?;
     listed(&state, apps, &query).await.map(Json)
 }
 

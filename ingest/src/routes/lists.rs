@@ -31,6 +31,16 @@ pub(crate) async fn filter_identify(
     })
 }
 
+/// The apps the bound agent serves, narrowed to `identify` when one is given.
+pub(crate) async fn agent_apps(
+    state: &AppState,
+    caller: &Caller,
+    identify: Option<&Identify>,
+) -> Result<Vec<i64>, ApiError> {
+    let serv_id = caller.bound_agent()?;
+    filter_identify(state, identify, store::agent_app_ids(&state.db, &serv_id).await?).await
+}
+
 async fn agent_questions(
     state: &AppState,
     identify: Option<&Identify>,

@@ -1,14 +1,14 @@
 //! `/admin/v1/apps[/<app>[/disable|enable|rotate_secret]]`: apps (tenants).
 
 use super::*;
+use crate::views::Answer;
 
 /// Every app.
 #[utoipa::path(get, path = "/admin/v1/apps", operation_id = "admin_apps", tag = "admin",
-    responses((status = 200, description = "The apps", body = AppsAnswer), crate::openapi::Errors),
+    responses((status = 200, description = "The apps", body = Answer<AppsAnswer>), crate::openapi::Errors),
     security(("admin" = [])))]
-pub async fn apps(State(state): State<AppState>, _: Admin) -> Result<Json<AppsAnswer>, ApiError> {
-    Ok(Json(AppsAnswer {
-        status: 200,
+pub async fn apps(State(state): State<AppState>, _: Admin) -> Result<Json<Answer<AppsAnswer>>, ApiError> {
+    Ok(Answer::ok(AppsAnswer {
         apps: operators::list_apps(&state.db).await?,
     }))
 }
@@ -16,29 +16,29 @@ pub async fn apps(State(state): State<AppState>, _: Admin) -> Result<Json<AppsAn
 /// Creates an app; the answer is the only time its secret is shown (but rotate_secret).
 #[utoipa::path(post, path = "/admin/v1/apps", operation_id = "admin_app_create", tag = "admin",
     request_body(content((NewApp = "application/json"), (NewApp = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "The app and its secret", body = AppSecretAnswer), crate::openapi::Errors),
+    responses((status = 200, description = "The app and its secret", body = Answer<AppWithSecret>), crate::openapi::Errors),
     security(("admin" = [])))]
 pub async fn create_app(
     State(state): State<AppState>,
     _: Admin,
     Valid(req): Valid<NewApp>,
-) -> Result<Json<AppSecretAnswer>, ApiError> {
+) -> Result<Json<Answer<AppWithSecret>>, ApiError> {
     let avatar = req.default_avatar_url.and_then(|u| u.0);
     let app = operators::create_app(&state.db, &req.identify, req.name.as_ref(), avatar.as_ref()).await?;
     tracing::info!(identify = %req.identify.as_str().escape_debug(), "admin: app created");
-    Ok(Json(AppSecretAnswer { status: 200, app }))
+    Ok(Answer::ok(app))
 }
 
 /// One app, by `app_id` or identify.
 #[utoipa::path(get, path = "/admin/v1/apps/{app}", operation_id = "admin_app", tag = "admin",
     params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
-    responses((status = 200, description = "The app", body = AppAnswer), crate::openapi::Errors),
+    responses((status = 200, description = "The app", body = Answer<AppView>), crate::openapi::Errors),
     security(("admin" = [])))]
 pub async fn app(
     State(state): State<AppState>,
     _: Admin,
     Path(raw): Path<String>,
-) -> Result<Json<AppAnswer>, ApiError> {
+) -> Result<Json<Answer<AppView>>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     Ok(app_answer(operators::get_app(&state.db, &identify).await?))
 }
@@ -47,14 +47,14 @@ pub async fn app(
 #[utoipa::path(patch, path = "/admin/v1/apps/{app}", operation_id = "admin_app_update", tag = "admin",
     params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
     request_body(content((AppChanges = "application/json"), (AppChanges = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "The app", body = AppAnswer), crate::openapi::Errors),
+    responses((status = 200, description = "The app", body = Answer<AppView>), crate::openapi::Errors),
     security(("admin" = [])))]
 pub async fn update_app(
     State(state): State<AppState>,
     _: Admin,
     Path(raw): Path<String>,
     Valid(req): Valid<AppChanges>,
-) -> Result<Json<AppAnswer>, ApiError> {
+) -> Result<Json<Answer<AppView>>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     let avatar = req.default_avatar_url.map(|u| u.0);
     let mut view = operators::update_app(
@@ -73,13 +73,13 @@ pub async fn update_app(
 /// Disables an app: its sessions and signed calls answer 30018.
 #[utoipa::path(post, path = "/admin/v1/apps/{app}/disable", operation_id = "admin_app_disable", tag = "admin",
     params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
-    responses((status = 200, description = "The app", body = AppAnswer), crate::openapi::Errors),
+    responses((status = 200, description = "The app", body = Answer<AppView>), crate::openapi::Errors),
     security(("admin" = [])))]
 pub async fn disable_app(
     State(state): State<AppState>,
     _: Admin,
     Path(raw): Path<String>,
-) -> Result<Json<AppAnswer>, ApiError> {
+) -> Result<Json<Answer<AppView>>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     tracing::info!(identify = %identify.as_str().escape_debug(), "admin: app disabled");
     Ok(app_answer(
@@ -90,13 +90,13 @@ pub async fn disable_app(
 /// Enables a disabled app.
 #[utoipa::path(post, path = "/admin/v1/apps/{app}/enable", operation_id = "admin_app_enable", tag = "admin",
     params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
-    responses((status = 200, description = "The app", body = AppAnswer), crate::openapi::Errors),
+    responses((status = 200, description = "The app", body = Answer<AppView>), crate::openapi::Errors),
     security(("admin" = [])))]
 pub async fn enable_app(
     State(state): State<AppState>,
     _: Admin,
     Path(raw): Path<String>,
-) -> Result<Json<AppAnswer>, ApiError> {
+) -> Result<Json<Answer<AppView>>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     Ok(app_answer(
         operators::set_app_disabled(&state.db, &identify, false).await?,
@@ -106,17 +106,14 @@ pub async fn enable_app(
 /// A new signing secret (the old one is refused from now on).
 #[utoipa::path(post, path = "/admin/v1/apps/{app}/rotate_secret", operation_id = "admin_app_rotate_secret", tag = "admin",
     params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
-    responses((status = 200, description = "The app and its new secret", body = AppSecretAnswer), crate::openapi::Errors),
+    responses((status = 200, description = "The app and its new secret", body = Answer<AppWithSecret>), crate::openapi::Errors),
     security(("admin" = [])))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     _: Admin,
     Path(raw): Path<String>,
-) -> Result<Json<AppSecretAnswer>, ApiError> {
+) -> Result<Json<Answer<AppWithSecret>>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     tracing::info!(identify = %identify.as_str().escape_debug(), "admin: app secret rotated");
-    Ok(Json(AppSecretAnswer {
-        status: 200,
-        app: operators::rotate_app_secret(&state.db, &identify).await?,
-    }))
+    Ok(Answer::ok(operators::rotate_app_secret(&state.db, &identify).await?))
 }

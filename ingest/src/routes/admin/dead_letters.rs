@@ -1,6 +1,7 @@
 //! `/admin/v1/dead-letters[/redrive]`: what the queues gave up on.
 
 use super::*;
+use crate::views::Answer;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -12,7 +13,6 @@ pub struct DeadLettersQuery {
 
 #[derive(Serialize, ToSchema)]
 pub struct DeadLettersAnswer {
-    status: u16,
     dead_letters: Vec<kefu_common::store::dead_letters::DeadLetterView>,
 }
 
@@ -29,22 +29,20 @@ pub struct RedriveRequest {
 
 #[derive(Serialize, ToSchema)]
 pub struct RedrivenAnswer {
-    status: u16,
     redriven: u64,
 }
 
 /// Messages a queue gave up on, with reason and attempts.
 #[utoipa::path(get, path = "/admin/v1/dead-letters", operation_id = "admin_dead_letters", tag = "admin",
     params(DeadLettersQuery),
-    responses((status = 200, description = "The dead letters", body = DeadLettersAnswer), crate::openapi::Errors),
+    responses((status = 200, description = "The dead letters", body = Answer<DeadLettersAnswer>), crate::openapi::Errors),
     security(("admin" = [])))]
 pub async fn dead_letters(
     State(state): State<AppState>,
     _: Admin,
     Valid(query): Valid<DeadLettersQuery>,
-) -> Result<Json<DeadLettersAnswer>, ApiError> {
-    Ok(Json(DeadLettersAnswer {
-        status: 200,
+) -> Result<Json<Answer<DeadLettersAnswer>>, ApiError> {
+    Ok(Answer::ok(DeadLettersAnswer {
         dead_letters: kefu_common::store::dead_letters::list(&state.db, query.queue.as_deref()).await?,
     }))
 }
@@ -52,13 +50,13 @@ pub async fn dead_letters(
 /// Puts dead letters back on their queue: one (`id`) or all (of `queue`) with `all`.
 #[utoipa::path(post, path = "/admin/v1/dead-letters/redrive", operation_id = "admin_dead_letters_redrive", tag = "admin",
     request_body(content((RedriveRequest = "application/json"))),
-    responses((status = 200, description = "How many went back", body = RedrivenAnswer), crate::openapi::Errors),
+    responses((status = 200, description = "How many went back", body = Answer<RedrivenAnswer>), crate::openapi::Errors),
     security(("admin" = [])))]
 pub async fn redrive(
     State(state): State<AppState>,
     _: Admin,
     Valid(req): Valid<RedriveRequest>,
-) -> Result<Json<RedrivenAnswer>, ApiError> {
+) -> Result<Json<Answer<RedrivenAnswer>>, ApiError> {
     use kefu_common::store::dead_letters::DeadLetterError;
     if req.id.is_none() && !req.all {
         return Err(ApiError::field(
@@ -86,5 +84,5 @@ pub async fn redrive(
         Err(DeadLetterError::Db(err)) => return Err(err.into()),
         Err(DeadLetterError::Broker(err)) => return Err(ApiError::Broker(err)),
     };
-    Ok(Json(RedrivenAnswer { status: 200, redriven }))
+    Ok(Answer::ok(RedrivenAnswer { redriven }))
 }

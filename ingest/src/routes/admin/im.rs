@@ -1,6 +1,7 @@
 //! `/admin/v1/apps/<app>/im`: an app's Tencent IM settings.
 
 use super::*;
+use crate::views::Answer;
 
 /// An app's IM settings.
 #[derive(Deserialize, ToSchema)]
@@ -14,26 +15,19 @@ pub struct ImSettingsRequest {
     from_account: kefu_common::domain::ImAccount,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct ImSettingsAnswer {
-    status: u16,
-    #[serde(flatten)]
-    im: kefu_common::store::operators::ImSettingsView,
-}
-
 /// Sets the app's Tencent Cloud IM settings (agents' replies are then delivered to its
 /// users' IM).
 #[utoipa::path(put, path = "/admin/v1/apps/{app}/im", operation_id = "admin_app_set_im", tag = "admin",
     params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
     request_body(content((ImSettingsRequest = "application/json"))),
-    responses((status = 200, description = "The settings (never the key)", body = ImSettingsAnswer), crate::openapi::Errors),
+    responses((status = 200, description = "The settings (never the key)", body = Answer<kefu_common::store::operators::ImSettingsView>), crate::openapi::Errors),
     security(("admin" = [])))]
 pub async fn set_im(
     State(state): State<AppState>,
     _: Admin,
     Path(raw): Path<String>,
     Valid(req): Valid<ImSettingsRequest>,
-) -> Result<Json<ImSettingsAnswer>, ApiError> {
+) -> Result<Json<Answer<kefu_common::store::operators::ImSettingsView>>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     let settings = operators::ImSettings {
         base_url: req.base_url,
@@ -44,22 +38,22 @@ pub async fn set_im(
     };
     let im = operators::set_im(&state.db, &identify, settings).await?;
     tracing::info!(identify = %identify.as_str().escape_debug(), "admin: IM settings set");
-    Ok(Json(ImSettingsAnswer { status: 200, im }))
+    Ok(Answer::ok(im))
 }
 
 /// The app's IM settings (404 `not_found` when it has none).
 #[utoipa::path(get, path = "/admin/v1/apps/{app}/im", operation_id = "admin_app_im", tag = "admin",
     params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
-    responses((status = 200, description = "The settings (never the key)", body = ImSettingsAnswer), crate::openapi::Errors),
+    responses((status = 200, description = "The settings (never the key)", body = Answer<kefu_common::store::operators::ImSettingsView>), crate::openapi::Errors),
     security(("admin" = [])))]
 pub async fn get_im(
     State(state): State<AppState>,
     _: Admin,
     Path(raw): Path<String>,
-) -> Result<Json<ImSettingsAnswer>, ApiError> {
+) -> Result<Json<Answer<kefu_common::store::operators::ImSettingsView>>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     match operators::get_im(&state.db, &identify).await? {
-        Some(im) => Ok(Json(ImSettingsAnswer { status: 200, im })),
+        Some(im) => Ok(Answer::ok(im)),
         None => Err(ApiError::new(ErrorCode::NotFound, "this app has no IM settings")),
     }
 }

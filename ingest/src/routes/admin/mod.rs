@@ -3,6 +3,7 @@
 //! service functions as `kefu admin`), and leave messages as agents see them but across
 //! every app.
 
+use crate::views::Answer;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -187,41 +188,17 @@ pub struct RevokeRequest {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct AppAnswer {
-    status: u16,
-    #[serde(flatten)]
-    app: AppView,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AppSecretAnswer {
-    status: u16,
-    #[serde(flatten)]
-    app: AppWithSecret,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct AppsAnswer {
-    status: u16,
     apps: Vec<AppView>,
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct AgentAnswer {
-    status: u16,
-    #[serde(flatten)]
-    agent: AgentView,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct AgentsAnswer {
-    status: u16,
     agents: Vec<AgentView>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct RevokedAnswer {
-    status: u16,
     /// Sessions (or bindings) ended.
     revoked: u64,
 }
@@ -259,10 +236,10 @@ pub(crate) fn serv_key(raw: &str) -> Result<ServId, ApiError> {
     ServId::parse(raw).map_err(|e| ApiError::field(ErrorCode::InvalidField, "serv_id", format!("serv_id {e}")))
 }
 
-fn app_answer(app: AppView) -> Json<AppAnswer> {
-    Json(AppAnswer { status: 200, app })
+fn app_answer(app: AppView) -> Json<Answer<AppView>> {
+    Answer::ok(app)
 }
 
-pub(crate) fn agent_answer(agent: AgentView) -> Json<AgentAnswer> {
-    Json(AgentAnswer { status: 200, agent })
+pub(crate) fn agent_answer(agent: AgentView) -> Json<Answer<AgentView>> {
+    Answer::ok(agent)
 }

@@ -2,6 +2,7 @@
 //! lifting of login locks (`/admin/v1/agents/<serv_id>/unlock`,
 //! `/admin/v1/addresses/<address>/unlock`).
 
+use crate::views::Answer;
 use axum::extract::{Path, State};
 use axum::Json;
 use kefu_common::domain::ids::ObjectId;
@@ -14,9 +15,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::input::{PathParam, Valid};
 use crate::requests::{EpochSecs, PageSize, StatusFilter};
-use crate::routes::admin::{agent_answer, serv_key, Admin, AgentAnswer};
+use crate::routes::admin::{agent_answer, serv_key, Admin};
 use crate::views::{self, Message};
 use crate::{ApiError, AppState};
+use kefu_common::store::operators::AgentView;
 
 /// GET /admin/v1/questions.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -46,7 +48,6 @@ pub struct AdminQuestionsQuery {
 
 #[derive(Serialize, ToSchema)]
 pub struct AdminQuestions {
-    status: u16,
     questions: Vec<QuestionOverview>,
     /// The cursor of the next page; `null` on the last one.
     next_cursor: Option<String>,
@@ -54,7 +55,6 @@ pub struct AdminQuestions {
 
 #[derive(Serialize, ToSchema)]
 pub struct AdminQuestion {
-    status: u16,
     question: QuestionOverview,
     /// Its messages, oldest first (at most 1000).
     messages: Vec<Message>,
@@ -63,14 +63,14 @@ pub struct AdminQuestion {
 /// Questions of every app (or the filters'), newest first, cursor-paged.
 #[utoipa::path(get, path = "/admin/v1/questions", operation_id = "admin_questions", tag = "admin",
     params(AdminQuestionsQuery),
-    responses((status = 200, description = "Questions", body = AdminQuestions), crate::openapi::Errors),
+    responses((status = 200, description = "Questions", body = Answer<AdminQuestions>), crate::openapi::Errors),
     security(("admin" = [])))]
 #[tracing::instrument(skip_all)]
 pub async fn questions(
     State(state): State<AppState>,
     _: Admin,
     Valid(query): Valid<AdminQuestionsQuery>,
-) -> Result<Json<AdminQuestions>, ApiError> {
+) -> Result<Json<Answer<AdminQuestions>>, ApiError> {
     let filter = Filter {
         identify: query.identify,
         status: query.status.map(|s| s.0.into()),
@@ -81,8 +81,7 @@ pub async fn questions(
         num: query.num.map_or(kefu_common::domain::Page::DEFAULT_NUM, PageSize::get),
     };
     let page = question_overview::list(&state.db, &filter).await?;
-    Ok(Json(AdminQuestions {
-        status: 200,
+    Ok(Answer::ok(AdminQuestions {
         questions: page.questions,
         next_cursor: page.next_cursor,
     }))
@@ -91,14 +90,14 @@ pub async fn questions(
 /// One question of any app, with its messages.
 #[utoipa::path(get, path = "/admin/v1/questions/{question_id}", operation_id = "admin_question", tag = "admin",
     params(crate::openapi::QuestionIdPath),
-    responses((status = 200, description = "The question", body = AdminQuestion), crate::openapi::Errors),
+    responses((status = 200, description = "The question", body = Answer<AdminQuestion>), crate::openapi::Errors),
     security(("admin" = [])))]
 #[tracing::instrument(skip_all, fields(question_id = %id))]
 pub async fn question(
     State(state): State<AppState>,
     _: Admin,
     PathParam(id): PathParam<ObjectId>,
-) -> Result<Json<AdminQuestion>, ApiError> {
+) -> Result<Json<Answer<AdminQuestion>>, ApiError> {
     let (question, messages) = question_overview::one(&state.db, &id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::UnknownQuestion, "no such question"))?;
@@ -106,8 +105,7 @@ pub async fn question(
         kefu_common::store::im::deliveries::of_messages(&state.db, messages.iter().map(|m| m.id.clone()).collect())
             .await?;
     let media_base = state.config.media_base();
-    Ok(Json(AdminQuestion {
-        status: 200,
+    Ok(Answer::ok(AdminQuestion {
         question,
         messages: messages
             .iter()
@@ -119,13 +117,13 @@ pub async fn question(
 /// Lifts the agent's login lock and forgets its failed logins.
 #[utoipa::path(post, path = "/admin/v1/agents/{serv_id}/unlock", operation_id = "admin_agent_unlock", tag = "admin",
     params(("serv_id" = String, Path, description = "The agent account")),
-    responses((status = 200, description = "The agent (`locked_until` null)", body = AgentAnswer), crate::openapi::Errors),
+    responses((status = 200, description = "The agent (`locked_until` null)", body = Answer<AgentView>), crate::openapi::Errors),
     security(("admin" = [])))]
 pub async fn unlock_agent(
     State(state): State<AppState>,
     _: Admin,
     Path(raw): Path<String>,
-) -> Result<Json<AgentAnswer>, ApiError> {
+) -> Result<Json<Answer<AgentView>>, ApiError> {
     Ok(agent_answer(
         operators::unlock_agent(&state.db, &serv_key(&raw)?).await?,
     ))
@@ -133,7 +131,6 @@ pub async fn unlock_agent(
 
 #[derive(Serialize, ToSchema)]
 pub struct AddressUnlockAnswer {
-    status: u16,
     #[serde(flatten)]
     unlocked: AddressUnlocked,
 }
@@ -141,13 +138,13 @@ pub struct AddressUnlockAnswer {
 /// Lifts the login lock of a client address (IPv4 or IPv6) and forgets its failures.
 #[utoipa::path(post, path = "/admin/v1/addresses/{address}/unlock", operation_id = "admin_address_unlock", tag = "admin",
     params(("address" = String, Path, description = "The client address")),
-    responses((status = 200, description = "Whether a lock was lifted", body = AddressUnlockAnswer), crate::openapi::Errors),
+    responses((status = 200, description = "Whether a lock was lifted", body = Answer<AddressUnlockAnswer>), crate::openapi::Errors),
     security(("admin" = [])))]
 pub async fn unlock_address(
     State(state): State<AppState>,
     _: Admin,
     Path(raw): Path<String>,
-) -> Result<Json<AddressUnlockAnswer>, ApiError> {
+) -> Result<Json<Answer<AddressUnlockAnswer>>, ApiError> {
     let address = raw.parse().map_err(|e| {
         ApiError::field(
             ErrorCode::InvalidField,
@@ -155,8 +152,7 @@ pub async fn unlock_address(
             format!("address is not an IP address: {e}"),
         )
     })?;
-    Ok(Json(AddressUnlockAnswer {
-        status: 200,
+    Ok(Answer::ok(AddressUnlockAnswer {
         unlocked: operators::unlock_address(&state.db, address).await?,
     }))
 }

@@ -1,6 +1,7 @@
 //! `/admin/v1/apps/<app>/timeouts`: an app's question timeouts.
 
 use super::*;
+use crate::views::Answer;
 
 /// A duration: seconds as a number, or a string like `90s`, `10m`, `24h`; 0 is off.
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -64,7 +65,6 @@ pub struct TimeoutsRequest {
 
 #[derive(Serialize, ToSchema)]
 pub struct TimeoutsAnswer {
-    status: u16,
     #[serde(flatten)]
     timeouts: kefu_common::store::operators::TimeoutsView,
 }
@@ -73,14 +73,14 @@ pub struct TimeoutsAnswer {
 #[utoipa::path(put, path = "/admin/v1/apps/{app}/timeouts", operation_id = "admin_app_set_timeouts", tag = "admin",
     params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
     request_body(content((TimeoutsRequest = "application/json"))),
-    responses((status = 200, description = "The app's timeouts now", body = TimeoutsAnswer), crate::openapi::Errors),
+    responses((status = 200, description = "The app's timeouts now", body = Answer<TimeoutsAnswer>), crate::openapi::Errors),
     security(("admin" = [])))]
 pub async fn set_timeouts(
     State(state): State<AppState>,
     _: Admin,
     Path(raw): Path<String>,
     Valid(req): Valid<TimeoutsRequest>,
-) -> Result<Json<TimeoutsAnswer>, ApiError> {
+) -> Result<Json<Answer<TimeoutsAnswer>>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     let change = kefu_common::store::timeouts::TimeoutsChange {
         user_reply_secs: req.user_reply.map(|d| d.0),
@@ -90,21 +90,21 @@ pub async fn set_timeouts(
     let defaults = kefu_common::store::timeouts::Timeouts::defaults(&state.config);
     let timeouts = operators::set_timeouts(&state.db, &identify, change, &defaults).await?;
     tracing::info!(identify = %identify.as_str().escape_debug(), ?timeouts, "admin: timeouts set");
-    Ok(Json(TimeoutsAnswer { status: 200, timeouts }))
+    Ok(Answer::ok(TimeoutsAnswer { timeouts }))
 }
 
 /// The app's question timeouts (its own, else the configured defaults).
 #[utoipa::path(get, path = "/admin/v1/apps/{app}/timeouts", operation_id = "admin_app_timeouts", tag = "admin",
     params(("app" = String, Path, description = "The app's numeric app_id or its identify")),
-    responses((status = 200, description = "The app's timeouts", body = TimeoutsAnswer), crate::openapi::Errors),
+    responses((status = 200, description = "The app's timeouts", body = Answer<TimeoutsAnswer>), crate::openapi::Errors),
     security(("admin" = [])))]
 pub async fn get_timeouts(
     State(state): State<AppState>,
     _: Admin,
     Path(raw): Path<String>,
-) -> Result<Json<TimeoutsAnswer>, ApiError> {
+) -> Result<Json<Answer<TimeoutsAnswer>>, ApiError> {
     let identify = app_key(&state, &raw).await?;
     let defaults = kefu_common::store::timeouts::Timeouts::defaults(&state.config);
     let timeouts = operators::get_timeouts(&state.db, &identify, &defaults).await?;
-    Ok(Json(TimeoutsAnswer { status: 200, timeouts }))
+    Ok(Answer::ok(TimeoutsAnswer { timeouts }))
 }
