@@ -262,7 +262,7 @@ pub struct Delivery {
 impl From<&im_delivery::Model> for Delivery {
     fn from(d: &im_delivery::Model) -> Self {
         Delivery {
-            state: d.state.as_str().to_owned(),
+            state: d.state.to_string(),
             attempts: d.attempts,
             last_error: d.last_error.clone(),
         }

@@ -164,13 +164,13 @@ async fn deliver(worker: &Worker, http: &reqwest::Client, id: &str) -> Result<()
         None => Err((false, "the endpoint is gone or disabled".to_owned())),
         Some((url, secret)) => {
             let secret = secret.expose_secret();
-            let attempt = worker.metrics.delivery_started(row.channel.as_str());
+            let attempt = worker.metrics.delivery_started(row.channel.into());
             let sent = send(http, &url, secret, &row).await;
             let result = match &sent {
                 Ok(()) => "delivered",
                 Err(_) => "retried",
             };
-            worker.metrics.delivery_ended(row.channel.as_str(), result, attempt);
+            worker.metrics.delivery_ended(row.channel.into(), result, attempt);
             sent.map_err(|e| (true, e))
         }
     };

@@ -165,18 +165,6 @@ pub enum Channel {
     Push,
 }
 
-impl DeliveryState {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,7 +176,7 @@ mod tests {
         assert_eq!(i16::from(NotifyAction::Reopen), 6);
         assert_eq!(DueKind::EndConfirm.to_value(), 3);
         assert_eq!(DeliveryState::Failed.to_value(), "failed");
-        assert_eq!(DeliveryState::Failed.as_str(), "failed");
+        assert_eq!(<&str>::from(DeliveryState::Failed), "failed");
         assert_eq!(Channel::Push.to_string(), "push");
         assert_eq!(serde_json::to_string(&SenderType::Agent).unwrap(), "2");
         assert_eq!(serde_json::from_str::<SenderType>("1").unwrap(), SenderType::User);

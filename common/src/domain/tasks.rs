@@ -34,13 +34,21 @@ enum HttpWire {
     Untagged { id: String },
 }
 
+/// A task's bytes: the tagged form, or (`untagged`) the shape before the tag.
+fn read<Wire: serde::de::DeserializeOwned, Task>(
+    bytes: &[u8],
+    tagged: impl FnOnce(Wire) -> Task,
+) -> Result<Task, serde_json::Error> {
+    serde_json::from_slice(bytes).map(tagged)
+}
+
 impl ImTask {
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("tasks serialize")
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        Ok(match serde_json::from_slice(bytes)? {
+        read(bytes, |wire| match wire {
             ImWire::Tagged(task) => task,
             ImWire::Untagged { question_id } => ImTask::DeliverQuestionV1 { question_id },
         })
@@ -53,7 +61,7 @@ impl HttpTask {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        Ok(match serde_json::from_slice(bytes)? {
+        read(bytes, |wire| match wire {
             HttpWire::Tagged(task) => task,
             HttpWire::Untagged { id } => HttpTask::DeliverV1 { id },
         })
