@@ -4,10 +4,8 @@ use clap::Subcommand;
 use kefu_common::domain::ids::{IdGen, ObjectId};
 use kefu_common::domain::{AnswerContent, AnswerQuestion, Identify, TemplateTitle};
 use kefu_common::store::entity::{answer_item, answer_template};
-use kefu_common::{now_ms, store};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-};
+use kefu_common::store::{self, templates};
+use sea_orm::DatabaseConnection;
 use serde_json::{json, Value};
 
 use crate::admin::{arg, AdminError};
@@ -80,32 +78,27 @@ async fn template_of(db: &DatabaseConnection, raw: &str) -> Result<answer_templa
 
 async fn item_of(db: &DatabaseConnection, raw: &str) -> Result<answer_item::Model, AdminError> {
     let id = id("item", raw)?;
-    answer_item::Entity::find_by_id(id.to_string())
-        .one(db)
+    templates::item(db, &id)
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("no quick answer {id}")))
 }
 
+async fn app_of(db: &DatabaseConnection, raw: &str) -> Result<i64, AdminError> {
+    let identify = arg("identify", Identify::parse, raw)?;
+    store::app_by_identify(db, identify.as_str())
+        .await?
+        .map(|app| app.id)
+        .ok_or_else(|| AdminError::NotFound(format!("no app with identify {identify}")))
+}
+
 pub async fn run(db: &DatabaseConnection, command: TemplateCmd) -> Result<Value, AdminError> {
     let ids = IdGen::default();
-    let now = now_ms();
     Ok(match command {
         TemplateCmd::Create { identify, title } => {
-            let identify = arg("identify", Identify::parse, &identify)?;
+            let app_id = app_of(db, &identify).await?;
             let title = arg("title", TemplateTitle::parse, &title)?;
-            let app = store::app_by_identify(db, identify.as_str())
-                .await?
-                .ok_or_else(|| AdminError::NotFound(format!("no app with identify {identify}")))?;
             let id = ids.next_id();
-            answer_template::ActiveModel {
-                id: Set(id.to_string()),
-                app_id: Set(app.id),
-                title: Set(title.to_string()),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(db)
-            .await?;
+            templates::create(db, &id, app_id, &title).await?;
             json!({ "template_id": id.as_str() })
         }
         TemplateCmd::AddItem {
@@ -117,30 +110,14 @@ pub async fn run(db: &DatabaseConnection, command: TemplateCmd) -> Result<Value,
             let question = arg("question", AnswerQuestion::parse, &question)?;
             let content = arg("content", AnswerContent::parse, &content)?;
             let id = ids.next_id();
-            answer_item::ActiveModel {
-                id: Set(id.to_string()),
-                template_id: Set(template.id),
-                question: Set(question.to_string()),
-                content: Set(content.to_string()),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(db)
-            .await?;
+            templates::add_item(db, &id, &template.id, &question, &content).await?;
             json!({ "item_id": id.as_str() })
         }
         TemplateCmd::List { identify } => {
-            let identify = arg("identify", Identify::parse, &identify)?;
-            let app = store::app_by_identify(db, identify.as_str())
-                .await?
-                .ok_or_else(|| AdminError::NotFound(format!("no app with identify {identify}")))?;
+            let app_id = app_of(db, &identify).await?;
             let mut out = Vec::new();
-            for t in store::templates(db, &[app.id]).await? {
-                let items = answer_item::Entity::find()
-                    .filter(answer_item::Column::TemplateId.eq(t.id.as_str()))
-                    .order_by_asc(answer_item::Column::Id)
-                    .all(db)
-                    .await?;
+            for t in store::templates(db, &[app_id]).await? {
+                let items = templates::items_of(db, &t.id).await?;
                 out.push(json!({
                     "template_id": t.id,
                     "title": t.title,
@@ -152,10 +129,7 @@ pub async fn run(db: &DatabaseConnection, command: TemplateCmd) -> Result<Value,
         TemplateCmd::Update { template, title } => {
             let found = template_of(db, &template).await?;
             let title = arg("title", TemplateTitle::parse, &title)?;
-            let mut row: answer_template::ActiveModel = found.into();
-            row.title = Set(title.to_string());
-            row.updated_at = Set(now);
-            let updated = row.update(db).await?;
+            let updated = templates::rename(db, found, &title).await?;
             json!({ "template_id": updated.id, "title": updated.title })
         }
         TemplateCmd::UpdateItem {
@@ -164,33 +138,21 @@ pub async fn run(db: &DatabaseConnection, command: TemplateCmd) -> Result<Value,
             content,
         } => {
             let found = item_of(db, &item).await?;
-            let mut row: answer_item::ActiveModel = found.into();
-            if let Some(q) = question {
-                row.question = Set(arg("question", AnswerQuestion::parse, &q)?.to_string());
-            }
-            if let Some(c) = content {
-                row.content = Set(arg("content", AnswerContent::parse, &c)?.to_string());
-            }
-            row.updated_at = Set(now);
-            let updated = row.update(db).await?;
+            let question = question
+                .map(|q| arg("question", AnswerQuestion::parse, &q))
+                .transpose()?;
+            let content = content.map(|c| arg("content", AnswerContent::parse, &c)).transpose()?;
+            let updated = templates::update_item(db, found, question.as_ref(), content.as_ref()).await?;
             json!({ "item_id": updated.id, "question": updated.question, "content": updated.content })
         }
         TemplateCmd::Delete { template } => {
             let found = template_of(db, &template).await?;
-            let txn = db.begin().await?;
-            let items = answer_item::Entity::delete_many()
-                .filter(answer_item::Column::TemplateId.eq(found.id.as_str()))
-                .exec(&txn)
-                .await?;
-            answer_template::Entity::delete_by_id(found.id.clone())
-                .exec(&txn)
-                .await?;
-            txn.commit().await?;
-            json!({ "template_id": found.id, "deleted_items": items.rows_affected })
+            let deleted_items = templates::delete(db, &found.id).await?;
+            json!({ "template_id": found.id, "deleted_items": deleted_items })
         }
         TemplateCmd::DeleteItem { item } => {
             let found = item_of(db, &item).await?;
-            answer_item::Entity::delete_by_id(found.id.clone()).exec(db).await?;
+            templates::delete_item(db, &found.id).await?;
             json!({ "item_id": found.id, "deleted": true })
         }
     })
