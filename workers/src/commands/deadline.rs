@@ -39,7 +39,7 @@ pub async fn fire_deadline(
     let due = timeouts::of_app(txn, q.app_id, &rules.timeouts)
         .await?
         .due(kind, anchor);
-    if due.is_none_or(|due| due > now) {
+    if !transitions::still_due(due, now) {
         // Lengthened or switched off since it was scheduled.
         update_of(&q.id)
             .col_expr(question::Column::DueAt, Expr::value(due))

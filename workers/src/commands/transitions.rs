@@ -193,6 +193,12 @@ pub fn deadline_step(status: QuestionStatus, kind: Option<DueKind>, due_at: Opti
     }
 }
 
+/// Whether a due countdown still fires now that its duration is read again: not if the
+/// app lengthened it (a later deadline) or switched it off (`None`).
+pub fn still_due(recomputed: Option<i64>, now: i64) -> bool {
+    recomputed.is_some_and(|due| due <= now)
+}
+
 /// What a deadline of `kind` does when it fires: the notification's action, and the
 /// event (an end confirmation finishes the question; the others time it out).
 pub fn fired(kind: DueKind, question: QuestionFacts) -> (NotifyAction, DomainEvent) {
@@ -362,5 +368,23 @@ mod tests {
         assert!(matches!(event, DomainEvent::QuestionTimedOut { .. }));
         assert_eq!(deadline_sender(Some("alice"), "u"), ("alice".into(), SenderType::Agent));
         assert_eq!(deadline_sender(None, "u"), ("u".into(), SenderType::User));
+    }
+
+    #[test]
+    fn timeout_arithmetic() {
+        use kefu_common::store::timeouts::Timeouts;
+        let t = Timeouts {
+            user_reply_secs: 90,
+            wait_secs: 0,
+            end_confirm_secs: 120,
+        };
+        let anchor = 1_000;
+        assert_eq!(t.due(DueKind::UserReply, anchor), Some(91_000));
+        assert_eq!(t.due(DueKind::EndConfirm, anchor), Some(121_000));
+        assert_eq!(t.due(DueKind::Wait, anchor), None, "0 is off");
+        assert_eq!(t.due(DueKind::UserReply, i64::MAX), Some(i64::MAX), "saturates");
+        assert!(still_due(t.due(DueKind::UserReply, anchor), 91_000));
+        assert!(!still_due(t.due(DueKind::UserReply, anchor), 90_999), "lengthened");
+        assert!(!still_due(t.due(DueKind::Wait, anchor), i64::MAX), "switched off");
     }
 }
