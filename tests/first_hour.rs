@@ -72,19 +72,7 @@ fn assert_locked(result: &(u16, Value, Option<String>), field: &str) {
 async fn login_locks_are_shared_kept_and_lifted_rabbitmq_postgres() {
     let (db, app) = support::shop_with_alice().await;
     for serv_id in ["bob", "carol", "dave"] {
-        admin_with_stdin(
-            &db.url,
-            &[
-                "agent",
-                "create",
-                "--serv-id",
-                serv_id,
-                "--password-stdin",
-                "--app",
-                "com.example.shop",
-            ],
-            "secret-pw\n",
-        );
+        support::create_agent(&db.url, serv_id, "com.example.shop", "secret-pw\n");
     }
     let prefix = format!("kefu-test-lock-{}", uuid::Uuid::new_v4().simple());
     let (addr_a, addr_b) = (free_addr(), free_addr());

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
-use support::{admin, admin_with_stdin, now_ms, spawn_app, spawn_custom, Backend, TestApp};
+use support::{admin, now_ms, spawn_app, spawn_custom, Backend, TestApp};
 
 /// The clients' signature: lowercase hex SHA-1 of `appid + secret + timestamp`.
 fn signature(appid: &str, secret: &str, timestamp: &str) -> String {
@@ -501,19 +501,7 @@ async fn agents_work_the_leave_messages_rabbitmq_postgres() {
         &app.config.database_url,
         &["app", "create", "--identify", "com.example.bank", "--name", "Bank"],
     );
-    admin_with_stdin(
-        &app.config.database_url,
-        &[
-            "agent",
-            "create",
-            "--serv-id",
-            "carol",
-            "--password-stdin",
-            "--app",
-            "com.example.bank",
-        ],
-        "secret-pw\n",
-    );
+    support::create_agent(&app.config.database_url, "carol", "com.example.bank", "secret-pw\n");
     let bank: Value = {
         use sea_orm::{ConnectionTrait, Statement};
         let r = app

@@ -135,32 +135,8 @@ async fn setup() -> (TestApp, Resources, Vec<Who>) {
     let db = app.config.database_url.clone();
     let bank = admin(&db, &["app", "create", "--identify", "com.example.bank"]);
     let off = admin(&db, &["app", "create", "--identify", "com.example.off"]);
-    admin_with_stdin(
-        &db,
-        &[
-            "agent",
-            "create",
-            "--serv-id",
-            "carol",
-            "--password-stdin",
-            "--app",
-            "com.example.bank",
-        ],
-        "secret-pw\n",
-    );
-    admin_with_stdin(
-        &db,
-        &[
-            "agent",
-            "create",
-            "--serv-id",
-            "dave",
-            "--password-stdin",
-            "--app",
-            "com.example.shop",
-        ],
-        "secret-pw\n",
-    );
+    support::create_agent(&db, "carol", "com.example.bank", "secret-pw\n");
+    support::create_agent(&db, "dave", "com.example.shop", "secret-pw\n");
     let bank = Client::new(app.base.clone(), &bank);
     let off = Client::new(app.base.clone(), &off);
 
@@ -1197,19 +1173,7 @@ async fn operators_manage_apps_agents_through_api_and_cli_embedded_sqlite() {
 
     // The CLI: a password from stdin, never from the arguments.
     let db = app.config.database_url.clone();
-    let out = admin_with_stdin(
-        &db,
-        &[
-            "agent",
-            "create",
-            "--serv-id",
-            "frank",
-            "--password-stdin",
-            "--app",
-            "com.example.game",
-        ],
-        "frank-pw\n",
-    );
+    let out = support::create_agent(&db, "frank", "com.example.game", "frank-pw\n");
     assert_eq!(out["apps"], json!(["com.example.game"]));
     let out = admin_with_stdin(
         &db,

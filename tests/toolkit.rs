@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::media::{amr, b64, jpeg};
-use support::{admin, admin_with_stdin, now_ms, spawn_app, spawn_custom, Backend, TestApp, AMQP_URL};
+use support::{admin, now_ms, spawn_app, spawn_custom, Backend, TestApp, AMQP_URL};
 
 fn mp3() -> Vec<u8> {
     let mut b = b"ID3\x03\x00\x00\x00\x00\x00\x00".to_vec();
@@ -385,19 +385,7 @@ async fn quick_answers_embedded_sqlite() {
         &db,
         &["app", "create", "--identify", "com.example.bank", "--name", "Bank"],
     );
-    admin_with_stdin(
-        &db,
-        &[
-            "agent",
-            "create",
-            "--serv-id",
-            "carol",
-            "--password-stdin",
-            "--app",
-            "com.example.bank",
-        ],
-        "secret-pw\n",
-    );
+    support::create_agent(&db, "carol", "com.example.bank", "secret-pw\n");
     let bank_template = admin(
         &db,
         &[

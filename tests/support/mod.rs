@@ -280,19 +280,7 @@ pub async fn shop_with_alice() -> (TestDb, Value) {
     let db = TestDb::create(Backend::RabbitPostgres).await;
     migrate(&db.url);
     let app = admin(&db.url, &["app", "create", "--identify", "com.example.shop"]);
-    admin_with_stdin(
-        &db.url,
-        &[
-            "agent",
-            "create",
-            "--serv-id",
-            "alice",
-            "--password-stdin",
-            "--app",
-            "com.example.shop",
-        ],
-        "secret-pw\n",
-    );
+    create_agent(&db.url, "alice", "com.example.shop", "secret-pw\n");
     (db, app)
 }
 
@@ -358,6 +346,23 @@ pub fn admin_output(db_url: &str, args: &[&str], stdin: &str) -> std::process::O
     child.wait_with_output().expect("run kefu admin")
 }
 
+/// `kefu admin agent create --serv-id … --password-stdin --app …`: its JSON answer.
+pub fn create_agent(db_url: &str, serv_id: &str, app: &str, password_line: &str) -> Value {
+    admin_with_stdin(
+        db_url,
+        &[
+            "agent",
+            "create",
+            "--serv-id",
+            serv_id,
+            "--password-stdin",
+            "--app",
+            app,
+        ],
+        password_line,
+    )
+}
+
 pub fn admin_with_stdin(db_url: &str, args: &[&str], stdin: &str) -> Value {
     let out = admin_output(db_url, args, stdin);
     assert!(
@@ -417,19 +422,7 @@ pub async fn spawn_with(backend: Backend, test_db: TestDb, config: Config, worke
         &["app", "create", "--identify", "com.example.shop", "--name", "Shop"],
     );
     for serv_id in ["alice", "bob"] {
-        admin_with_stdin(
-            &test_db.url,
-            &[
-                "agent",
-                "create",
-                "--serv-id",
-                serv_id,
-                "--password-stdin",
-                "--app",
-                "com.example.shop",
-            ],
-            "secret-pw\n",
-        );
+        create_agent(&test_db.url, serv_id, "com.example.shop", "secret-pw\n");
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
