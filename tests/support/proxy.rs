@@ -1,6 +1,9 @@
 //! A TCP proxy in front of a real service, to take it away (as a network outage would)
-//! and bring it back without touching the service itself.
+//! and bring it back without touching the service itself. The port stays the proxy's
+//! throughout (released, another process could take it meanwhile): while the service is
+//! away, connections are cut as they arrive and open ones are cut.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
@@ -8,8 +11,9 @@ use tokio::task::JoinHandle;
 
 pub struct Proxy {
     pub port: u16,
-    target: String,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    up: Arc<AtomicBool>,
+    accept: JoinHandle<()>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl Proxy {
@@ -17,19 +21,15 @@ impl Proxy {
     pub async fn start(target: &str) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let proxy = Proxy {
-            port,
-            target: target.to_owned(),
-            tasks: Arc::default(),
-        };
-        proxy.serve(listener);
-        proxy
-    }
-
-    fn serve(&self, listener: TcpListener) {
-        let (target, tasks) = (self.target.clone(), Arc::clone(&self.tasks));
+        let up = Arc::new(AtomicBool::new(true));
+        let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (target, open, tasks) = (target.to_owned(), Arc::clone(&up), Arc::clone(&connections));
         let accept = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
+                if !open.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
                 let target = target.clone();
                 let conn = tokio::spawn(async move {
                     if let Ok(mut outbound) = TcpStream::connect(&target).await {
@@ -39,25 +39,31 @@ impl Proxy {
                 tasks.lock().unwrap().push(conn);
             }
         });
-        self.tasks.lock().unwrap().push(accept);
+        Proxy {
+            port,
+            up,
+            accept,
+            connections,
+        }
     }
 
-    /// The outage: the port refuses connections and open ones are cut.
+    /// The outage: new connections are cut at once and open ones are cut.
     pub fn stop(&self) {
-        for task in self.tasks.lock().unwrap().drain(..) {
+        self.up.store(false, Ordering::SeqCst);
+        for task in self.connections.lock().unwrap().drain(..) {
             task.abort();
         }
     }
 
     /// The service is back, on the same port.
     pub async fn resume(&self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
-        self.serve(listener);
+        self.up.store(true, Ordering::SeqCst);
     }
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop();
+        self.accept.abort();
     }
 }
