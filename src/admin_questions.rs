@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 use kefu_common::domain::ids::ObjectId;
-use kefu_common::domain::{Identify, Page, ServId, UserId};
+use kefu_common::domain::{Identify, Page, QuestionStatus, ServId, UserId};
 use kefu_common::store::question_overview::{self, Filter};
 use sea_orm::DatabaseConnection;
 use serde_json::{json, Value};
@@ -62,7 +62,10 @@ pub async fn run(db: &DatabaseConnection, media_base: &str, command: QuestionsCm
         } => {
             let filter = Filter {
                 identify: identify.map(|r| arg("identify", Identify::parse, &r)).transpose()?,
-                status,
+                status: status
+                    .map(QuestionStatus::try_from)
+                    .transpose()
+                    .map_err(|e| AdminError::Invalid("status", e))?,
                 serv_id: serv_id.map(|r| arg("serv-id", ServId::parse, &r)).transpose()?,
                 user_id: user_id.map(|r| arg("user-id", UserId::parse, &r)).transpose()?,
                 since_ms: since.map(|s| s * 1000),

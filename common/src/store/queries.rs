@@ -5,7 +5,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
-use crate::domain::{Page, SessionDigest, Sort};
+use crate::domain::{Page, QuestionStatus, SessionDigest, Sort};
 use crate::store::entity::{
     agent, agent_app, answer_item, answer_template, app, leave_message, leave_message_app, message, processed_command,
     question, question_label, session, user,
@@ -123,7 +123,7 @@ pub async fn processed(db: &impl ConnectionTrait, id: &str) -> Result<Option<pro
 pub struct QuestionFilter {
     /// Only these apps (always set: a caller sees only apps it belongs to).
     pub app_ids: Vec<i64>,
-    pub statuses: Vec<i16>,
+    pub statuses: Vec<QuestionStatus>,
     pub user_id: Option<String>,
     pub serv_id: Option<String>,
     /// Only questions carrying every one of these labels.
@@ -324,7 +324,7 @@ pub async fn queue_position(db: &impl ConnectionTrait, q: &question::Model) -> R
             SimpleExpr::from(Func::count(Expr::col(question::Column::Id))),
             "waiting",
         )
-        .filter(question::Column::Status.eq(1))
+        .filter(question::Column::Status.eq(QuestionStatus::Waiting))
         .filter(question::Column::AppId.eq(q.app_id))
         .into_tuple()
         .one(db)

@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, DbErr};
 use serde::Serialize;
 
 use crate::domain::ids::ObjectId;
-use crate::domain::{Identify, MessageType, Page, ServId, Sort, UserId};
+use crate::domain::{Identify, MessageType, Page, QuestionStatus, ServId, Sort, UserId};
 use crate::store::entity::{app, message, question};
 use crate::store::operators::OperatorError;
 use crate::store::{self, QuestionFilter};
@@ -17,8 +17,7 @@ pub const MAX_MESSAGES: u64 = 1000;
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub identify: Option<Identify>,
-    /// 1 waiting, 2 serving, 3 finished.
-    pub status: Option<i16>,
+    pub status: Option<QuestionStatus>,
     pub serv_id: Option<ServId>,
     pub user_id: Option<UserId>,
     /// Asked at or after (ms since the epoch).

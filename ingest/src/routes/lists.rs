@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use kefu_common::domain::ids::ObjectId;
 use kefu_common::domain::outcome::ErrorCode;
-use kefu_common::domain::{Identify, Page, ServId, UserId};
+use kefu_common::domain::{Identify, Page, QuestionStatus, ServId, UserId};
 use kefu_common::store::entity::question;
 use kefu_common::store::{self, QuestionFilter};
 
@@ -75,7 +75,7 @@ pub async fn waiting(
 ) -> Result<Json<AgentQuestions>, ApiError> {
     let serv_id = caller.bound_agent()?;
     let filter = QuestionFilter {
-        statuses: vec![1],
+        statuses: vec![QuestionStatus::Waiting],
         labels: query
             .label
             .as_ref()
@@ -101,7 +101,7 @@ pub async fn serv_tasks(
 ) -> Result<Json<AgentQuestions>, ApiError> {
     caller.require_agent(&serv_id, "serv_id")?;
     let filter = QuestionFilter {
-        statuses: vec![2],
+        statuses: vec![QuestionStatus::Serving],
         serv_id: Some(serv_id.to_string()),
         ..Default::default()
     };
@@ -149,7 +149,7 @@ async fn user_list(
     user_id: &UserId,
     caller: &Caller,
     query: &QuestionsQuery,
-    statuses: Vec<i16>,
+    statuses: Vec<QuestionStatus>,
 ) -> Result<Vec<question::Model>, ApiError> {
     let app_ids = filter_identify(
         state,
@@ -178,7 +178,7 @@ pub async fn user_waits(
     caller: Caller,
     Valid(query): Valid<QuestionsQuery>,
 ) -> Result<Json<UserWaits>, ApiError> {
-    let questions = user_list(&state, &user_id, &caller, &query, vec![1]).await?;
+    let questions = user_list(&state, &user_id, &caller, &query, vec![QuestionStatus::Waiting]).await?;
     Ok(Json(UserWaits {
         status: OK,
         questions: questions.iter().map(views::user_wait).collect(),
@@ -197,7 +197,7 @@ pub async fn user_tasks(
     caller: Caller,
     Valid(query): Valid<QuestionsQuery>,
 ) -> Result<Json<UserTasks>, ApiError> {
-    let questions = user_list(&state, &user_id, &caller, &query, vec![2]).await?;
+    let questions = user_list(&state, &user_id, &caller, &query, vec![QuestionStatus::Serving]).await?;
     Ok(Json(UserTasks {
         status: OK,
         questions: questions.iter().map(views::user_task).collect(),
@@ -216,7 +216,7 @@ pub async fn user_overs(
     caller: Caller,
     Valid(query): Valid<QuestionsQuery>,
 ) -> Result<Json<UserTasks>, ApiError> {
-    let questions = user_list(&state, &user_id, &caller, &query, vec![3]).await?;
+    let questions = user_list(&state, &user_id, &caller, &query, vec![QuestionStatus::Finished]).await?;
     Ok(Json(UserTasks {
         status: OK,
         questions: questions.iter().map(views::user_task).collect(),

@@ -73,7 +73,7 @@ pub async fn questions(
 ) -> Result<Json<Answer<AdminQuestions>>, ApiError> {
     let filter = Filter {
         identify: query.identify,
-        status: query.status.map(|s| s.0.into()),
+        status: query.status.map(|s| s.0),
         serv_id: query.serv_id,
         user_id: query.user_id,
         since_ms: query.since.map(|s| s.0 * 1000),
