@@ -4,7 +4,7 @@ use clap::Subcommand;
 use kefu_common::domain::ids::{IdGen, ObjectId};
 use kefu_common::domain::{AnswerContent, AnswerQuestion, Identify, TemplateTitle};
 use kefu_common::store::entity::{answer_item, answer_template};
-use kefu_common::store::{self, templates};
+use kefu_common::store::{self, quick_answers};
 use sea_orm::DatabaseConnection;
 use serde_json::{json, Value};
 
@@ -78,7 +78,7 @@ async fn template_of(db: &DatabaseConnection, raw: &str) -> Result<answer_templa
 
 async fn item_of(db: &DatabaseConnection, raw: &str) -> Result<answer_item::Model, AdminError> {
     let id = id("item", raw)?;
-    templates::item(db, &id)
+    quick_answers::item(db, &id)
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("no quick answer {id}")))
 }
@@ -98,7 +98,7 @@ pub async fn run(db: &DatabaseConnection, command: TemplateCmd) -> Result<Value,
             let app_id = app_of(db, &identify).await?;
             let title = arg("title", TemplateTitle::parse, &title)?;
             let id = ids.next_id();
-            templates::create(db, &id, app_id, &title).await?;
+            quick_answers::create(db, &id, app_id, &title).await?;
             json!({ "template_id": id.as_str() })
         }
         TemplateCmd::AddItem {
@@ -110,14 +110,14 @@ pub async fn run(db: &DatabaseConnection, command: TemplateCmd) -> Result<Value,
             let question = arg("question", AnswerQuestion::parse, &question)?;
             let content = arg("content", AnswerContent::parse, &content)?;
             let id = ids.next_id();
-            templates::add_item(db, &id, &template.id, &question, &content).await?;
+            quick_answers::add_item(db, &id, &template.id, &question, &content).await?;
             json!({ "item_id": id.as_str() })
         }
         TemplateCmd::List { identify } => {
             let app_id = app_of(db, &identify).await?;
             let mut out = Vec::new();
             for t in store::templates(db, &[app_id]).await? {
-                let items = templates::items_of(db, &t.id).await?;
+                let items = quick_answers::items_of(db, &t.id).await?;
                 out.push(json!({
                     "template_id": t.id,
                     "title": t.title,
@@ -129,7 +129,7 @@ pub async fn run(db: &DatabaseConnection, command: TemplateCmd) -> Result<Value,
         TemplateCmd::Update { template, title } => {
             let found = template_of(db, &template).await?;
             let title = arg("title", TemplateTitle::parse, &title)?;
-            let updated = templates::rename(db, found, &title).await?;
+            let updated = quick_answers::rename(db, found, &title).await?;
             json!({ "template_id": updated.id, "title": updated.title })
         }
         TemplateCmd::UpdateItem {
@@ -142,17 +142,17 @@ pub async fn run(db: &DatabaseConnection, command: TemplateCmd) -> Result<Value,
                 .map(|q| arg("question", AnswerQuestion::parse, &q))
                 .transpose()?;
             let content = content.map(|c| arg("content", AnswerContent::parse, &c)).transpose()?;
-            let updated = templates::update_item(db, found, question.as_ref(), content.as_ref()).await?;
+            let updated = quick_answers::update_item(db, found, question.as_ref(), content.as_ref()).await?;
             json!({ "item_id": updated.id, "question": updated.question, "content": updated.content })
         }
         TemplateCmd::Delete { template } => {
             let found = template_of(db, &template).await?;
-            let deleted_items = templates::delete(db, &found.id).await?;
+            let deleted_items = quick_answers::delete(db, &found.id).await?;
             json!({ "template_id": found.id, "deleted_items": deleted_items })
         }
         TemplateCmd::DeleteItem { item } => {
             let found = item_of(db, &item).await?;
-            templates::delete_item(db, &found.id).await?;
+            quick_answers::delete_item(db, &found.id).await?;
             json!({ "item_id": found.id, "deleted": true })
         }
     })

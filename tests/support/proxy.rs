@@ -1,7 +1,8 @@
 //! A TCP proxy in front of a real service, to take it away (as a network outage would)
-//! and bring it back without touching the service itself. The port stays the proxy's
-//! throughout (released, another process could take it meanwhile): while the service is
-//! away, connections are cut as they arrive and open ones are cut.
+//! and bring it back without touching the service itself. The proxy keeps its port
+//! through the outage (were it released, another process could take it meanwhile), so
+//! during one a connection is accepted and closed at once rather than refused; open
+//! ones are cut.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,7 +37,14 @@ impl Proxy {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                     }
                 });
-                tasks.lock().unwrap().push(conn);
+                // Checked again under the lock `stop` drains with: a connection taken
+                // just before an outage does not outlive it.
+                let mut open_ones = tasks.lock().unwrap();
+                if open.load(Ordering::SeqCst) {
+                    open_ones.push(conn);
+                } else {
+                    conn.abort();
+                }
             }
         });
         Proxy {

@@ -14,3 +14,11 @@ pub async fn pause(ms: u64, before: &'static str) {
 
 #[cfg(not(feature = "fault-injection"))]
 pub async fn pause(_ms: u64, _before: &'static str) {}
+
+/// Says so at start when a pause is configured in a build that ignores it.
+pub fn warn_if_ignored(config: &kefu_common::infra::config::Config) {
+    let configured = config.worker_pause_before_ack_ms > 0 || config.worker_pause_before_commit_ms > 0;
+    if configured && cfg!(not(feature = "fault-injection")) {
+        tracing::warn!("KEFU_WORKER_PAUSE_BEFORE_* are set, but this build has no fault-injection feature: ignored");
+    }
+}

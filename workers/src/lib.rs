@@ -99,6 +99,7 @@ pub async fn after_commit(worker: &Worker, recorded: &Recorded) {
 
 /// Runs the command consumer and the janitor until `cancel`.
 pub async fn run(worker: Worker, cancel: CancellationToken) {
+    faults::warn_if_ignored(&worker.config);
     let janitor = tokio::spawn(run_janitor(worker.clone(), cancel.clone()));
     let keeper = tokio::spawn(dead_keeper::run_dead_keeper(worker.clone(), cancel.clone()));
     let im = tokio::spawn(im_delivery::run(worker.clone(), cancel.clone()));

@@ -254,9 +254,15 @@ pub enum Reply {
     MessageWritten { message_id: String },
     /// A leave message stored.
     LeaveMessageStored { id: String },
-    /// Done, nothing to tell (bind, unbind, tag).
-    Done {},
+    /// Done, nothing to tell (bind, unbind, tag): `{}` and nothing else, so a stored
+    /// body no other reply reads is an error, not a silent success.
+    Done(Nothing),
 }
+
+/// The empty body of [`Reply::Done`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nothing {}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreatedQuestion {
@@ -357,8 +363,11 @@ mod tests {
         ));
         assert_eq!(
             read(r#"{"outcome":"ok","body":{}}"#),
-            Outcome::Ok { body: Reply::Done {} }
+            Outcome::Ok {
+                body: Reply::Done(Nothing {})
+            }
         );
+        assert!(serde_json::from_str::<Outcome>(r#"{"outcome":"ok","body":{"question_id":"q"}}"#).is_err());
         let body = Outcome::success_body(&Reply::MessageWritten { message_id: "m".into() });
         assert_eq!(body, serde_json::json!({ "message_id": "m", "status": 200 }));
     }

@@ -37,9 +37,9 @@ enum HttpWire {
 /// A task's bytes: the tagged form, or (`untagged`) the shape before the tag.
 fn read<Wire: serde::de::DeserializeOwned, Task>(
     bytes: &[u8],
-    tagged: impl FnOnce(Wire) -> Task,
+    from_wire: impl FnOnce(Wire) -> Task,
 ) -> Result<Task, serde_json::Error> {
-    serde_json::from_slice(bytes).map(tagged)
+    serde_json::from_slice(bytes).map(from_wire)
 }
 
 impl ImTask {

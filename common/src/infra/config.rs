@@ -47,11 +47,12 @@ pub struct Config {
     /// `KEFU_EMBEDDED_VISIBILITY_SECS`: after this, a claimed embedded job whose worker died is redelivered.
     pub embedded_visibility_secs: u64,
     /// `KEFU_WORKER_PAUSE_BEFORE_ACK_MS`: fault injection for crash tests — the worker waits
-    /// this long after committing and before acknowledging. Keep 0 in production.
+    /// this long after committing and before acknowledging. Only a build with the
+    /// workers' `fault-injection` feature (the test build) honours it.
     pub worker_pause_before_ack_ms: u64,
     /// `KEFU_WORKER_PAUSE_BEFORE_COMMIT_MS`: fault injection for crash tests only — the
     /// worker waits this long before committing a command or a deadline sweep's batch.
-    /// Keep 0 in production.
+    /// Likewise honoured only with the `fault-injection` feature.
     pub worker_pause_before_commit_ms: u64,
     /// `KEFU_LOG_FORMAT`: `text` or `json`.
     pub log_format: String,

@@ -1,6 +1,6 @@
 //! Persistence and the service layer: the entities, the read queries (re-exported here),
 //! and the services both the CLI and the admin API call (operators, app settings,
-//! webhooks, dead letters, login locks, templates, IM deliveries, timeouts, the
+//! webhooks, dead letters, login locks, quick answers, IM deliveries, timeouts, the
 //! outbox).
 
 pub mod app_settings;
@@ -13,7 +13,7 @@ pub mod operators;
 pub mod outbox;
 mod queries;
 pub mod question_overview;
-pub mod templates;
+pub mod quick_answers;
 pub mod timeouts;
 pub mod webhooks;
 

@@ -1,7 +1,7 @@
 //! The agent aggregate: binding a device session to an agent (serv/bind) and unbinding.
 
 use kefu_common::domain::events::DomainEvent;
-use kefu_common::domain::outcome::{ErrorCode, Reply};
+use kefu_common::domain::outcome::{ErrorCode, Nothing, Reply};
 use kefu_common::domain::{ServId, SessionDigest};
 use kefu_common::store::entity::{agent_binding, session};
 use kefu_common::{now_ms, store};
@@ -40,7 +40,7 @@ pub async fn bind(txn: &DatabaseTransaction, session: &SessionDigest, serv_id: &
         app_id,
         serv_id: serv_id.to_string(),
     };
-    Ok(Applied::new(Reply::Done {}, vec![event]))
+    Ok(Applied::new(Reply::Done(Nothing {}), vec![event]))
 }
 
 /// Unbinds; the event goes out only while the session still exists (it names the app).
@@ -61,5 +61,5 @@ pub async fn unbind(txn: &DatabaseTransaction, session: &SessionDigest, serv_id:
         })
         .into_iter()
         .collect();
-    Ok(Applied::new(Reply::Done {}, events))
+    Ok(Applied::new(Reply::Done(Nothing {}), events))
 }

@@ -5,7 +5,7 @@
 
 mod agent;
 mod deadline;
-mod leave;
+mod leave_message;
 mod message;
 mod question;
 mod session;
@@ -216,8 +216,8 @@ pub async fn apply(txn: &DatabaseTransaction, command: &Command, rules: &Rules) 
             };
             message::send(txn, rules, sent).await
         }
-        LeaveMessageCreateV1(left) => leave::create(txn, left).await,
-        LeaveMessageTagV1 { id, serv_id, tag } => leave::tag(txn, id, Some(serv_id), tag.as_ref()).await,
-        LeaveMessageTagByAdminV1 { id, tag } => leave::tag(txn, id, None, tag.as_ref()).await,
+        LeaveMessageCreateV1(left) => leave_message::create(txn, left).await,
+        LeaveMessageTagV1 { id, serv_id, tag } => leave_message::tag(txn, id, Some(serv_id), tag.as_ref()).await,
+        LeaveMessageTagByAdminV1 { id, tag } => leave_message::tag(txn, id, None, tag.as_ref()).await,
     }
 }

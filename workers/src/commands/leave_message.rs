@@ -3,7 +3,7 @@
 use kefu_common::domain::command::NewLeaveMessage;
 use kefu_common::domain::events::DomainEvent;
 use kefu_common::domain::leave::Tag;
-use kefu_common::domain::outcome::{ErrorCode, Reply};
+use kefu_common::domain::outcome::{ErrorCode, Nothing, Reply};
 use kefu_common::domain::ServId;
 use kefu_common::store::entity::{leave_message, leave_message_app};
 use sea_orm::sea_query::Expr;
@@ -74,5 +74,5 @@ pub async fn tag(txn: &DatabaseTransaction, id: &Uuid, serv_id: Option<&ServId>,
         id,
         tag: tag.map(|t| t.to_string()),
     };
-    Ok(Applied::new(Reply::Done {}, vec![event]))
+    Ok(Applied::new(Reply::Done(Nothing {}), vec![event]))
 }
