@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 rate=${RATE:-1000}
 seconds=${SECONDS_EACH:-10}
 users=${USERS:-100}
-cargo build --release --quiet --bin kefu -p kefu -p kefu-bench
+cargo build --release --quiet -p kefu --bin kefu
+cargo build --release --quiet -p kefu-bench
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -103,7 +103,13 @@ async fn publish_confirmed(args: &Args, window: Duration, consume: bool) -> Resu
             while Instant::now() < deadline {
                 let props = BasicProperties::default().with_delivery_mode(2);
                 let confirm = ch
-                    .basic_publish("".into(), queue.as_str().into(), BasicPublishOptions::default(), &payload, props)
+                    .basic_publish(
+                        "".into(),
+                        queue.as_str().into(),
+                        BasicPublishOptions::default(),
+                        &payload,
+                        props,
+                    )
                     .await;
                 let Ok(confirm) = confirm else { break };
                 if confirm.await.is_err() {

@@ -83,7 +83,11 @@ pub async fn run(args: Args) -> Result<(), Error> {
     let elapsed = started.elapsed();
     let mut results = results.lock().await;
     let answered = results.0.len() as u64;
-    let mode = if args.respond_async { "async (202)" } else { "sync (200)" };
+    let mode = if args.respond_async {
+        "async (202)"
+    } else {
+        "sync (200)"
+    };
     let (errors, latency) = (results.1, results.0.summary());
     println!(
         "kefu     question/new {mode}: offered {}/s, answered {:.0}/s ({answered} ok, {} errors); {}",
