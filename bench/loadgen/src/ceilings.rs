@@ -12,7 +12,7 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
-use sea_orm::{ConnectionTrait, Database, Statement};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, Statement};
 
 use crate::stats::rate;
 
@@ -141,13 +141,12 @@ async fn publish_confirmed(args: &Args, window: Duration, consume: bool) -> Resu
 
 /// Single-row inserts into a scratch table from `concurrency` connections.
 async fn pg_inserts(args: &Args, window: Duration) -> Result<f64, Error> {
-    let url = format!(
-        "{}{}max_connections={}",
-        args.database_url,
-        if args.database_url.contains('?') { "&" } else { "?" },
-        args.concurrency
-    );
-    let db = Database::connect(url).await?;
+    let mut options = ConnectOptions::new(args.database_url.clone());
+    options
+        .max_connections(args.concurrency as u32)
+        .min_connections(args.concurrency as u32)
+        .sqlx_logging(false);
+    let db = Database::connect(options).await?;
     let table = format!("kefu_bench_ceiling_{}", uuid::Uuid::new_v4().simple());
     let backend = db.get_database_backend();
     db.execute(Statement::from_string(
