@@ -1,12 +1,14 @@
 //! The command consumer: at-least-once delivery made exactly-once in effect by the
-//! `processed_commands` table, written in the same transaction as the change.
+//! `processed_commands` table, written in the same transaction as the change. Ready
+//! commands are applied in batches (`batch`); a lone one, or a batch that could not
+//! commit, one by one here.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use kefu_common::domain::command::Envelope;
 use kefu_common::domain::outcome::Outcome;
-use kefu_common::infra::broker::Delivery;
+use kefu_common::infra::broker::{ack_all, Delivery};
 use kefu_common::infra::metrics::CommandResult;
 use kefu_common::infra::retry::Backoff;
 use kefu_common::store::db::{is_unavailable, is_unique_violation};
@@ -14,7 +16,9 @@ use kefu_common::store::entity::processed_command;
 use kefu_common::{now_ms, store};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, DbErr, Set, TransactionTrait};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
+use crate::batch::Settled;
 use crate::commands::{self, Refusal, Rules};
 use crate::{faults, Recorded, Worker};
 
@@ -26,17 +30,21 @@ pub enum ExecuteError {
     StoredOutcome { id: String, source: serde_json::Error },
 }
 
-/// Consumes until `cancel`, reconnecting whenever the delivery stream ends.
+/// Consumes until `cancel`, reconnecting whenever the delivery stream ends. The
+/// commands that are ready are taken `command_batch` at a time and applied as one
+/// transaction; `prefetch / command_batch` batches are in flight at once.
 pub async fn run_consumer(worker: Worker, cancel: CancellationToken) {
     let mut backoff = Backoff::reconnect();
-    let concurrency = usize::from(worker.config.prefetch);
+    let batch = usize::from(worker.config.command_batch.min(worker.config.prefetch)).max(1);
+    let in_flight = (usize::from(worker.config.prefetch) / batch).max(1);
     while !cancel.is_cancelled() {
         match worker.broker.consume().await {
             Ok(stream) => {
                 backoff.reset();
                 let handled = stream
                     .take_until(cancel.cancelled())
-                    .for_each_concurrent(concurrency, |delivery| handle(&worker, delivery));
+                    .ready_chunks(batch)
+                    .for_each_concurrent(in_flight, |deliveries| handle_batch(&worker, deliveries));
                 handled.await;
                 if !cancel.is_cancelled() {
                     tracing::warn!(broker = worker.broker.kind(), "delivery stream ended; reconnecting");
@@ -52,55 +60,156 @@ pub async fn run_consumer(worker: Worker, cancel: CancellationToken) {
     tracing::info!("consumer stopped");
 }
 
-#[tracing::instrument(skip_all, fields(command_id, command, request_id, retries = delivery.retries, redelivered = delivery.redelivered))]
-async fn handle(worker: &Worker, delivery: Delivery) {
-    let span = tracing::Span::current();
-    let envelope = match Envelope::from_bytes(&delivery.payload) {
-        Ok(envelope) => envelope,
+/// A parsed delivery.
+struct Received {
+    delivery: Delivery,
+    envelope: Envelope,
+}
+
+/// Parses; an unparseable delivery is dead-lettered here and yields nothing.
+async fn parse(worker: &Worker, delivery: Delivery) -> Option<Received> {
+    match Envelope::from_bytes(&delivery.payload) {
+        Ok(envelope) => Some(Received { delivery, envelope }),
         Err(err) => {
             tracing::error!(error = %err, "unparseable command; dead-lettering it");
             worker.metrics.command("unparseable", CommandResult::DeadLettered);
             if let Err(err) = delivery.dead_letter(&format!("unparseable: {err}")).await {
                 tracing::error!(error = %err, "could not dead-letter; it will be redelivered");
             }
-            return;
+            None
         }
-    };
-    span.record("command_id", tracing::field::display(envelope.id));
-    span.record("command", envelope.command.name());
-    if let Some(request_id) = &envelope.request_id {
-        span.record("request_id", request_id.as_str());
     }
-    let name = envelope.command.name();
+}
 
-    let pause = worker.config.worker_pause_before_commit_ms;
-    let started = std::time::Instant::now();
-    match execute(&worker.db, &envelope, pause, &worker.rules).await {
-        Ok((outcome, result, recorded)) => {
-            crate::after_commit(worker, &recorded).await;
-            if matches!(result, CommandResult::Applied) {
-                worker.relay_wakeup.notify_one();
+#[tracing::instrument(skip_all, fields(size = deliveries.len()))]
+async fn handle_batch(worker: &Worker, deliveries: Vec<Delivery>) {
+    let mut batch: Vec<Received> = Vec::with_capacity(deliveries.len());
+    let mut again: Vec<Received> = Vec::new();
+    for delivery in deliveries {
+        if let Some(received) = parse(worker, delivery).await {
+            // The same id twice in one batch (a redelivery): the second after the first
+            // commits, when it is answered from the record.
+            if batch.iter().any(|b| b.envelope.id == received.envelope.id) {
+                again.push(received);
+            } else {
+                batch.push(received);
             }
+        }
+    }
+    if batch.len() > 1 {
+        let started = Instant::now();
+        let envelopes: Vec<&Envelope> = batch.iter().map(|r| &r.envelope).collect();
+        let pause = worker.config.worker_pause_before_commit_ms;
+        match crate::batch::apply_batch(&worker.db, &envelopes, pause, &worker.rules).await {
+            Ok(committed) => settle_batch(worker, batch, committed, started).await,
+            Err(err) => {
+                tracing::warn!(error = %err, "batch not committed; applying its commands one by one");
+                for received in batch {
+                    handle(worker, received).await;
+                }
+            }
+        }
+    } else {
+        for received in batch {
+            handle(worker, received).await;
+        }
+    }
+    for received in again {
+        handle(worker, received).await;
+    }
+}
+
+/// After a batch's commit: answer each, acknowledge them together, then the delivery
+/// tasks (the reply does not wait for those).
+async fn settle_batch(worker: &Worker, batch: Vec<Received>, committed: crate::batch::Committed, started: Instant) {
+    let elapsed = started.elapsed();
+    let mut applied = false;
+    let mut answered: Vec<&Delivery> = Vec::with_capacity(batch.len());
+    faults::pause(worker.config.worker_pause_before_ack_ms, "ack").await;
+    for (received, settled) in batch.iter().zip(committed.settled) {
+        let name = received.envelope.command.name();
+        match settled {
+            Settled::Answered(outcome, result) => {
+                applied |= matches!(result, CommandResult::Applied);
+                worker.metrics.applied_in(name, elapsed);
+                worker.metrics.command(name, result);
+                reply(worker, received, &outcome).await;
+                answered.push(&received.delivery);
+            }
+            Settled::Failed(err) => {
+                let span = command_span(&received.envelope, &received.delivery);
+                retry_or_dead_letter(worker, &received.delivery, name, err)
+                    .instrument(span)
+                    .await;
+            }
+        }
+    }
+    ack_all(&answered).await;
+    worker.metrics.command_batch(batch.len());
+    tracing::debug!(commands = answered.len(), "batch applied and acknowledged");
+    if applied {
+        worker.relay_wakeup.notify_one();
+    }
+    crate::after_commit(worker, &committed.recorded).await;
+}
+
+fn command_span(envelope: &Envelope, delivery: &Delivery) -> tracing::Span {
+    tracing::info_span!(
+        "command",
+        command_id = %envelope.id,
+        command = envelope.command.name(),
+        request_id = envelope.request_id.as_deref().unwrap_or(""),
+        retries = delivery.retries,
+        redelivered = delivery.redelivered,
+    )
+}
+
+async fn reply(worker: &Worker, received: &Received, outcome: &Outcome) {
+    if let Some(reply_to) = &received.delivery.reply_to {
+        worker
+            .broker
+            .send_reply(
+                reply_to,
+                &received.envelope.id.to_string(),
+                outcome.to_json().into_bytes(),
+            )
+            .await;
+    }
+}
+
+/// One command alone, in its own transaction.
+async fn handle(worker: &Worker, received: Received) {
+    let span = command_span(&received.envelope, &received.delivery);
+    handle_alone(worker, received).instrument(span).await
+}
+
+async fn handle_alone(worker: &Worker, received: Received) {
+    let name = received.envelope.command.name();
+    let pause = worker.config.worker_pause_before_commit_ms;
+    let started = Instant::now();
+    match execute(&worker.db, &received.envelope, pause, &worker.rules).await {
+        Ok((outcome, result, recorded)) => {
             worker.metrics.applied_in(name, started.elapsed());
             worker.metrics.command(name, result);
             faults::pause(worker.config.worker_pause_before_ack_ms, "ack").await;
-            if let Some(reply_to) = &delivery.reply_to {
-                worker
-                    .broker
-                    .send_reply(reply_to, &envelope.id.to_string(), outcome.to_json().into_bytes())
-                    .await;
+            reply(worker, &received, &outcome).await;
+            ack_all(&[&received.delivery]).await;
+            worker.metrics.command_batch(1);
+            tracing::debug!("applied and acknowledged");
+            if matches!(result, CommandResult::Applied) {
+                worker.relay_wakeup.notify_one();
             }
-            match delivery.ack().await {
-                Ok(true) => tracing::debug!("applied and acknowledged"),
-                Ok(false) => {
-                    tracing::warn!("ack not delivered (channel gone); the command will come again and be de-duplicated")
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "ack failed; the command will come again and be de-duplicated")
-                }
-            }
+            crate::after_commit(worker, &recorded).await;
         }
-        Err(ExecuteError::Db(err)) if is_unavailable(&err) => {
+        Err(err) => retry_or_dead_letter(worker, &received.delivery, name, err).await,
+    }
+}
+
+/// A command that failed internally: waits for an unreachable database without
+/// counting, otherwise is retried on the schedule and dead-lettered after it.
+async fn retry_or_dead_letter(worker: &Worker, delivery: &Delivery, name: &'static str, err: ExecuteError) {
+    match err {
+        ExecuteError::Db(err) if is_unavailable(&err) => {
             // Nothing is wrong with the command: wait for the database as long as it takes.
             let delay = worker
                 .config
@@ -117,7 +226,7 @@ async fn handle(worker: &Worker, delivery: Delivery) {
                 }
             }
         }
-        Err(err) => {
+        err => {
             let schedule = worker.config.retry_schedule();
             let result = match schedule.get(delivery.retries as usize) {
                 Some(delay) => {
@@ -213,6 +322,6 @@ async fn apply_once(
     Ok((outcome, recorded))
 }
 
-fn stored(done: processed_command::Model) -> Result<Outcome, ExecuteError> {
+pub(crate) fn stored(done: processed_command::Model) -> Result<Outcome, ExecuteError> {
     serde_json::from_str(&done.outcome).map_err(|source| ExecuteError::StoredOutcome { id: done.id, source })
 }

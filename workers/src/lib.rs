@@ -1,6 +1,7 @@
 //! Workers: consume commands, apply them in one database transaction (with their events
 //! in the outbox), answer, then ack; relay the outbox to `kefu.events`.
 
+mod batch;
 pub mod commands;
 mod consumer;
 mod dead_keeper;

@@ -1,15 +1,15 @@
 //! The deadline sweep: every `KEFU_TIMEOUT_SWEEP_MS` each worker fires the questions
 //! whose `due_at` has passed (an index range, never a scan), a batch per transaction
-//! with a savepoint per question. Rows are claimed `FOR UPDATE SKIP LOCKED` (PostgreSQL,
-//! MariaDB/MySQL), so any number of workers share the work; each firing re-reads the
-//! question under its lock, so a deadline fires once even where locks cannot be
-//! skipped (SQLite runs one writer). A worker that dies mid-batch commits nothing of
+//! with a handful of statements. Rows are claimed `FOR UPDATE SKIP LOCKED` (PostgreSQL,
+//! MariaDB/MySQL), so any number of workers share the work; each firing's update is
+//! guarded by the row's `seq` as claimed, so a deadline fires once even where locks
+//! cannot be skipped (SQLite runs one writer). A worker that dies mid-batch commits nothing of
 //! it; the next sweep of any worker fires it. A sweep runs at start, so deadlines that
 //! passed while no worker ran fire at once.
 
 use std::time::Duration;
 
-use kefu_common::domain::ids::ObjectId;
+use kefu_common::domain::events::DomainEvent;
 use kefu_common::now_ms;
 use kefu_common::store::entity::question;
 use sea_orm::sea_query::{LockBehavior, LockType};
@@ -54,7 +54,9 @@ pub async fn sweep(worker: &Worker) -> Result<u64, DbErr> {
     Ok(fired)
 }
 
-/// Claims and fires batches until fewer than a batch are due.
+/// Claims and fires batches until fewer than a batch are due: each batch is one claim
+/// of whole rows, the firings (`commands::fire_deadlines`), one outbox write and one
+/// commit.
 async fn sweep_batches(worker: &Worker, skip_locked: bool) -> Result<u64, DbErr> {
     let batch = worker.config.timeout_batch.max(1);
     let mut fired = 0;
@@ -62,54 +64,32 @@ async fn sweep_batches(worker: &Worker, skip_locked: bool) -> Result<u64, DbErr>
         let now = now_ms();
         let txn = worker.db.begin().await?;
         let mut due = question::Entity::find()
-            .select_only()
-            .column(question::Column::Id)
             .filter(question::Column::DueAt.lte(now))
             .order_by_asc(question::Column::DueAt)
             .limit(batch);
         if skip_locked {
             due = due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
-        let ids: Vec<String> = due.into_tuple().all(&txn).await?;
-        let mut recorded = crate::Recorded::default();
-        let mut fired_here = 0;
-        for id in &ids {
-            let Ok(id) = ObjectId::parse(id) else {
-                tracing::error!(question_id = %id, "a question id that is not an ObjectId; skipped");
-                continue;
-            };
-            let savepoint = txn.begin().await?;
-            let fired_one = async {
-                let events = commands::fire_deadline(&savepoint, &worker.rules, &id, now).await?;
-                let recorded = crate::record_effects(&savepoint, &events).await?;
-                Ok::<_, DbErr>((!events.is_empty(), recorded))
-            }
-            .await;
-            match fired_one {
-                Ok((did, one)) => {
-                    savepoint.commit().await?;
-                    fired_here += u64::from(did);
-                    recorded.extend(one);
-                }
-                Err(err) => {
-                    // One question's trouble does not hold up the batch; it is due again
-                    // at the next sweep.
-                    tracing::error!(question_id = %id, error = %err, "could not fire the deadline");
-                    savepoint.rollback().await?;
-                }
-            }
-        }
-        if !ids.is_empty() {
+        let rows = due.all(&txn).await?;
+        let claimed = rows.len() as u64;
+        let events = commands::fire_deadlines(&txn, &worker.rules, rows, now).await?;
+        let recorded = crate::record_effects(&txn, &events).await?;
+        if claimed > 0 {
             crate::faults::pause(worker.config.worker_pause_before_commit_ms, "committing a sweep batch").await;
         }
         txn.commit().await?;
+        // Two events per firing: the question's and its notification's.
+        let fired_here = events
+            .iter()
+            .filter(|e| !matches!(e, DomainEvent::MessageCreated { .. }))
+            .count() as u64;
         fired += fired_here;
         if fired_here > 0 {
             worker.metrics.deadlines_fired(fired_here);
             worker.relay_wakeup.notify_one();
             crate::after_commit(worker, &recorded).await;
         }
-        if (ids.len() as u64) < batch {
+        if claimed < batch {
             return Ok(fired);
         }
     }

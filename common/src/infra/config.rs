@@ -23,6 +23,9 @@ pub struct Config {
     pub amqp_prefix: String,
     /// `KEFU_PREFETCH`: unacknowledged commands a worker holds (and handles) at once.
     pub prefetch: u16,
+    /// `KEFU_COMMAND_BATCH`: commands a worker applies in one transaction (a savepoint
+    /// each, one commit); `prefetch / command_batch` batches run at once.
+    pub command_batch: u16,
     /// `KEFU_DELIVERY_LIMIT`: deliveries of one command before it is dead-lettered.
     pub delivery_limit: u32,
     /// `KEFU_QUEUE_MAX_LENGTH`: commands queued before publishes are refused (429).
@@ -219,7 +222,8 @@ impl Default for Config {
             database_url: "sqlite://kefu.db?mode=rwc".into(),
             amqp_url: None,
             amqp_prefix: "kefu".into(),
-            prefetch: 16,
+            prefetch: 64,
+            command_batch: 16,
             delivery_limit: 5,
             queue_max_length: 100_000,
             retry_schedule_ms: vec![1_000, 5_000, 30_000],
@@ -346,6 +350,9 @@ impl Config {
         }
         if self.prefetch == 0 {
             return invalid("prefetch", "must be at least 1");
+        }
+        if self.command_batch == 0 {
+            return invalid("command_batch", "must be at least 1");
         }
         if self.delivery_limit == 0 {
             return invalid("delivery_limit", "must be at least 1");

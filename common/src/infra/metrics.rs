@@ -86,6 +86,7 @@ pub struct Metrics {
     http_duration: Family<HttpLabels, Histogram, fn() -> Histogram>,
     commands: Family<CommandLabels, Counter>,
     apply_duration: Family<ApplyLabels, Histogram, fn() -> Histogram>,
+    command_batch_size: Histogram,
     tasks: Family<TaskLabels, Counter>,
     deadlines_fired: Counter,
     delivery_attempts: Family<ChannelLabels, Counter>,
@@ -133,6 +134,13 @@ impl Metrics {
             "command_apply_duration_seconds",
             "Time to apply one command and commit it",
             apply_duration.clone(),
+        );
+        // 1 … 256 commands.
+        let command_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 9));
+        registry.register(
+            "command_batch_size",
+            "Commands applied together in one transaction (a batch of one is a lone command)",
+            command_batch_size.clone(),
         );
         let tasks = Family::<TaskLabels, Counter>::default();
         registry.register(
@@ -197,6 +205,7 @@ impl Metrics {
             http_duration,
             commands,
             apply_duration,
+            command_batch_size,
             tasks,
             deadlines_fired,
             delivery_attempts,
@@ -236,6 +245,11 @@ impl Metrics {
                 result: result.to_owned(),
             })
             .inc();
+    }
+
+    /// A transaction of the command consumer committed `n` commands.
+    pub fn command_batch(&self, n: usize) {
+        self.command_batch_size.observe(n as f64);
     }
 
     pub fn deadlines_fired(&self, n: u64) {

@@ -118,6 +118,20 @@ pub async fn processed(db: &impl ConnectionTrait, id: &str) -> Result<Option<pro
     processed_command::Entity::find_by_id(id.to_owned()).one(db).await
 }
 
+/// The records of those of `ids` already applied (one statement for a batch).
+pub async fn processed_among(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<processed_command::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    processed_command::Entity::find()
+        .filter(processed_command::Column::Id.is_in(ids.iter().cloned()))
+        .all(db)
+        .await
+}
+
 /// Which questions a list shows.
 #[derive(Debug, Clone, Default)]
 pub struct QuestionFilter {

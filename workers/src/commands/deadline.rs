@@ -1,69 +1,98 @@
-//! A question's deadline firing (the sweep's per-question step).
+//! Deadline firing, set-based: the sweep claims the due rows and hands them here whole,
+//! so a batch costs one guarded `UPDATE` per question, one app-timeouts read per app and
+//! one multi-row insert of the notifications (plus the caller's one outbox write),
+//! instead of a dozen statements per question.
+
+use std::collections::HashMap;
 
 use kefu_common::domain::events::{DomainEvent, MessageFacts, QuestionFacts};
-use kefu_common::domain::ids::ObjectId;
 use kefu_common::domain::QuestionStatus;
-use kefu_common::store::entity::question;
-use kefu_common::store::timeouts;
+use kefu_common::store::entity::{message, question};
+use kefu_common::store::timeouts::{self, Timeouts};
 use sea_orm::sea_query::Expr;
-use sea_orm::{DatabaseTransaction, DbErr};
+use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, UpdateMany};
 
 use super::transitions::{self, DeadlineStep};
-use super::writes::{countdown, insert_message, load, notification, update_of};
+use super::writes::{countdown, notification, update_of};
 use super::Rules;
 
-/// Fires a question's deadline if it is due at `now`, inside `txn` (which holds the
-/// question's lock from `load`): the state change, its notification and the events.
-/// The durations are read again first: a changed or switched-off timeout moves or
-/// drops the deadline instead. Answers the events (none when nothing fired).
-pub async fn fire_deadline(
+/// Fires the deadlines of `due` (rows claimed in `txn` at `now`): state changes, their
+/// notifications and events. A row changed since its claim (its `seq` moved: where
+/// locks cannot be skipped another writer may have got there first) is left alone, so
+/// a deadline fires once. The durations are read again first: a changed or
+/// switched-off timeout moves or drops the deadline instead. Answers the events.
+pub async fn fire_deadlines(
     txn: &DatabaseTransaction,
     rules: &Rules,
-    id: &ObjectId,
+    due: Vec<question::Model>,
     now: i64,
 ) -> Result<Vec<DomainEvent>, DbErr> {
-    let Some(mut q) = load(txn, id).await? else {
-        return Ok(Vec::new());
-    };
-    let kind = match transitions::deadline_step(q.status, q.due_kind, q.due_at, now) {
-        DeadlineStep::Nothing => return Ok(Vec::new()),
-        DeadlineStep::Stale => {
-            countdown(update_of(&q.id), None, None, now).exec(txn).await?;
-            return Ok(Vec::new());
+    let mut per_app: HashMap<i64, Timeouts> = HashMap::new();
+    let mut notes: Vec<message::Model> = Vec::new();
+    let mut events = Vec::new();
+    for mut q in due {
+        let kind = match transitions::deadline_step(q.status, q.due_kind, q.due_at, now) {
+            DeadlineStep::Nothing => continue,
+            DeadlineStep::Stale => {
+                countdown(unchanged(&q), None, None, now).exec(txn).await?;
+                continue;
+            }
+            DeadlineStep::Due(kind) => kind,
+        };
+        let Some(anchor) = q.due_anchor else {
+            continue;
+        };
+        let app_timeouts = match per_app.get(&q.app_id) {
+            Some(t) => *t,
+            None => {
+                let t = timeouts::of_app(txn, q.app_id, &rules.timeouts).await?;
+                *per_app.entry(q.app_id).or_insert(t)
+            }
+        };
+        let due_at = app_timeouts.due(kind, anchor);
+        if !transitions::still_due(due_at, now) {
+            // Lengthened or switched off since it was scheduled.
+            unchanged(&q)
+                .col_expr(question::Column::DueAt, Expr::value(due_at))
+                .exec(txn)
+                .await?;
+            continue;
         }
-        DeadlineStep::Due(kind) => kind,
-    };
-    let Some(anchor) = q.due_anchor else {
-        return Ok(Vec::new());
-    };
-    let due = timeouts::of_app(txn, q.app_id, &rules.timeouts)
-        .await?
-        .due(kind, anchor);
-    if !transitions::still_due(due, now) {
-        // Lengthened or switched off since it was scheduled.
-        update_of(&q.id)
-            .col_expr(question::Column::DueAt, Expr::value(due))
-            .exec(txn)
-            .await?;
-        return Ok(Vec::new());
-    }
-    let update = update_of(&q.id)
-        .col_expr(question::Column::Status, Expr::value(QuestionStatus::Finished))
-        .col_expr(question::Column::UpdatedAt, Expr::value(now))
-        .col_expr(question::Column::TimedOutAt, Expr::value(now));
-    countdown(update, None, None, now).exec(txn).await?;
-    q.status = QuestionStatus::Finished;
-    q.timed_out_at = Some(now);
-    let facts = QuestionFacts::from(&q);
-    let (action, event) = transitions::fired(kind, facts.clone());
-    let (sender, sender_type) = transitions::deadline_sender(q.serv_id.as_deref(), &q.user_id);
-    let note = notification(&q, &rules.ids.next_id(), &sender, sender_type, action);
-    insert_message(txn, &note).await?;
-    Ok(vec![
-        event,
-        DomainEvent::MessageCreated {
+        let update = unchanged(&q)
+            .col_expr(question::Column::Seq, Expr::col(question::Column::Seq).add(1))
+            .col_expr(question::Column::Status, Expr::value(QuestionStatus::Finished))
+            .col_expr(question::Column::UpdatedAt, Expr::value(now))
+            .col_expr(question::Column::TimedOutAt, Expr::value(now));
+        if countdown(update, None, None, now).exec(txn).await?.rows_affected == 0 {
+            continue;
+        }
+        q.seq += 1;
+        q.status = QuestionStatus::Finished;
+        q.timed_out_at = Some(now);
+        q.updated_at = now;
+        q.due_kind = None;
+        q.due_anchor = None;
+        q.due_at = None;
+        let facts = QuestionFacts::from(&q);
+        let (action, event) = transitions::fired(kind, facts.clone());
+        let (sender, sender_type) = transitions::deadline_sender(q.serv_id.as_deref(), &q.user_id);
+        let note = notification(&q, &rules.ids.next_id(), &sender, sender_type, action);
+        events.push(event);
+        events.push(DomainEvent::MessageCreated {
             question: facts,
             message: MessageFacts::new(&note, &rules.media_base),
-        },
-    ])
+        });
+        notes.push(note);
+    }
+    if !notes.is_empty() {
+        message::Entity::insert_many(notes.into_iter().map(message::ActiveModel::from))
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(events)
+}
+
+/// An update of the question that applies only if nobody changed it since its claim.
+fn unchanged(q: &question::Model) -> UpdateMany<question::Entity> {
+    update_of(&q.id).filter(question::Column::Seq.eq(q.seq))
 }

@@ -18,7 +18,7 @@ use kefu_common::domain::outcome::{ErrorCode, Failure, Reply};
 use kefu_common::store::timeouts::Timeouts;
 use sea_orm::{DatabaseTransaction, DbErr};
 
-pub use deadline::fire_deadline;
+pub use deadline::fire_deadlines;
 
 /// What applying commands needs from the configuration.
 #[derive(Debug, Clone)]

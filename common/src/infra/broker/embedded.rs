@@ -15,6 +15,7 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 use tokio::sync::Notify;
 
@@ -167,6 +168,9 @@ impl Embedded {
             .all(&self.db)
             .await?;
         let mut claimed = Vec::with_capacity(candidates.len());
+        // One transaction for the whole claim: one write (one fsync on SQLite), not one
+        // per job. The `locked_until` guard still keeps a job to one claimer.
+        let txn = self.db.begin().await?;
         for job in candidates {
             let result = queue_job::Entity::update_many()
                 .col_expr(queue_job::Column::LockedUntil, Expr::value(now + self.visibility_ms))
@@ -176,7 +180,7 @@ impl Embedded {
                 )
                 .filter(queue_job::Column::Id.eq(job.id))
                 .filter(queue_job::Column::LockedUntil.eq(job.locked_until))
-                .exec(&self.db)
+                .exec(&txn)
                 .await?;
             if result.rows_affected == 1 {
                 claimed.push(queue_job::Model {
@@ -185,6 +189,7 @@ impl Embedded {
                 });
             }
         }
+        txn.commit().await?;
         Ok(claimed)
     }
 
@@ -253,6 +258,18 @@ impl Embedded {
         })
     }
 
+    /// Deletes the jobs of a committed batch in one statement.
+    pub async fn ack_many(&self, job_ids: &[i64]) -> Result<u64, BrokerError> {
+        if job_ids.is_empty() {
+            return Ok(0);
+        }
+        let result = queue_job::Entity::delete_many()
+            .filter(queue_job::Column::Id.is_in(job_ids.iter().copied()))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected)
+    }
+
     pub async fn ack(&self, job_id: i64) -> Result<bool, BrokerError> {
         let result = queue_job::Entity::delete_by_id(job_id).exec(&self.db).await?;
         Ok(result.rows_affected == 1)
@@ -260,7 +277,6 @@ impl Embedded {
 
     /// Moves the job into `dead_letters`, in one transaction.
     pub async fn dead_letter(&self, job_id: i64, reason: &str) -> Result<(), BrokerError> {
-        use sea_orm::TransactionTrait;
         let txn = self.db.begin().await?;
         if let Some(job) = queue_job::Entity::find_by_id(job_id).one(&txn).await? {
             let attempts = (job.attempts - 1).max(0);

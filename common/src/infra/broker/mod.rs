@@ -281,6 +281,37 @@ enum Acker {
     },
 }
 
+/// Acknowledges deliveries after their common commit: the embedded queue's jobs in one
+/// statement (one write on SQLite), RabbitMQ's each on its channel. Not multiple-acks:
+/// other batches of the same channel may still be uncommitted. A failed ack only means
+/// a redelivery, which the de-duplication absorbs.
+pub async fn ack_all(deliveries: &[&Delivery]) {
+    let mut jobs: Vec<i64> = Vec::new();
+    let mut embedded: Option<Arc<Embedded>> = None;
+    for delivery in deliveries {
+        match &delivery.acker {
+            Acker::Embedded { job_id, embedded: e } => {
+                jobs.push(*job_id);
+                embedded.get_or_insert_with(|| Arc::clone(e));
+            }
+            Acker::Rabbit { .. } => match delivery.ack().await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!("ack not delivered (channel gone); the command will come again and be de-duplicated")
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "ack failed; the command will come again and be de-duplicated")
+                }
+            },
+        }
+    }
+    if let Some(embedded) = embedded {
+        if let Err(err) = embedded.ack_many(&jobs).await {
+            tracing::warn!(error = %err, jobs = jobs.len(), "embedded queue: ack failed; the jobs come again and are de-duplicated");
+        }
+    }
+}
+
 /// One received command or task.
 pub struct Delivery {
     pub payload: Vec<u8>,
