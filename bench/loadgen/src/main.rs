@@ -8,8 +8,11 @@
 //!   request has its scheduled time, and latency counts from it, so a slow server cannot
 //!   hide its queueing), from many users with signed sessions, synchronous or with
 //!   `Prefer: respond-async`.
+//! - `kefu-bench drain`: the rate at which a worker commits a backlog (polled from the
+//!   database from the first commit to the last).
 
 mod ceilings;
+mod drain;
 mod load;
 mod stats;
 
@@ -28,6 +31,8 @@ enum Command {
     Ceilings(ceilings::Args),
     /// question/new at a fixed rate against a running Kefu.
     QuestionNew(load::Args),
+    /// Waits for a backlog to be committed and prints the rate.
+    Drain(drain::Args),
 }
 
 #[tokio::main]
@@ -36,6 +41,7 @@ async fn main() {
     let result = match cli.command {
         Command::Ceilings(args) => ceilings::run(args).await,
         Command::QuestionNew(args) => load::run(args).await,
+        Command::Drain(args) => drain::run(args).await,
     };
     if let Err(err) = result {
         eprintln!("kefu-bench: {err}");

@@ -1,7 +1,7 @@
 //! Deadline firing, set-based: the sweep claims the due rows and hands them here whole,
-//! so a batch costs one guarded `UPDATE` per question, one app-timeouts read per app and
-//! one multi-row insert of the notifications (plus the caller's one outbox write),
-//! instead of a dozen statements per question.
+//! so a batch costs one `UPDATE` of all the firing questions, one app-timeouts read per
+//! app and one multi-row insert of the notifications (plus the caller's one outbox
+//! write), instead of a dozen statements per question.
 
 use std::collections::HashMap;
 
@@ -17,9 +17,8 @@ use super::writes::{countdown, notification, update_of};
 use super::Rules;
 
 /// Fires the deadlines of `due` (rows claimed in `txn` at `now`): state changes, their
-/// notifications and events. A row changed since its claim (its `seq` moved: where
-/// locks cannot be skipped another writer may have got there first) is left alone, so
-/// a deadline fires once. The durations are read again first: a changed or
+/// notifications and events. A row changed since its claim fails the batch (nothing
+/// commits, the next sweep takes it again), so a deadline fires once. The durations are read again first: a changed or
 /// switched-off timeout moves or drops the deadline instead. Answers the events.
 pub async fn fire_deadlines(
     txn: &DatabaseTransaction,
@@ -30,6 +29,7 @@ pub async fn fire_deadlines(
     let mut per_app: HashMap<i64, Timeouts> = HashMap::new();
     let mut notes: Vec<message::Model> = Vec::new();
     let mut events = Vec::new();
+    let mut firing: Vec<String> = Vec::new();
     for mut q in due {
         let kind = match transitions::deadline_step(q.status, q.due_kind, q.due_at, now) {
             DeadlineStep::Nothing => continue,
@@ -58,14 +58,7 @@ pub async fn fire_deadlines(
                 .await?;
             continue;
         }
-        let update = unchanged(&q)
-            .col_expr(question::Column::Seq, Expr::col(question::Column::Seq).add(1))
-            .col_expr(question::Column::Status, Expr::value(QuestionStatus::Finished))
-            .col_expr(question::Column::UpdatedAt, Expr::value(now))
-            .col_expr(question::Column::TimedOutAt, Expr::value(now));
-        if countdown(update, None, None, now).exec(txn).await?.rows_affected == 0 {
-            continue;
-        }
+        firing.push(q.id.clone());
         q.seq += 1;
         q.status = QuestionStatus::Finished;
         q.timed_out_at = Some(now);
@@ -83,6 +76,26 @@ pub async fn fire_deadlines(
             message: MessageFacts::new(&note, &rules.media_base),
         });
         notes.push(note);
+    }
+    if !firing.is_empty() {
+        // One statement for every firing: they all become finished, timed out, with no
+        // countdown. The claim holds their rows (or, on SQLite, the one writer does);
+        // should one have changed anyway, nothing of the batch commits.
+        let update = question::Entity::update_many()
+            .col_expr(question::Column::Seq, Expr::col(question::Column::Seq).add(1))
+            .col_expr(question::Column::Status, Expr::value(QuestionStatus::Finished))
+            .col_expr(question::Column::UpdatedAt, Expr::value(now))
+            .col_expr(question::Column::TimedOutAt, Expr::value(now))
+            .filter(question::Column::Id.is_in(firing.iter().cloned()))
+            .filter(question::Column::DueAt.lte(now));
+        let fired = countdown(update, None, None, now).exec(txn).await?.rows_affected;
+        if fired != firing.len() as u64 {
+            return Err(DbErr::Custom(format!(
+                "{} of {} due questions changed during the sweep; the batch is retried",
+                firing.len() as u64 - fired,
+                firing.len()
+            )));
+        }
     }
     if !notes.is_empty() {
         message::Entity::insert_many(notes.into_iter().map(message::ActiveModel::from))
