@@ -20,7 +20,11 @@ use crate::error::failure_response;
 use crate::input::RawInput;
 use crate::{ApiError, AppState};
 
-const POLL: Duration = Duration::from_millis(200);
+/// The stored outcome is read after `POLL`, then at doubling intervals up to `MAX_POLL`:
+/// the reply is the way answers come; polling is the backstop for a lost one, and must
+/// not add load to a database that is already behind.
+const POLL: Duration = Duration::from_millis(500);
+const MAX_POLL: Duration = Duration::from_millis(2000);
 const MAX_KEY_LEN: usize = 255;
 
 /// Where a request's idempotency key comes from.
@@ -197,6 +201,7 @@ async fn wait_outcome(
     slot: &mut ReplySlot<'_>,
 ) -> Result<Option<Outcome>, ApiError> {
     let deadline = tokio::time::Instant::now() + state.config.reply_timeout();
+    let mut poll = POLL;
     loop {
         let next_reply = async {
             match slot.rx.as_mut() {
@@ -211,7 +216,8 @@ async fn wait_outcome(
                 // now on the stored outcome alone answers.
                 None => slot.rx = None,
             },
-            _ = tokio::time::sleep(POLL) => {
+            _ = tokio::time::sleep(poll.min(deadline.saturating_duration_since(tokio::time::Instant::now()))) => {
+                poll = (poll * 2).min(MAX_POLL);
                 if let Some(done) = store::processed(&state.db, correlation).await? {
                     return Ok(Some(parse_outcome(&done.outcome)?));
                 }

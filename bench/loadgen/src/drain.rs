@@ -21,6 +21,11 @@ pub struct Args {
     /// Give up after this long.
     #[arg(long, default_value_t = 600)]
     timeout_secs: u64,
+    /// With `--more`, stop once nothing was committed for this long (a backlog smaller
+    /// than offered: some requests were refused), reporting up to the last commit;
+    /// with `--expect` that is an error.
+    #[arg(long, default_value_t = 5)]
+    idle_secs: u64,
     /// Processes whose resident memory to report at the start and the end (the worker).
     #[arg(long = "pid")]
     pids: Vec<u32>,
@@ -42,7 +47,8 @@ pub async fn run(args: Args) -> Result<(), Error> {
             .ok_or("no count")?;
         Ok::<u64, Error>(row.try_get::<i64>("", "n")? as u64)
     };
-    let give_up = Instant::now() + Duration::from_secs(args.timeout_secs);
+    let called = Instant::now();
+    let give_up = called + Duration::from_secs(args.timeout_secs);
     let initial = count().await?;
     let expect = args.expect.unwrap_or(initial + args.more.unwrap_or(0));
     if initial >= expect {
@@ -54,14 +60,26 @@ pub async fn run(args: Args) -> Result<(), Error> {
         if Instant::now() > give_up {
             return Err("nothing was committed".into());
         }
+        if args.expect.is_none() && called.elapsed() > Duration::from_secs(args.idle_secs) {
+            println!(
+                "kefu     drain: nothing committed for {} s: nothing left",
+                args.idle_secs
+            );
+            return Ok(());
+        }
         tokio::time::sleep(POLL).await;
     }
     let started = Instant::now();
     let first = count().await?;
     let mut halfway = None;
     let mut peak_rss = Vec::new();
+    let (mut last_n, mut last_at) = (first, started.elapsed());
     loop {
         let n = count().await?;
+        if n != last_n {
+            (last_n, last_at) = (n, started.elapsed());
+        }
+        let idle = started.elapsed().saturating_sub(last_at) > Duration::from_secs(args.idle_secs);
         if halfway.is_none() && n >= initial + (expect - initial) / 2 {
             halfway = Some((n, started.elapsed()));
         }
@@ -73,11 +91,20 @@ pub async fn run(args: Args) -> Result<(), Error> {
                 peak_rss[i] = rss;
             }
         }
-        if n >= expect {
-            let elapsed = started.elapsed();
+        if n >= expect || idle {
+            let elapsed = if idle { last_at } else { started.elapsed() };
+            if idle {
+                let stalled = format!("{n} of {expect} questions; nothing committed for {} s", args.idle_secs);
+                if args.expect.is_some() {
+                    return Err(stalled.into());
+                }
+                println!("kefu     drain: {stalled} (fewer accepted than offered)");
+            }
             let drained = n - first;
             println!(
-                "kefu     drain: {drained} commands committed in {:.2} s = {:.0}/s",
+                "kefu     drain: {} commands committed, the last {:.2} s after the call; from the first commit: {drained} in {:.2} s = {:.0}/s",
+                n - initial,
+                called.elapsed().as_secs_f64(),
                 elapsed.as_secs_f64(),
                 rate(drained, elapsed)
             );

@@ -34,6 +34,10 @@ pub struct Args {
     /// Processes whose resident memory to report at the end (ingest, worker).
     #[arg(long = "pid")]
     pids: Vec<u32>,
+    /// Freeze this process (SIGSTOP) once the sessions are open and before the load: a
+    /// worker, so that the load piles up as a backlog (`kill -CONT` resumes it).
+    #[arg(long)]
+    stop_before_load: Option<u32>,
     /// Exit with an error when a request failed or none was answered (CI's smoke).
     #[arg(long)]
     fail_on_errors: bool,
@@ -49,6 +53,14 @@ pub async fn run(args: Args) -> Result<(), Error> {
     let mut sessions = Vec::with_capacity(args.users);
     for i in 0..args.users {
         sessions.push(session(&http, &args, &format!("bench-user-{i}")).await?);
+    }
+    if let Some(pid) = args.stop_before_load {
+        let stopped = std::process::Command::new("kill")
+            .args(["-STOP", &pid.to_string()])
+            .status()?;
+        if !stopped.success() {
+            return Err(format!("could not stop process {pid}").into());
+        }
     }
     let total = args.rate * args.seconds;
     let interval = Duration::from_secs_f64(1.0 / args.rate.max(1) as f64);
