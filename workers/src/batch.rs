@@ -45,6 +45,7 @@ pub async fn apply_batch(
     rules: &Rules,
 ) -> Result<Committed, ExecuteError> {
     let ids: Vec<String> = envelopes.iter().map(|e| e.id.to_string()).collect();
+    let rules = &rules.for_transaction();
     let txn = db.begin().await?;
     let mut done: HashMap<String, processed_command::Model> = store::processed_among(&txn, &ids)
         .await?

@@ -297,6 +297,7 @@ async fn apply_once(
     pause_before_commit_ms: u64,
     rules: &Rules,
 ) -> Result<(Outcome, Recorded), ExecuteError> {
+    let rules = &rules.for_transaction();
     let txn = db.begin().await?;
     let mut recorded = Recorded::default();
     let (outcome, txn) = match commands::apply(&txn, &envelope.command, rules).await {

@@ -72,7 +72,7 @@ async fn sweep_batches(worker: &Worker, skip_locked: bool) -> Result<u64, DbErr>
         }
         let rows = due.all(&txn).await?;
         let claimed = rows.len() as u64;
-        let events = commands::fire_deadlines(&txn, &worker.rules, rows, now).await?;
+        let events = commands::fire_deadlines(&txn, &worker.rules.for_transaction(), rows, now).await?;
         let recorded = crate::record_effects(&txn, &events).await?;
         if claimed > 0 {
             crate::faults::pause(worker.config.worker_pause_before_commit_ms, "committing a sweep batch").await;

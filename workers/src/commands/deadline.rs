@@ -3,12 +3,9 @@
 //! app and one multi-row insert of the notifications (plus the caller's one outbox
 //! write), instead of a dozen statements per question.
 
-use std::collections::HashMap;
-
 use kefu_common::domain::events::{DomainEvent, MessageFacts, QuestionFacts};
 use kefu_common::domain::QuestionStatus;
 use kefu_common::store::entity::{message, question};
-use kefu_common::store::timeouts::{self, Timeouts};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, UpdateMany};
 
@@ -26,7 +23,6 @@ pub async fn fire_deadlines(
     due: Vec<question::Model>,
     now: i64,
 ) -> Result<Vec<DomainEvent>, DbErr> {
-    let mut per_app: HashMap<i64, Timeouts> = HashMap::new();
     let mut notes: Vec<message::Model> = Vec::new();
     let mut events = Vec::new();
     let mut firing: Vec<String> = Vec::new();
@@ -42,13 +38,7 @@ pub async fn fire_deadlines(
         let Some(anchor) = q.due_anchor else {
             continue;
         };
-        let app_timeouts = match per_app.get(&q.app_id) {
-            Some(t) => *t,
-            None => {
-                let t = timeouts::of_app(txn, q.app_id, &rules.timeouts).await?;
-                *per_app.entry(q.app_id).or_insert(t)
-            }
-        };
+        let app_timeouts = rules.timeouts_of(txn, q.app_id).await?;
         let due_at = app_timeouts.due(kind, anchor);
         if !transitions::still_due(due_at, now) {
             // Lengthened or switched off since it was scheduled.

@@ -15,12 +15,15 @@ mod writes;
 use kefu_common::domain::command::Command;
 use kefu_common::domain::events::DomainEvent;
 use kefu_common::domain::outcome::{ErrorCode, Failure, Reply};
-use kefu_common::store::timeouts::Timeouts;
+use std::collections::HashMap;
+
+use kefu_common::store::timeouts::{self, Timeouts};
 use sea_orm::{DatabaseTransaction, DbErr};
 
 pub use deadline::fire_deadlines;
 
-/// What applying commands needs from the configuration.
+/// What applying commands needs from the configuration, and what one transaction has
+/// read of the apps' timeouts.
 #[derive(Debug, Clone)]
 pub struct Rules {
     /// The prefix of media URLs in events (`KEFU_MEDIA_BASE_URL`).
@@ -29,6 +32,10 @@ pub struct Rules {
     pub timeouts: Timeouts,
     /// Ids of the messages a worker writes on its own (deadlines, automatic reopens).
     pub ids: std::sync::Arc<kefu_common::domain::ids::IdGen>,
+    /// The apps' timeouts as read in the current transaction ([`Rules::for_transaction`]
+    /// starts it empty; `None`: read every time): a batch reads each app's once, and
+    /// nothing outlives the transaction, so nothing is ever stale.
+    read: Option<std::sync::Arc<std::sync::Mutex<HashMap<i64, Timeouts>>>>,
 }
 
 impl Rules {
@@ -37,7 +44,30 @@ impl Rules {
             media_base: config.media_base(),
             timeouts: Timeouts::defaults(config),
             ids: std::sync::Arc::default(),
+            read: None,
         }
+    }
+
+    /// The same rules with nothing read yet: one per transaction.
+    pub fn for_transaction(&self) -> Self {
+        Rules {
+            read: Some(std::sync::Arc::default()),
+            ..self.clone()
+        }
+    }
+
+    /// The app's timeouts: its own where set, else the defaults; read once per
+    /// transaction.
+    pub async fn timeouts_of(&self, txn: &DatabaseTransaction, app_id: i64) -> Result<Timeouts, DbErr> {
+        let Some(read) = &self.read else {
+            return timeouts::of_app(txn, app_id, &self.timeouts).await;
+        };
+        if let Some(known) = read.lock().expect("timeouts lock").get(&app_id) {
+            return Ok(*known);
+        }
+        let found = timeouts::of_app(txn, app_id, &self.timeouts).await?;
+        read.lock().expect("timeouts lock").insert(app_id, found);
+        Ok(found)
     }
 }
 

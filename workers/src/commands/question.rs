@@ -9,7 +9,6 @@ use kefu_common::domain::{
 };
 use kefu_common::now_ms;
 use kefu_common::store::entity::{message, question, question_label};
-use kefu_common::store::timeouts;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set};
 
@@ -30,9 +29,7 @@ pub struct Asked<'a> {
 /// question/new: waiting, with its waiting countdown from now.
 pub async fn create(txn: &DatabaseTransaction, rules: &Rules, asked: Asked<'_>) -> Handled {
     let now = now_ms();
-    let wait_due = timeouts::of_app(txn, asked.app_id, &rules.timeouts)
-        .await?
-        .due(DueKind::Wait, now);
+    let wait_due = rules.timeouts_of(txn, asked.app_id).await?.due(DueKind::Wait, now);
     let row = question::Model {
         id: asked.id.to_string(),
         app_id: asked.app_id,

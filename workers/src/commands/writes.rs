@@ -5,7 +5,7 @@ use kefu_common::domain::ids::ObjectId;
 use kefu_common::domain::{DueKind, MessageType, NotifyAction, SenderType};
 use kefu_common::now_ms;
 use kefu_common::store::entity::{agent_app, message, question};
-use kefu_common::store::{self, timeouts};
+use kefu_common::store;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, UpdateMany};
 
@@ -54,7 +54,7 @@ pub async fn restart(
     let Some(kind) = kind else {
         return Ok(countdown(update, None, None, now));
     };
-    let due = timeouts::of_app(txn, app_id, &rules.timeouts).await?.due(kind, now);
+    let due = rules.timeouts_of(txn, app_id).await?.due(kind, now);
     Ok(countdown(update, Some(kind), due, now))
 }
 
