@@ -56,7 +56,7 @@ load=(--url "http://$KEFU_HTTP_ADDR" --identify com.example.bench --secret "$sec
 "$target/kefu-bench" question-new "${load[@]}" --async
 # Whatever the worker had not committed by the end of the async run (until 2 s pass
 # without a commit: refused requests make fewer than offered).
-"$target/kefu-bench" drain --database-url "$KEFU_DATABASE_URL" --more $((2 * rate * seconds)) --idle-secs 2 --pid "$worker"
+"$target/kefu-bench" drain --database-url "$KEFU_DATABASE_URL" --expect $((2 * rate * seconds)) --idle-secs 2 --pid "$worker"
 # The embedded default has no worker apart to stop.
 [ "$backend" = embedded ] && exit 0
 echo "== Kefu: a backlog accepted at $backlog_rate/s offered with the worker stopped, then drained by it =="

@@ -4,8 +4,8 @@
 use kefu_common::domain::ids::ObjectId;
 use kefu_common::domain::{DueKind, MessageType, NotifyAction, SenderType};
 use kefu_common::now_ms;
-use kefu_common::store::entity::{agent_app, message, question};
 use kefu_common::store;
+use kefu_common::store::entity::{agent_app, message, question};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, UpdateMany};
 
