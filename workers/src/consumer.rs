@@ -18,7 +18,7 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, DbErr, Set, TransactionTrait
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::batch::Settled;
+use crate::batch::{Committed, Settled};
 use crate::commands::{self, Refusal, Rules};
 use crate::{faults, Recorded, Worker};
 
@@ -101,7 +101,7 @@ async fn handle_batch(worker: &Worker, deliveries: Vec<Delivery>) {
         let envelopes: Vec<&Envelope> = batch.iter().map(|r| &r.envelope).collect();
         let pause = worker.config.worker_pause_before_commit_ms;
         match crate::batch::apply_batch(&worker.db, &envelopes, pause, &worker.rules).await {
-            Ok(committed) => settle_batch(worker, batch, committed, started).await,
+            Ok(committed) => settle(worker, batch, committed, started).await,
             Err(err) => {
                 tracing::warn!(error = %err, "batch not committed; applying its commands one by one");
                 for received in batch {
@@ -119,13 +119,17 @@ async fn handle_batch(worker: &Worker, deliveries: Vec<Delivery>) {
     }
 }
 
-/// After a batch's commit: answer each, acknowledge them together, then the delivery
-/// tasks (the reply does not wait for those).
-async fn settle_batch(worker: &Worker, batch: Vec<Received>, committed: crate::batch::Committed, started: Instant) {
+/// After a commit (of a batch, or of a lone command): answer each, acknowledge them
+/// together, retry the failed ones, then the delivery tasks (the replies do not wait
+/// for those).
+async fn settle(worker: &Worker, batch: Vec<Received>, committed: Committed, started: Instant) {
+    let alone = batch.len() == 1;
     let elapsed = started.elapsed();
     let mut applied = false;
     let mut answered: Vec<&Delivery> = Vec::with_capacity(batch.len());
-    faults::pause(worker.config.worker_pause_before_ack_ms, "ack").await;
+    if committed.settled.iter().any(|s| matches!(s, Settled::Answered(..))) {
+        faults::pause(worker.config.worker_pause_before_ack_ms, "ack").await;
+    }
     for (received, settled) in batch.iter().zip(committed.settled) {
         let name = received.envelope.command.name();
         match settled {
@@ -137,16 +141,24 @@ async fn settle_batch(worker: &Worker, batch: Vec<Received>, committed: crate::b
                 answered.push(&received.delivery);
             }
             Settled::Failed(err) => {
-                let span = command_span(&received.envelope, &received.delivery);
+                // A lone command runs in its own span already.
+                let span = if alone {
+                    tracing::Span::current()
+                } else {
+                    command_span(&received.envelope, &received.delivery)
+                };
                 retry_or_dead_letter(worker, &received.delivery, name, err)
                     .instrument(span)
                     .await;
             }
         }
     }
+    if answered.is_empty() {
+        return;
+    }
     ack_all(&answered).await;
-    worker.metrics.command_batch(batch.len());
-    tracing::debug!(commands = answered.len(), "batch applied and acknowledged");
+    worker.metrics.command_batch(answered.len());
+    tracing::debug!(commands = answered.len(), "applied and acknowledged");
     if applied {
         worker.relay_wakeup.notify_one();
     }
@@ -184,25 +196,19 @@ async fn handle(worker: &Worker, received: Received) {
 }
 
 async fn handle_alone(worker: &Worker, received: Received) {
-    let name = received.envelope.command.name();
     let pause = worker.config.worker_pause_before_commit_ms;
     let started = Instant::now();
-    match execute(&worker.db, &received.envelope, pause, &worker.rules).await {
-        Ok((outcome, result, recorded)) => {
-            worker.metrics.applied_in(name, started.elapsed());
-            worker.metrics.command(name, result);
-            faults::pause(worker.config.worker_pause_before_ack_ms, "ack").await;
-            reply(worker, &received, &outcome).await;
-            ack_all(&[&received.delivery]).await;
-            worker.metrics.command_batch(1);
-            tracing::debug!("applied and acknowledged");
-            if matches!(result, CommandResult::Applied) {
-                worker.relay_wakeup.notify_one();
-            }
-            crate::after_commit(worker, &recorded).await;
-        }
-        Err(err) => retry_or_dead_letter(worker, &received.delivery, name, err).await,
-    }
+    let committed = match execute(&worker.db, &received.envelope, pause, &worker.rules).await {
+        Ok((outcome, result, recorded)) => Committed {
+            settled: vec![Settled::Answered(outcome, result)],
+            recorded,
+        },
+        Err(err) => Committed {
+            settled: vec![Settled::Failed(err)],
+            recorded: Recorded::default(),
+        },
+    };
+    settle(worker, vec![received], committed, started).await
 }
 
 /// A command that failed internally: waits for an unreachable database without

@@ -1,15 +1,15 @@
 //! The deadline sweep: every `KEFU_TIMEOUT_SWEEP_MS` each worker fires the questions
 //! whose `due_at` has passed (an index range, never a scan), a batch per transaction
 //! with a handful of statements. Rows are claimed `FOR UPDATE SKIP LOCKED` (PostgreSQL,
-//! MariaDB/MySQL), so any number of workers share the work; each firing's update is
-//! guarded by the row's `seq` as claimed, so a deadline fires once even where locks
-//! cannot be skipped (SQLite runs one writer). A worker that dies mid-batch commits nothing of
-//! it; the next sweep of any worker fires it. A sweep runs at start, so deadlines that
-//! passed while no worker ran fire at once.
+//! MariaDB/MySQL), so any number of workers share the work; the one update of a
+//! batch's firings fails the batch if any of its rows changed since the claim, so a
+//! deadline fires once even where locks cannot be skipped (SQLite runs one writer). A
+//! worker that dies mid-batch commits nothing of it; the next sweep of any worker
+//! fires it. A sweep runs at start, so deadlines that passed while no worker ran fire
+//! at once.
 
 use std::time::Duration;
 
-use kefu_common::domain::events::DomainEvent;
 use kefu_common::now_ms;
 use kefu_common::store::entity::question;
 use sea_orm::sea_query::{LockBehavior, LockType};
@@ -72,17 +72,13 @@ async fn sweep_batches(worker: &Worker, skip_locked: bool) -> Result<u64, DbErr>
         }
         let rows = due.all(&txn).await?;
         let claimed = rows.len() as u64;
-        let events = commands::fire_deadlines(&txn, &worker.rules.for_transaction(), rows, now).await?;
-        let recorded = crate::record_effects(&txn, &events).await?;
+        let fired_now = commands::fire_deadlines(&txn, &worker.rules.for_transaction(), rows, now).await?;
+        let recorded = crate::record_effects(&txn, &fired_now.events).await?;
         if claimed > 0 {
             crate::faults::pause(worker.config.worker_pause_before_commit_ms, "committing a sweep batch").await;
         }
         txn.commit().await?;
-        // Two events per firing: the question's and its notification's.
-        let fired_here = events
-            .iter()
-            .filter(|e| !matches!(e, DomainEvent::MessageCreated { .. }))
-            .count() as u64;
+        let fired_here = fired_now.questions;
         fired += fired_here;
         if fired_here > 0 {
             worker.metrics.deadlines_fired(fired_here);

@@ -13,16 +13,26 @@ use super::transitions::{self, DeadlineStep};
 use super::writes::{countdown, notification, update_of};
 use super::Rules;
 
+/// What a batch of deadlines did.
+#[derive(Debug, Default)]
+pub struct Fired {
+    /// Questions whose deadline fired.
+    pub questions: u64,
+    /// Their events: the question's and its notification's, for the outbox.
+    pub events: Vec<DomainEvent>,
+}
+
 /// Fires the deadlines of `due` (rows claimed in `txn` at `now`): state changes, their
 /// notifications and events. A row changed since its claim fails the batch (nothing
-/// commits, the next sweep takes it again), so a deadline fires once. The durations are read again first: a changed or
-/// switched-off timeout moves or drops the deadline instead. Answers the events.
+/// commits, the next sweep takes it again), so a deadline fires once. The durations
+/// are read again first: a changed or switched-off timeout moves or drops the deadline
+/// instead.
 pub async fn fire_deadlines(
     txn: &DatabaseTransaction,
     rules: &Rules,
     due: Vec<question::Model>,
     now: i64,
-) -> Result<Vec<DomainEvent>, DbErr> {
+) -> Result<Fired, DbErr> {
     let mut notes: Vec<message::Model> = Vec::new();
     let mut events = Vec::new();
     let mut firing: Vec<String> = Vec::new();
@@ -92,7 +102,10 @@ pub async fn fire_deadlines(
             .exec_without_returning(txn)
             .await?;
     }
-    Ok(events)
+    Ok(Fired {
+        questions: firing.len() as u64,
+        events,
+    })
 }
 
 /// An update of the question that applies only if nobody changed it since its claim.

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use kefu_common::store::timeouts::{self, Timeouts};
 use sea_orm::{DatabaseTransaction, DbErr};
 
-pub use deadline::fire_deadlines;
+pub use deadline::{fire_deadlines, Fired};
 
 /// What applying commands needs from the configuration, and what one transaction has
 /// read of the apps' timeouts.
