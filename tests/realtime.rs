@@ -491,15 +491,27 @@ async fn webhooks_and_pushes_are_signed_retried_and_redriven_rabbitmq_postgres()
     // The broken receiver: 1 + 2 retries per event, then failed and dead-lettered.
     // '#': 2 sessions opened, 1 agent bound, 3 question events, 4 messages.
     let events = 2 + 1 + 3 + 4;
-    for _ in 0..100 {
+    for _ in 0..300 {
         if count_failed(&app).await == events {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(count_failed(&app).await, events);
+    assert_eq!(
+        count_failed(&app).await,
+        events,
+        "failed deliveries of the broken receiver"
+    );
     assert_eq!(broken.got().len(), events as usize * 3, "tried three times each");
-    let dead = admin(&db, &["dead-letters", "list", "--queue", "http-deliveries"]);
+    // The dead-letter keeper stores each one just after its row turned failed.
+    let mut dead = Value::Null;
+    for _ in 0..50 {
+        dead = admin(&db, &["dead-letters", "list", "--queue", "http-deliveries"]);
+        if dead.as_array().map(Vec::len) == Some(events as usize) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(dead.as_array().map(Vec::len), Some(events as usize), "{dead}");
 
     // Fixed and re-driven: every one delivered once more.
@@ -510,14 +522,18 @@ async fn webhooks_and_pushes_are_signed_retried_and_redriven_rabbitmq_postgres()
     );
     assert_eq!(redriven["redriven"], events, "{redriven}");
     let delivered = || support::count_rows(&app.db, "http_deliveries", Some("state = 'delivered'"));
-    for _ in 0..100 {
+    for _ in 0..300 {
         if delivered().await == 3 + 4 + events {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(count_failed(&app).await, 0);
-    assert_eq!(broken.got().len(), events as usize * 4);
+    assert_eq!(count_failed(&app).await, 0, "failed deliveries after the redrive");
+    assert_eq!(
+        broken.got().len(),
+        events as usize * 4,
+        "one more try each after the redrive"
+    );
     assert_eq!(
         support::count_rows(&app.db, "http_deliveries", Some("state = 'delivered'")).await,
         3 + 4 + events
