@@ -87,9 +87,18 @@ fn main() {
 
         let prefix = format!("kefu-bench-rt-{}", uuid::Uuid::new_v4().simple());
         let addr = free_addr();
-        let env = [("KEFU_SESSION_RATE_PER_SEC", "0"), ("KEFU_SSE_HEARTBEAT_SECS", "30")];
+        // One user holds every stream: the per-session, per-user and connection caps
+        // are raised above the client count.
+        let cap = (clients + 100).to_string();
+        let env = [
+            ("KEFU_SESSION_RATE_PER_SEC", "0"),
+            ("KEFU_SSE_HEARTBEAT_SECS", "30"),
+            ("KEFU_SSE_MAX_PER_SESSION", cap.as_str()),
+            ("KEFU_SSE_MAX_PER_USER", cap.as_str()),
+            ("KEFU_MAX_CONNECTIONS", cap.as_str()),
+        ];
         let ingest = Proc::start("ingest", &db.url, &prefix, &addr, &env);
-        let _worker = Proc::start("worker", &db.url, &prefix, &free_addr(), &env);
+        let worker = Proc::start("worker", &db.url, &prefix, &free_addr(), &env);
         let api = Client::new(format!("http://{addr}"), &app);
         api.wait_ready().await;
         let user = api.session("u1").await;
@@ -183,6 +192,7 @@ fn main() {
             sent.elapsed().as_secs_f64() * 1e3
         );
         drop(ingest);
+        drop(worker);
         support::delete_topology(&prefix, &[200, 1000]).await;
         db.drop_db().await;
         std::process::exit(0);

@@ -10,6 +10,7 @@
 //! `MsgRandom` is fixed per message, so a send repeated after a crash or a lost answer
 //! is de-duplicated by the IM.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +29,7 @@ use kefu_common::store::im::message::{send_msg_body, verdict, Recipient, Verdict
 use kefu_common::store::im::usersig::UserSigCache;
 use rand::Rng;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio_util::sync::CancellationToken;
 
 use crate::tasks::{run_tasks, wait_until_needed, TaskError};
@@ -173,6 +174,59 @@ async fn sweep(worker: Worker, cancel: CancellationToken) {
     }
 }
 
+/// Delivered sends written back per statement at most (see the run loop).
+const DELIVERED_FLUSH: usize = 64;
+
+/// What a run of one question's sends reads once: the question, its app's IM settings
+/// and the run's messages.
+struct Context {
+    question: Option<question::Model>,
+    settings: Option<app_im_settings::Model>,
+    messages: HashMap<String, message::Model>,
+}
+
+impl Context {
+    async fn load(db: &DatabaseConnection, question_id: &str, rows: &[im_delivery::Model]) -> Result<Context, DbErr> {
+        let Some(first) = rows.first() else {
+            return Ok(Context {
+                question: None,
+                settings: None,
+                messages: HashMap::new(),
+            });
+        };
+        let ids: Vec<&str> = rows.iter().map(|r| r.message_id.as_str()).collect();
+        let (question, settings, messages) = tokio::try_join!(
+            question::Entity::find_by_id(question_id).one(db),
+            app_im_settings::Entity::find_by_id(first.app_id).one(db),
+            message::Entity::find().filter(message::Column::Id.is_in(ids)).all(db),
+        )?;
+        Ok(Context {
+            question,
+            settings,
+            messages: messages.into_iter().map(|m| (m.id.clone(), m)).collect(),
+        })
+    }
+}
+
+/// Marks `delivered` delivered in one statement, and empties it.
+async fn mark_delivered(db: &DatabaseConnection, delivered: &mut Vec<String>) -> Result<(), DbErr> {
+    if delivered.is_empty() {
+        return Ok(());
+    }
+    im_delivery::Entity::update_many()
+        .col_expr(im_delivery::Column::State, Expr::value(DeliveryState::Delivered))
+        .col_expr(
+            im_delivery::Column::Attempts,
+            Expr::col(im_delivery::Column::Attempts).add(1),
+        )
+        .col_expr(im_delivery::Column::LastError, Expr::value(Option::<String>::None))
+        .col_expr(im_delivery::Column::UpdatedAt, Expr::value(now_ms()))
+        .filter(im_delivery::Column::MessageId.is_in(delivered.drain(..)))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 impl Sender {
     #[tracing::instrument(skip(self))]
     async fn deliver_question(&self, question_id: &str) -> Result<(), TaskError> {
@@ -235,6 +289,17 @@ impl Sender {
                 Order::Send(n) => n,
             };
             let rows: Vec<im_delivery::Model> = pending.into_iter().take(ours).collect();
+            let context = match Context::load(db, question_id, &rows).await {
+                Ok(context) => context,
+                Err(err) => {
+                    release(db, question_id, lease).await.map_err(retry_db)?;
+                    return Err(retry_db(err));
+                }
+            };
+            // Delivered rows are written back together: at the end of the run, before
+            // any other write, and every `DELIVERED_FLUSH` sends. A crash before that
+            // repeats those sends, which the IM drops by their `MsgRandom`.
+            let mut delivered: Vec<String> = Vec::new();
             for row in rows {
                 // The app's rate bound first: waiting for it must not eat the lease.
                 if let Some(rate) = &self.rate {
@@ -243,16 +308,25 @@ impl Sender {
                     }
                 }
                 if now_ms() + window - LEASE_MARGIN_MS / 2 > lease {
+                    mark_delivered(db, &mut delivered).await.map_err(retry_db)?;
                     continue 'lease;
                 }
                 let attempt = self.worker.metrics.delivery_started("im");
-                let verdict = self.send(&row).await;
+                let verdict = self.send(&row, &context).await;
                 let result = match &verdict {
                     Verdict::Delivered => "delivered",
                     Verdict::Retry(_) => "retried",
                     Verdict::Fail(_) | Verdict::BadSettings(_) => "failed",
                 };
                 self.worker.metrics.delivery_ended("im", result, attempt);
+                if matches!(verdict, Verdict::Delivered) {
+                    delivered.push(row.message_id);
+                    if delivered.len() >= DELIVERED_FLUSH {
+                        mark_delivered(db, &mut delivered).await.map_err(retry_db)?;
+                    }
+                    continue;
+                }
+                mark_delivered(db, &mut delivered).await.map_err(retry_db)?;
                 // The schedule is the row's: retry number `attempts` (0-based) of the queue's.
                 let backoff = match &verdict {
                     Verdict::Retry(_) => schedule.delay(row.attempts.max(0) as u32),
@@ -297,27 +371,20 @@ impl Sender {
                     return Err(TaskError::RetryAfter { level_ms, wait, reason });
                 }
             }
+            mark_delivered(db, &mut delivered).await.map_err(retry_db)?;
         }
     }
 
     /// One send_msg call.
-    async fn send(&self, row: &im_delivery::Model) -> Verdict {
-        let db = &self.worker.db;
-        let loaded = async {
-            let m = message::Entity::find_by_id(row.message_id.as_str()).one(db).await?;
-            let q = question::Entity::find_by_id(row.question_id.as_str()).one(db).await?;
-            let im = app_im_settings::Entity::find_by_id(row.app_id).one(db).await?;
-            Ok::<_, DbErr>((m, q, im))
-        }
-        .await;
-        let (m, q, im) = match loaded {
-            Ok((Some(m), Some(q), Some(im))) => (m, q, im),
-            Ok((_, _, None)) => return Verdict::Fail("the app has no IM settings any more".into()),
-            Ok(_) => return Verdict::Fail("the message or its question is gone".into()),
-            Err(err) => return Verdict::Retry(format!("database: {err}")),
+    async fn send(&self, row: &im_delivery::Model, context: &Context) -> Verdict {
+        let Some(im) = &context.settings else {
+            return Verdict::Fail("the app has no IM settings any more".into());
         };
-        let facts = MessageFacts::new(&m, &self.worker.config.media_base());
-        let to = Recipient::of(&q, &im);
+        let (Some(q), Some(m)) = (&context.question, context.messages.get(&row.message_id)) else {
+            return Verdict::Fail("the message or its question is gone".into());
+        };
+        let facts = MessageFacts::new(m, &self.worker.config.media_base());
+        let to = Recipient::of(q, im);
         let body = send_msg_body(&q.id, &facts, &to);
         let sdkappid = im.sdkappid as u64;
         let usersig = self
