@@ -2,7 +2,8 @@
 //! Cloud IM through `v4/desk_http_svc/send_msg`, on the `im-deliveries` task queue.
 //!
 //! A task names a question; its worker leases the question's pending deliveries and
-//! sends them in commit order. A retriable failure counts an attempt on the row, sets
+//! sends them in commit order, reading the run's question, settings and messages once
+//! and writing its delivered rows back together. A retriable failure counts an attempt on the row, sets
 //! its `next_attempt_at` from the queue's retry schedule and sends the task through the
 //! matching delay queue, so later messages of that question wait behind it (order kept)
 //! while other questions' tasks go on. Out of retries, the delivery is marked failed
