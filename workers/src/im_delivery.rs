@@ -3,10 +3,10 @@
 //!
 //! A task names a question; its worker leases the question's pending deliveries and
 //! sends them in commit order, reading the run's question, settings and messages once
-//! and writing its delivered rows back together. A retriable failure counts an attempt on the row, sets
-//! its `next_attempt_at` from the queue's retry schedule and sends the task through the
-//! matching delay queue, so later messages of that question wait behind it (order kept)
-//! while other questions' tasks go on. Out of retries, the delivery is marked failed
+//! and writing its delivered rows back together. A retriable failure counts an attempt
+//! on the row, sets its `next_attempt_at` from the queue's retry schedule and sends the
+//! task through the matching delay queue, so later messages of that question wait
+//! behind it (order kept) while other questions' tasks go on. Out of retries, the delivery is marked failed
 //! (re-drivable), the rest of the question goes on, and the task is dead-lettered.
 //! `MsgRandom` is fixed per message, so a send repeated after a crash or a lost answer
 //! is de-duplicated by the IM.
@@ -179,7 +179,8 @@ async fn sweep(worker: Worker, cancel: CancellationToken) {
 const DELIVERED_FLUSH: usize = 64;
 
 /// What a run of one question's sends reads once: the question, its app's IM settings
-/// and the run's messages.
+/// and the run's messages. A run lasts one lease at most, so a settings change reaches
+/// the sends within that window (the next lease reads again).
 struct Context {
     question: Option<question::Model>,
     settings: Option<app_im_settings::Model>,
