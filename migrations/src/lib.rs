@@ -15,6 +15,7 @@ mod m20261129_000005_im_session_and_schedule;
 mod m20261130_000001_timeouts;
 mod m20261130_000002_webhooks;
 mod m20261201_000001_login_locks;
+mod m20261202_000001_settings_version;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_timeouts::Migration),
             Box::new(m20261130_000002_webhooks::Migration),
             Box::new(m20261201_000001_login_locks::Migration),
+            Box::new(m20261202_000001_settings_version::Migration),
         ]
     }
 }

@@ -87,7 +87,7 @@ pub async fn apply_batch(
         });
         settled.push(Settled::Answered(outcome, result));
     }
-    let recorded = crate::record_effects(&txn, &events).await?;
+    let recorded = crate::record_effects(&txn, &events, rules).await?;
     if !records.is_empty() {
         processed_command::Entity::insert_many(records)
             .exec_without_returning(&txn)

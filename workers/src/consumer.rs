@@ -308,7 +308,7 @@ async fn apply_once(
     let mut recorded = Recorded::default();
     let (outcome, txn) = match commands::apply(&txn, &envelope.command, rules).await {
         Ok(applied) => {
-            recorded = crate::record_effects(&txn, &applied.events).await?;
+            recorded = crate::record_effects(&txn, &applied.events, rules).await?;
             (Outcome::Ok { body: applied.reply }, txn)
         }
         Err(Refusal::Rule(failure)) => {

@@ -80,15 +80,22 @@ impl Recorded {
 }
 
 /// Writes the events to the outbox and records their IM, webhook and push deliveries,
-/// all in the caller's transaction.
+/// all in the caller's transaction, with the apps' settings as `rules` checked them.
 pub async fn record_effects(
     txn: &impl sea_orm::ConnectionTrait,
     events: &[kefu_common::domain::events::DomainEvent],
+    rules: &commands::Rules,
 ) -> Result<Recorded, sea_orm::DbErr> {
-    let cloud = kefu_common::store::outbox::write(txn, events).await?;
+    use kefu_common::store::{im, outbox, settings_cache, webhooks};
+    if events.is_empty() {
+        return Ok(Recorded::default());
+    }
+    let apps = settings_cache::distinct_apps(events.iter().map(|e| e.app_id()));
+    let settings = rules.settings_of(txn, &apps).await?;
+    let cloud = outbox::write(txn, events, &settings).await?;
     Ok(Recorded {
-        im_questions: kefu_common::store::im::deliveries::record(txn, events).await?,
-        http: kefu_common::store::webhooks::record(txn, events, &cloud).await?,
+        im_questions: im::deliveries::record(txn, events, &settings).await?,
+        http: webhooks::record(txn, events, &cloud, &settings).await?,
     })
 }
 

@@ -72,8 +72,9 @@ async fn sweep_batches(worker: &Worker, skip_locked: bool) -> Result<u64, DbErr>
         }
         let rows = due.all(&txn).await?;
         let claimed = rows.len() as u64;
-        let fired_now = commands::fire_deadlines(&txn, &worker.rules.for_transaction(), rows, now).await?;
-        let recorded = crate::record_effects(&txn, &fired_now.events).await?;
+        let rules = worker.rules.for_transaction();
+        let fired_now = commands::fire_deadlines(&txn, &rules, rows, now).await?;
+        let recorded = crate::record_effects(&txn, &fired_now.events, &rules).await?;
         if claimed > 0 {
             crate::faults::pause(worker.config.worker_pause_before_commit_ms, "committing a sweep batch").await;
         }

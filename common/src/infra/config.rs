@@ -10,6 +10,9 @@ use figment::Figment;
 pub use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+/// The most publisher channels one process opens (`amqp_publish_channels`).
+pub const MAX_PUBLISH_CHANNELS: u16 = 64;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
@@ -23,6 +26,9 @@ pub struct Config {
     pub amqp_prefix: String,
     /// `KEFU_PREFETCH`: unacknowledged commands a worker holds (and handles) at once.
     pub prefetch: u16,
+    /// `KEFU_AMQP_PUBLISH_CHANNELS`: confirm-mode channels each process publishes over
+    /// (in turn); RabbitMQ confirms one channel's publishes one after another.
+    pub amqp_publish_channels: u16,
     /// `KEFU_COMMAND_BATCH`: commands a worker applies in one transaction (a savepoint
     /// each, one commit); `prefetch / command_batch` batches run at once.
     pub command_batch: u16,
@@ -224,6 +230,7 @@ impl Default for Config {
             amqp_prefix: "kefu".into(),
             prefetch: 64,
             command_batch: 16,
+            amqp_publish_channels: 4,
             delivery_limit: 5,
             queue_max_length: 100_000,
             retry_schedule_ms: vec![1_000, 5_000, 30_000],
@@ -350,6 +357,9 @@ impl Config {
         }
         if self.prefetch == 0 {
             return invalid("prefetch", "must be at least 1");
+        }
+        if !(1..=MAX_PUBLISH_CHANNELS).contains(&self.amqp_publish_channels) {
+            return invalid("amqp_publish_channels", "must be 1 to 64");
         }
         if self.command_batch == 0 {
             return invalid("command_batch", "must be at least 1");

@@ -9,6 +9,7 @@ use crate::domain::{Identify, ImAccount, ImSecretKey, Url};
 use crate::now_ms;
 use crate::store::entity::app_im_settings;
 use crate::store::operators::{app_row, OperatorError};
+use crate::store::settings_cache::touch;
 
 /// The public IM REST domain.
 pub const DEFAULT_IM_BASE_URL: &str = "https://console.tim.qq.com";
@@ -70,6 +71,7 @@ pub async fn set_im(
     let txn = db.begin().await?;
     app_im_settings::Entity::delete_by_id(app.id).exec(&txn).await?;
     let saved = row.insert(&txn).await?;
+    touch(&txn, app.id).await?;
     txn.commit().await?;
     Ok(im_view(identify.as_str(), saved))
 }
@@ -85,11 +87,15 @@ pub async fn get_im(db: &DatabaseConnection, identify: &Identify) -> Result<Opti
 /// Removes an app's IM settings: no more deliveries. Answers whether it had any.
 pub async fn clear_im(db: &DatabaseConnection, identify: &Identify) -> Result<bool, OperatorError> {
     let app = app_row(db, identify).await?;
-    Ok(app_im_settings::Entity::delete_by_id(app.id)
-        .exec(db)
+    let txn = db.begin().await?;
+    let had = app_im_settings::Entity::delete_by_id(app.id)
+        .exec(&txn)
         .await?
         .rows_affected
-        == 1)
+        == 1;
+    touch(&txn, app.id).await?;
+    txn.commit().await?;
+    Ok(had)
 }
 
 /// An app's question timeouts as operators see them (seconds; 0 off).
@@ -125,6 +131,7 @@ pub async fn set_timeouts(
     let app = app_row(db, identify).await?;
     let txn = db.begin().await?;
     let now = crate::store::timeouts::set(&txn, app.id, change, defaults).await?;
+    touch(&txn, app.id).await?;
     txn.commit().await?;
     Ok(timeouts_view(identify, now))
 }

@@ -14,6 +14,7 @@ pub mod outbox;
 mod queries;
 pub mod question_overview;
 pub mod quick_answers;
+pub mod settings_cache;
 pub mod timeouts;
 pub mod webhooks;
 

@@ -334,7 +334,8 @@ async fn access_revoked(
             reason,
         })
         .collect();
-    crate::store::outbox::write(txn, &events).await.map(|_| ())
+    let settings = crate::store::settings_cache::read(txn, app_ids).await?;
+    crate::store::outbox::write(txn, &events, &settings).await.map(|_| ())
 }
 
 /// An agent's access ended: an event for each app it serves.
@@ -551,6 +552,7 @@ mod tests {
             created_at: 0,
             default_avatar_url: None,
             disabled_at: None,
+            settings_version: 0,
         };
         let agent = agent::Model {
             serv_id: "alice".into(),

@@ -57,15 +57,22 @@ impl Timeouts {
 /// The app's durations: its own where set, else `defaults`.
 pub async fn of_app(db: &impl ConnectionTrait, app_id: i64, defaults: &Timeouts) -> Result<Timeouts, DbErr> {
     let row = app_timeouts::Entity::find_by_id(app_id).one(db).await?;
-    let pick = |own: Option<i64>, default: u64| own.map_or(default, |s| s.max(0) as u64);
-    Ok(match row {
-        Some(r) => Timeouts {
-            user_reply_secs: pick(r.user_reply_secs, defaults.user_reply_secs),
-            wait_secs: pick(r.wait_secs, defaults.wait_secs),
-            end_confirm_secs: pick(r.end_confirm_secs, defaults.end_confirm_secs),
-        },
-        None => *defaults,
-    })
+    Ok(Timeouts::of_row(row.as_ref(), defaults))
+}
+
+impl Timeouts {
+    /// An app's durations from its own row (if any), else `defaults`.
+    pub fn of_row(row: Option<&app_timeouts::Model>, defaults: &Timeouts) -> Timeouts {
+        let pick = |own: Option<i64>, default: u64| own.map_or(default, |s| s.max(0) as u64);
+        match row {
+            Some(r) => Timeouts {
+                user_reply_secs: pick(r.user_reply_secs, defaults.user_reply_secs),
+                wait_secs: pick(r.wait_secs, defaults.wait_secs),
+                end_confirm_secs: pick(r.end_confirm_secs, defaults.end_confirm_secs),
+            },
+            None => *defaults,
+        }
+    }
 }
 
 /// Longest duration accepted: 30 days.

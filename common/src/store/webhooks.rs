@@ -5,8 +5,6 @@
 //! another's. Signed as Standard Webhooks defines: `webhook-id`, `webhook-timestamp`,
 //! `webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`.
 
-use std::collections::HashMap;
-
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -21,6 +19,7 @@ use crate::infra::broker::{Broker, BrokerError, TaskQueue};
 use crate::now_ms;
 use crate::store::entity::{app_push_endpoint, http_delivery, webhook_endpoint};
 use crate::store::im::message::push_payload;
+use crate::store::settings_cache::{touch, SettingsOf};
 
 /// The task queue's name.
 pub const QUEUE: &str = "http-deliveries";
@@ -78,39 +77,37 @@ fn push_recipient(event: &DomainEvent) -> Option<(Value, &str, Value)> {
 }
 
 /// Records the webhook and push deliveries of these events (with their CloudEvents,
-/// as `outbox::write` answered them). Answers the new deliveries' ids.
-pub async fn record(txn: &impl ConnectionTrait, events: &[DomainEvent], cloud: &[Value]) -> Result<Vec<String>, DbErr> {
-    let mut endpoints: HashMap<i64, (Vec<webhook_endpoint::Model>, Option<app_push_endpoint::Model>)> = HashMap::new();
+/// as `outbox::write` answered them) in one statement; `settings` holds their apps'.
+/// Answers the new deliveries' ids.
+pub async fn record(
+    txn: &impl ConnectionTrait,
+    events: &[DomainEvent],
+    cloud: &[Value],
+    settings: &SettingsOf,
+) -> Result<Vec<String>, DbErr> {
     let mut ids = Vec::new();
+    let mut deliveries = Vec::new();
     let now = now_ms();
     for (event, ce) in events.iter().zip(cloud) {
         let app_id = event.app_id();
-        if !endpoints.contains_key(&app_id) {
-            let hooks = webhook_endpoint::Entity::find()
-                .filter(webhook_endpoint::Column::AppId.eq(app_id))
-                .filter(webhook_endpoint::Column::DisabledAt.is_null())
-                .all(txn)
-                .await?;
-            let push = app_push_endpoint::Entity::find_by_id(app_id).one(txn).await?;
-            endpoints.insert(app_id, (hooks, push));
-        }
-        let (hooks, push) = &endpoints[&app_id];
+        let Some(app) = settings.get(&app_id) else {
+            continue;
+        };
         let event_id = ce["id"].as_str().unwrap_or_default();
         let mut rows = Vec::new();
-        for hook in hooks {
-            let patterns: Vec<String> = serde_json::from_str(&hook.event_types).unwrap_or_default();
+        for (hook_id, patterns) in &app.hooks {
             if patterns.iter().any(|p| type_matches(p, event.event_type())) {
-                rows.push((Channel::Webhook, hook.id.clone(), event_id.to_owned(), ce.to_string()));
+                rows.push((Channel::Webhook, hook_id.clone(), event_id.to_owned(), ce.to_string()));
             }
         }
-        if let (Some(_), Some((to, message_id, payload))) = (push, push_recipient(event)) {
+        if let (true, Some((to, message_id, payload))) = (app.has_push, push_recipient(event)) {
             let kind = to["kind"].as_str().unwrap_or_default().to_owned();
             let body = json!({ "to": to, "payload": payload }).to_string();
             rows.push((Channel::Push, "push".to_owned(), format!("{message_id}-{kind}"), body));
         }
         for (channel, endpoint_id, message_id, payload) in rows {
             let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
-            http_delivery::ActiveModel {
+            deliveries.push(http_delivery::ActiveModel {
                 id: Set(id.clone()),
                 app_id: Set(app_id),
                 channel: Set(channel),
@@ -123,11 +120,14 @@ pub async fn record(txn: &impl ConnectionTrait, events: &[DomainEvent], cloud: &
                 next_attempt_at: Set(now),
                 created_at: Set(now),
                 updated_at: Set(now),
-            }
-            .insert(txn)
-            .await?;
+            });
             ids.push(id);
         }
+    }
+    if !deliveries.is_empty() {
+        http_delivery::Entity::insert_many(deliveries)
+            .exec_without_returning(txn)
+            .await?;
     }
     Ok(ids)
 }
@@ -185,6 +185,7 @@ pub async fn create(
     }
     .insert(db)
     .await?;
+    touch(db, app_id).await?;
     Ok(view(&row, true))
 }
 
@@ -201,9 +202,12 @@ pub async fn set_disabled(db: &impl ConnectionTrait, id: &str, disabled: bool) -
     let Some(row) = webhook_endpoint::Entity::find_by_id(id.to_owned()).one(db).await? else {
         return Ok(None);
     };
+    let app_id = row.app_id;
     let mut active: webhook_endpoint::ActiveModel = row.into();
     active.disabled_at = Set(disabled.then(now_ms));
-    Ok(Some(view(&active.update(db).await?, false)))
+    let saved = active.update(db).await?;
+    touch(db, app_id).await?;
+    Ok(Some(view(&saved, false)))
 }
 
 /// A new secret for an endpoint (the old one stops signing at once).
@@ -237,6 +241,7 @@ pub async fn set_push(db: &impl ConnectionTrait, app_id: i64, url: &str) -> Resu
     }
     .insert(db)
     .await?;
+    touch(db, app_id).await?;
     Ok(PushView {
         app_id,
         url: row.url,
@@ -256,11 +261,13 @@ pub async fn get_push(db: &impl ConnectionTrait, app_id: i64) -> Result<Option<P
 }
 
 pub async fn clear_push(db: &impl ConnectionTrait, app_id: i64) -> Result<bool, DbErr> {
-    Ok(app_push_endpoint::Entity::delete_by_id(app_id)
+    let had = app_push_endpoint::Entity::delete_by_id(app_id)
         .exec(db)
         .await?
         .rows_affected
-        == 1)
+        == 1;
+    touch(db, app_id).await?;
+    Ok(had)
 }
 
 #[cfg(test)]

@@ -15,15 +15,16 @@ mod writes;
 use kefu_common::domain::command::Command;
 use kefu_common::domain::events::DomainEvent;
 use kefu_common::domain::outcome::{ErrorCode, Failure, Reply};
-use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use kefu_common::store::timeouts::{self, Timeouts};
-use sea_orm::{DatabaseTransaction, DbErr};
+use kefu_common::store::settings_cache::{SettingsCache, SettingsOf};
+use kefu_common::store::timeouts::Timeouts;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 
 pub use deadline::{fire_deadlines, Fired};
 
-/// What applying commands needs from the configuration, and what one transaction has
-/// read of the apps' timeouts.
+/// What applying commands needs from the configuration, the worker's cache of the apps'
+/// settings, and what one transaction has checked of them.
 #[derive(Debug, Clone)]
 pub struct Rules {
     /// The prefix of media URLs in events (`KEFU_MEDIA_BASE_URL`).
@@ -32,10 +33,11 @@ pub struct Rules {
     pub timeouts: Timeouts,
     /// Ids of the messages a worker writes on its own (deadlines, automatic reopens).
     pub ids: std::sync::Arc<kefu_common::domain::ids::IdGen>,
-    /// The apps' timeouts as read in the current transaction ([`Rules::for_transaction`]
-    /// starts it empty; `None`: read every time): a batch reads each app's once, and
-    /// nothing outlives the transaction, so nothing is ever stale.
-    read: Option<std::sync::Arc<std::sync::Mutex<HashMap<i64, Timeouts>>>>,
+    /// The apps' settings, kept by the worker and checked against their version.
+    cache: Arc<SettingsCache>,
+    /// The apps' settings as checked in the current transaction ([`Rules::for_transaction`]
+    /// starts it empty; `None`: check every time): a batch checks each app once.
+    checked: Option<Arc<Mutex<SettingsOf>>>,
 }
 
 impl Rules {
@@ -43,31 +45,46 @@ impl Rules {
         Rules {
             media_base: config.media_base(),
             timeouts: Timeouts::defaults(config),
-            ids: std::sync::Arc::default(),
-            read: None,
+            ids: Arc::default(),
+            cache: Arc::default(),
+            checked: None,
         }
     }
 
     /// The same rules with nothing read yet: one per transaction.
     pub fn for_transaction(&self) -> Self {
         Rules {
-            read: Some(std::sync::Arc::default()),
+            checked: Some(Arc::default()),
             ..self.clone()
         }
     }
 
-    /// The app's timeouts: its own where set, else the defaults; read once per
-    /// transaction.
-    pub async fn timeouts_of(&self, txn: &DatabaseTransaction, app_id: i64) -> Result<Timeouts, DbErr> {
-        let Some(read) = &self.read else {
-            return timeouts::of_app(txn, app_id, &self.timeouts).await;
+    /// The app's timeouts: its own where set, else the defaults.
+    pub async fn timeouts_of(&self, txn: &impl ConnectionTrait, app_id: i64) -> Result<Timeouts, DbErr> {
+        let settings = self.settings_of(txn, &[app_id]).await?;
+        Ok(Timeouts::of_row(
+            settings.get(&app_id).and_then(|s| s.timeouts.as_ref()),
+            &self.timeouts,
+        ))
+    }
+
+    /// These apps' settings, checked once per transaction (one statement for all the
+    /// apps not checked yet).
+    pub async fn settings_of(&self, txn: &impl ConnectionTrait, app_ids: &[i64]) -> Result<SettingsOf, DbErr> {
+        let Some(checked) = &self.checked else {
+            return self.cache.of_apps(txn, app_ids).await;
         };
-        if let Some(known) = read.lock().expect("timeouts lock").get(&app_id) {
-            return Ok(*known);
-        }
-        let found = timeouts::of_app(txn, app_id, &self.timeouts).await?;
-        read.lock().expect("timeouts lock").insert(app_id, found);
-        Ok(found)
+        let missing: Vec<i64> = {
+            let known = checked.lock().expect("settings lock");
+            app_ids.iter().copied().filter(|id| !known.contains_key(id)).collect()
+        };
+        let fresh = self.cache.of_apps(txn, &missing).await?;
+        let mut known = checked.lock().expect("settings lock");
+        known.extend(fresh);
+        Ok(app_ids
+            .iter()
+            .filter_map(|id| known.get(id).map(|s| (*id, Arc::clone(s))))
+            .collect())
     }
 }
 

@@ -18,6 +18,8 @@ pub struct Model {
     pub default_avatar_url: Option<String>,
     /// Set when an operator disabled it (ms); a disabled one is refused everywhere.
     pub disabled_at: Option<i64>,
+    /// Raised by every change of the app's settings, for the workers' caches.
+    pub settings_version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

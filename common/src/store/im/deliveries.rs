@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::Serialize;
 
 use crate::infra::broker::{Broker, BrokerError, TaskQueue};
@@ -14,15 +14,22 @@ use crate::domain::events::DomainEvent;
 use crate::domain::tasks::ImTask;
 use crate::domain::{DeliveryState, MessageType, SenderType};
 use crate::now_ms;
-use crate::store::entity::{app_im_settings, im_delivery};
+use crate::store::entity::im_delivery;
+use crate::store::settings_cache::SettingsOf;
 
 /// The task queue's name.
 pub const QUEUE: &str = "im-deliveries";
 
-/// Records the deliveries of these events; answers the questions that now have one.
-pub async fn record(txn: &impl ConnectionTrait, events: &[DomainEvent]) -> Result<Vec<String>, DbErr> {
-    let mut has_im: HashMap<i64, bool> = HashMap::new();
+/// Records the deliveries of these events (one statement); `settings` holds their apps'.
+/// Answers the questions that now have one.
+pub async fn record(
+    txn: &impl ConnectionTrait,
+    events: &[DomainEvent],
+    settings: &SettingsOf,
+) -> Result<Vec<String>, DbErr> {
     let mut questions = Vec::new();
+    let mut rows = Vec::new();
+    let now = now_ms();
     for event in events {
         let DomainEvent::MessageCreated { question, message } = event else {
             continue;
@@ -31,15 +38,10 @@ pub async fn record(txn: &impl ConnectionTrait, events: &[DomainEvent]) -> Resul
             continue;
         }
         let app_id = question.app_id;
-        if !has_im.contains_key(&app_id) {
-            let found = app_im_settings::Entity::find_by_id(app_id).one(txn).await?.is_some();
-            has_im.insert(app_id, found);
-        }
-        if !has_im[&app_id] {
+        if !settings.get(&app_id).is_some_and(|s| s.has_im) {
             continue;
         }
-        let now = now_ms();
-        im_delivery::ActiveModel {
+        rows.push(im_delivery::ActiveModel {
             message_id: Set(message.message_id.clone()),
             question_id: Set(question.question_id.clone()),
             app_id: Set(app_id),
@@ -51,12 +53,15 @@ pub async fn record(txn: &impl ConnectionTrait, events: &[DomainEvent]) -> Resul
             next_attempt_at: Set(now),
             created_at: Set(now),
             updated_at: Set(now),
-        }
-        .insert(txn)
-        .await?;
+        });
         if !questions.contains(&question.question_id) {
             questions.push(question.question_id.clone());
         }
+    }
+    if !rows.is_empty() {
+        im_delivery::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await?;
     }
     Ok(questions)
 }

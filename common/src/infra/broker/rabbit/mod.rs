@@ -15,6 +15,7 @@
 //! (workers de-duplicate). Consumers end their stream when the connection is lost and
 //! the worker loop calls `consume` again, which reconnects and re-declares.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -66,7 +67,10 @@ pub struct Rabbit {
     queue_max_length: u32,
     schedule_ms: Vec<u64>,
     conn: Mutex<Option<Arc<Connection>>>,
-    publisher: Mutex<Option<Channel>>,
+    /// Confirm-mode channels publishes are spread over: RabbitMQ serializes the confirms
+    /// of one channel, so several in flight keep the queue's writes batched.
+    publishers: Vec<Mutex<Option<Channel>>>,
+    next_publisher: AtomicUsize,
     reply_queue: RwLock<Option<String>>,
     replies: Replies,
     /// Task queues declared so far, declared again after every reconnect.
@@ -117,7 +121,10 @@ impl Rabbit {
             schedule_ms: config.retry_schedule_ms.clone(),
             conn: Mutex::new(None),
             tasks: RwLock::default(),
-            publisher: Mutex::new(None),
+            publishers: (0..usize::from(config.amqp_publish_channels.max(1)))
+                .map(|_| Mutex::new(None))
+                .collect(),
+            next_publisher: AtomicUsize::new(0),
             reply_queue: RwLock::new(None),
             replies: Replies::default(),
         };
@@ -235,11 +242,14 @@ impl Rabbit {
         self.publish_confirmed("", queue, payload, props).await
     }
 
-    async fn publisher_channel(&self) -> Result<Channel, BrokerError> {
-        let mut guard = self.publisher.lock().await;
+    /// The next publisher channel in turn (opened if need be), with its slot for
+    /// [`Rabbit::drop_publisher`].
+    async fn publisher_channel(&self) -> Result<(usize, Channel), BrokerError> {
+        let slot = self.next_publisher.fetch_add(1, Ordering::Relaxed) % self.publishers.len();
+        let mut guard = self.publishers[slot].lock().await;
         if let Some(ch) = guard.as_ref() {
             if ch.status().connected() {
-                return Ok(ch.clone());
+                return Ok((slot, ch.clone()));
             }
         }
         let conn = self.connection().await?;
@@ -251,14 +261,15 @@ impl Rabbit {
         )
         .await?;
         *guard = Some(ch.clone());
-        Ok(ch)
+        Ok((slot, ch))
     }
 
-    async fn drop_publisher(&self) {
-        self.publisher.lock().await.take();
+    async fn drop_publisher(&self, slot: usize) {
+        self.publishers[slot].lock().await.take();
     }
 
     /// One confirmed publish; `Rejected`/`Unroutable` are final answers of the broker.
+    /// Any other error drops the channel it used, for the next try to open a fresh one.
     async fn publish_once(
         &self,
         exchange: &str,
@@ -266,7 +277,22 @@ impl Rabbit {
         payload: &[u8],
         props: BasicProperties,
     ) -> Result<(), BrokerError> {
-        let ch = self.publisher_channel().await?;
+        let (slot, ch) = self.publisher_channel().await?;
+        let result = self.confirmed_on(&ch, exchange, routing_key, payload, props).await;
+        if matches!(&result, Err(e) if !matches!(e, BrokerError::Rejected(_) | BrokerError::Unroutable(_))) {
+            self.drop_publisher(slot).await;
+        }
+        result
+    }
+
+    async fn confirmed_on(
+        &self,
+        ch: &Channel,
+        exchange: &str,
+        routing_key: &str,
+        payload: &[u8],
+        props: BasicProperties,
+    ) -> Result<(), BrokerError> {
         let options = BasicPublishOptions {
             mandatory: true,
             ..Default::default()
@@ -304,7 +330,6 @@ impl Rabbit {
                 Err(err @ (BrokerError::Rejected(_) | BrokerError::Unroutable(_))) => return Err(err),
                 Err(err) => {
                     tracing::warn!(error = %err, routing_key, "publish failed; reconnecting to re-publish");
-                    self.drop_publisher().await;
                     let delay = backoff.next_delay();
                     if Instant::now() + delay > deadline {
                         return Err(err);
@@ -325,8 +350,8 @@ impl Rabbit {
     /// them, as a topic does. On error the whole batch is for the caller to re-publish
     /// (same ids: at least once).
     pub async fn publish_events(&self, events: &[(&str, &str, &[u8])]) -> Result<(), BrokerError> {
+        let (slot, ch) = self.publisher_channel().await?;
         let result = async {
-            let ch = self.publisher_channel().await?;
             let exchange = self.events_exchange();
             let mut confirms = Vec::with_capacity(events.len());
             for (routing_key, id, payload) in events {
@@ -364,7 +389,7 @@ impl Rabbit {
         }
         .await;
         if result.is_err() {
-            self.drop_publisher().await;
+            self.drop_publisher(slot).await;
         }
         result
     }
@@ -408,7 +433,7 @@ impl Rabbit {
     pub async fn send_reply(&self, reply_to: &str, correlation_id: &str, body: Vec<u8>) {
         let props = BasicProperties::default().with_correlation_id(correlation_id.into());
         let result = async {
-            let ch = self.publisher_channel().await?;
+            let (_, ch) = self.publisher_channel().await?;
             // Not awaiting the confirm: a lost reply only makes the ingest read the outcome
             // from the database instead.
             bounded(
