@@ -26,7 +26,7 @@ use crate::requests::SignedApp;
 use crate::{ApiError, AppState};
 
 /// The caller behind a valid, unexpired session: `session` in the body or query, else
-/// `Authorization: Bearer <session>`.
+/// `Authorization: Bearer <session>`, else the console's cookie (`crate::console`).
 pub struct Caller {
     pub info: SessionInfo,
     pub token: SessionToken,
@@ -43,11 +43,15 @@ fn invalid_session(debug: impl Into<String>) -> ApiError {
 
 fn session_token(input: &RawInput) -> Result<SessionToken, ApiError> {
     let raw = match input.fields.get("session") {
-        None | Some(Value::Null) => input
+        None | Some(Value::Null) => match input
             .header(header::AUTHORIZATION.as_str())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|s| s.trim().to_owned())
-            .ok_or_else(|| invalid_session("session is required"))?,
+        {
+            Some(bearer) => bearer.trim().to_owned(),
+            None => {
+                crate::console::cookie_session(input).unwrap_or_else(|| Err(invalid_session("session is required")))?
+            }
+        },
         Some(Value::String(s)) => s.clone(),
         Some(_) => {
             return Err(ApiError::field(

@@ -1,6 +1,7 @@
 //! The ingest tier: authenticate, validate, publish a command, answer.
 
 mod auth;
+mod console;
 mod dispatch;
 mod error;
 mod input;

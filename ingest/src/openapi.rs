@@ -32,6 +32,7 @@ is HTTP 200 and only the body's `status` tells success (200), queued (202) and f
         serv::bind,
         serv::unbind,
         lists::serv_tasks,
+        lists::serv_overs,
         stream::serv_stream,
         stream::user_stream,
         question::new,

@@ -125,6 +125,11 @@ pub struct Config {
     /// `KEFU_SSE_RECHECK_SECS`: how often a live stream re-checks that its session may
     /// still see it (access changes also end streams at once, as events).
     pub sse_recheck_secs: u64,
+    /// `KEFU_CONSOLE_DEMO`: serve `/console/demo`, a page that plays a customer of any
+    /// app (it opens user sessions without the app's signature: for trying Kefu only).
+    /// `1`/`0` are taken as well as `true`/`false`.
+    #[serde(deserialize_with = "flag")]
+    pub console_demo: bool,
     /// `KEFU_PASSWORD_HASH_CONCURRENCY`: argon2 checks run at once (each takes ~19 MiB);
     /// 0: the number of CPUs.
     pub password_hash_concurrency: usize,
@@ -261,6 +266,7 @@ impl Default for Config {
             sse_max_per_session: 5,
             sse_max_per_user: 10,
             sse_recheck_secs: 30,
+            console_demo: false,
             login_source_max_failures: 20,
             login_lock_secs: 900,
             login_slow_ms: 500,
@@ -541,6 +547,25 @@ impl Config {
             .iter()
             .map(|ms| Duration::from_millis(*ms))
             .collect()
+    }
+}
+
+/// A switch written as `true`/`false` or `1`/`0` (how environment variables are set).
+fn flag<'de, D: serde::Deserializer<'de>>(de: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Int(i64),
+        Text(String),
+    }
+    match Flag::deserialize(de)? {
+        Flag::Bool(b) => Ok(b),
+        Flag::Int(0) => Ok(false),
+        Flag::Int(1) => Ok(true),
+        Flag::Text(t) if matches!(t.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+        Flag::Text(t) if matches!(t.as_str(), "0" | "false" | "no" | "off" | "") => Ok(false),
+        _ => Err(serde::de::Error::custom("expected true, false, 1 or 0")),
     }
 }
 

@@ -77,6 +77,15 @@ pub async fn app_by_identify(db: &impl ConnectionTrait, identify: &str) -> Resul
         .await
 }
 
+/// The oldest app that is not disabled (the demo customer's default).
+pub async fn first_enabled_app(db: &impl ConnectionTrait) -> Result<Option<app::Model>, DbErr> {
+    app::Entity::find()
+        .filter(app::Column::DisabledAt.is_null())
+        .order_by_asc(app::Column::Id)
+        .one(db)
+        .await
+}
+
 /// Every app's id.
 pub async fn app_ids(db: &impl ConnectionTrait) -> Result<Vec<i64>, DbErr> {
     Ok(app::Entity::find().all(db).await?.into_iter().map(|a| a.id).collect())

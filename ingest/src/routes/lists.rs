@@ -108,6 +108,28 @@ pub async fn serv_tasks(
     agent_questions(&state, query.identify.as_ref(), &query.page(), serv_id.as_str(), filter).await
 }
 
+/// Questions this agent finished (its '已解决' list), newest first by default.
+#[utoipa::path(get, path = "/v1/serv/{serv_id}/overs", operation_id = "serv_overs", tag = "lists",
+    params(("serv_id" = ServId, Path, description = "客服账号: the agent the session is bound to"),
+        QuestionsQuery, crate::openapi::SessionQuery),
+    responses((status = 200, description = "Questions the agent finished", body = AgentQuestions), crate::openapi::Errors),
+    security(("session" = []), ("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(serv_id = %serv_id))]
+pub async fn serv_overs(
+    State(state): State<AppState>,
+    PathParam(serv_id): PathParam<ServId>,
+    caller: Caller,
+    Valid(query): Valid<QuestionsQuery>,
+) -> Result<Json<AgentQuestions>, ApiError> {
+    caller.require_agent(&serv_id, "serv_id")?;
+    let filter = QuestionFilter {
+        statuses: vec![QuestionStatus::Finished],
+        serv_id: Some(serv_id.to_string()),
+        ..Default::default()
+    };
+    agent_questions(&state, query.identify.as_ref(), &query.page(), serv_id.as_str(), filter).await
+}
+
 /// The apps in which the caller may see `user_id`'s questions: the user's own app, or
 /// the apps of the bound agent in which that user exists.
 async fn user_scope(state: &AppState, caller: &Caller, user_id: &UserId) -> Result<Vec<i64>, ApiError> {

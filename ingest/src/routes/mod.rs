@@ -26,6 +26,7 @@ use std::sync::Arc;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tracing::Instrument;
 
+use crate::console;
 use crate::input::{read_input, BodyLimit, BodyPace, ErrorStyle};
 use crate::{ApiError, AppState};
 
@@ -52,10 +53,20 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/", get(landing::page))
         .route("/guide/api.md", get(landing::api_guide))
         .route("/guide/errors.md", get(landing::errors_guide))
+        .route(
+            "/console/session",
+            reads(
+                get(console::current).post(console::sign_in).delete(console::sign_out),
+                limit,
+            ),
+        )
+        .route("/console/demo", get(console::demo_page))
+        .route("/console/demo/session", reads(post(console::demo_session), limit))
         .route("/v1/session/new", reads(post(session::new), limit))
         .route("/v1/serv/bind", reads(post(serv::bind), limit))
         .route("/v1/serv/unbind", reads(post(serv::unbind), limit))
         .route("/v1/serv/{serv_id}/tasks", reads(get(lists::serv_tasks), limit))
+        .route("/v1/serv/{serv_id}/overs", reads(get(lists::serv_overs), limit))
         .route("/v1/serv/{serv_id}/stream", reads(get(stream::serv_stream), limit))
         .route("/v1/user/{user_id}/stream", reads(get(stream::user_stream), limit))
         .route("/v1/question/new", reads(post(question::new), limit))
@@ -232,6 +243,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/metrics", get(metrics))
         .route("/static/default-avatar.png", get(default_avatar))
         .merge(crate::openapi::routes())
+        .merge(console::assets())
         .merge(api)
         .layer(from_fn_with_state(Arc::clone(&state.metrics), access_log))
         .layer(PropagateRequestIdLayer::x_request_id())
