@@ -128,7 +128,7 @@ pub struct Config {
     /// `KEFU_CONSOLE_DEMO`: serve `/console/demo`, a page that plays a customer of any
     /// app (it opens user sessions without the app's signature: for trying Kefu only).
     /// `1`/`0` are taken as well as `true`/`false`.
-    #[serde(deserialize_with = "flag")]
+    #[serde(deserialize_with = "crate::infra::flags::flag")]
     pub console_demo: bool,
     /// `KEFU_PASSWORD_HASH_CONCURRENCY`: argon2 checks run at once (each takes ~19 MiB);
     /// 0: the number of CPUs.
@@ -547,25 +547,6 @@ impl Config {
             .iter()
             .map(|ms| Duration::from_millis(*ms))
             .collect()
-    }
-}
-
-/// A switch written as `true`/`false` or `1`/`0` (how environment variables are set).
-fn flag<'de, D: serde::Deserializer<'de>>(de: D) -> Result<bool, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Flag {
-        Bool(bool),
-        Int(i64),
-        Text(String),
-    }
-    match Flag::deserialize(de)? {
-        Flag::Bool(b) => Ok(b),
-        Flag::Int(0) => Ok(false),
-        Flag::Int(1) => Ok(true),
-        Flag::Text(t) if matches!(t.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
-        Flag::Text(t) if matches!(t.as_str(), "0" | "false" | "no" | "off" | "") => Ok(false),
-        _ => Err(serde::de::Error::custom("expected true, false, 1 or 0")),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod broker;
 pub mod config;
+mod flags;
 pub mod media;
 pub mod metrics;
 pub mod retry;
