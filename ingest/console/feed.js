@@ -95,7 +95,8 @@ export class Feed {
     } catch {
       return "failed";
     }
-    if (!res.ok) {
+    // (With KEFU_ERROR_HTTP_STATUS=always-200 a refusal is a 200 with a JSON body.)
+    if (!res.ok || !(res.headers.get("content-type") || "").startsWith("text/event-stream")) {
       let body = {};
       try {
         body = await res.json();

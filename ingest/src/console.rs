@@ -63,7 +63,7 @@ pub fn csrf_token(token: &SessionToken) -> String {
     hex::encode(&mac.finalize().into_bytes()[..16])
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<String> {
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -97,14 +97,21 @@ pub fn cookie_session(input: &RawInput) -> Option<Result<String, ApiError>> {
     }
 }
 
-fn set_cookie(name: &str, value: &str, http_only: bool, max_age_secs: i64) -> HeaderValue {
+/// `secure`: Kefu is reached over HTTPS (`KEFU_PUBLIC_URL`), so browsers must never send
+/// the cookie over plain HTTP.
+fn set_cookie(name: &str, value: &str, http_only: bool, max_age_secs: i64, secure: bool) -> HeaderValue {
     let cookie = Cookie::build((name, value))
         .path("/")
         .http_only(http_only)
+        .secure(secure)
         .same_site(SameSite::Strict)
         .max_age(cookie::time::Duration::seconds(max_age_secs))
         .build();
     HeaderValue::from_str(&cookie.to_string()).expect("cookie values are plain tokens")
+}
+
+fn https(state: &AppState) -> bool {
+    state.config.public_url.starts_with("https://")
 }
 
 /// The outcome of a command the console waits for; a queued one is not an answer.
@@ -197,16 +204,17 @@ pub async fn sign_in(
     )?;
     tracing::info!("agent signed in to the console");
     let ttl = state.config.session_ttl_secs as i64;
+    let secure = https(&state);
     let body = whoami(&state, req.serv_id.as_str(), &token).await?;
     let mut response = Json(body).into_response();
     let headers = response.headers_mut();
     headers.append(
         header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, token.as_str(), true, ttl),
+        set_cookie(SESSION_COOKIE, token.as_str(), true, ttl, secure),
     );
     headers.append(
         header::SET_COOKIE,
-        set_cookie(CSRF_COOKIE, &csrf_token(&token), false, ttl),
+        set_cookie(CSRF_COOKIE, &csrf_token(&token), false, ttl, secure),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
@@ -244,8 +252,11 @@ pub async fn sign_out(State(state): State<AppState>, caller: Caller, input: Inpu
         .map_err(|e| ApiError::Internal(format!("ending the console session: {e}")))?;
     let mut response = Json(json!({ "status": 200 })).into_response();
     let headers = response.headers_mut();
-    headers.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", true, 0));
-    headers.append(header::SET_COOKIE, set_cookie(CSRF_COOKIE, "", false, 0));
+    headers.append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, "", true, 0, https(&state)),
+    );
+    headers.append(header::SET_COOKIE, set_cookie(CSRF_COOKIE, "", false, 0, https(&state)));
     Ok(response)
 }
 

@@ -49,6 +49,7 @@ class Kefu:
         )
         self.env.pop("KEFU_AMQP_URL", None)
         self.proc = None
+        self.secrets = {}
         self.log = open(f"{self.dir}/kefu.log", "ab")
 
     def cli(self, *args, stdin=None):
@@ -88,7 +89,7 @@ class Kefu:
     def app(self, n):
         """A fresh app with one agent and a quick-answer template: (identify, serv_id)."""
         identify, agent = f"com.example.shop{n}", f"agent{n}"
-        self.cli("admin", "app", "create", "--identify", identify, "--name", f"Shop {n}")
+        self.secrets[identify] = self.cli("admin", "app", "create", "--identify", identify, "--name", f"Shop {n}")["secret"]
         self.cli("admin", "agent", "create", "--serv-id", agent, "--password-stdin", "--app", identify, stdin=PASSWORD + "\n")
         tpl = self.cli("admin", "template", "create", "--identify", identify, "--title", "Shipping")
         self.cli("admin", "template", "add-item", "--template", tpl["template_id"], "--question", "Where is my parcel?",

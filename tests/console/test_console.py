@@ -278,3 +278,93 @@ def test_the_consoles_own_logic(kefu, tabs):
     assert result["reloads"] == ["gap", "reset", "reconnected"]
     assert result["states"][:3] == ["connecting", "connected", "reconnecting"]
     assert result["states"][-1] == "closed"
+
+
+class StandInIm:
+    """Tencent Cloud IM's send_msg, played by a local HTTP server: answers OK after a
+    pause, and refuses for good any text containing "REFUSE" (141005)."""
+
+    def __init__(self, pause=1.5):
+        import http.server
+        import json
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"] or 0)).decode()
+                if "REFUSE" in body:
+                    answer = {"ActionStatus": "FAIL", "ErrorInfo": "session ended", "ErrorCode": 141005}
+                else:
+                    time.sleep(pause)
+                    answer = {"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0}
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_own_messages_show_their_delivery_state_live(kefu, shop, tabs):
+    identify, agent = shop
+    im = StandInIm()
+    try:
+        kefu.cli("admin", "app", "set-im", "--identify", identify, "--base-url", im.url, "--sdkappid", "1400000000",
+                 "--identifier", "administrator", "--secret-key", "stand-in-key", "--from-account", "@customer_service_account")
+        kefu.customer(identify, "dana", "Did it arrive?")
+        console = tabs().page
+        sign_in(console, kefu, agent)
+        open_question(console, "Did it arrive?")
+        console.get_by_role("button", name="Serve").click()
+        box = console.get_by_role("textbox", name="Message")
+        expect(box).to_be_enabled()
+        box.fill("It is on its way.")
+        console.get_by_role("button", name="Send").click()
+        mine = console.locator(".msg.mine").filter(has_text="It is on its way.")
+        expect(mine.locator(".state")).to_have_text("pending")
+        expect(mine.locator(".state")).to_have_text("delivered", timeout=15_000)
+        box.fill("REFUSE this one")
+        box.press("Meta+Enter")
+        refused = console.locator(".msg.mine").filter(has_text="REFUSE this one")
+        expect(refused.locator(".state")).to_contain_text("failed", timeout=15_000)
+        expect(refused.locator(".state")).to_contain_text("141005")
+    finally:
+        im.close()
+
+
+def test_leave_messages_are_listed_opened_and_tagged(kefu, shop, tabs):
+    import hashlib
+    import json
+    import urllib.request
+
+    identify, agent = shop
+    ts = str(int(time.time() * 1000))
+    sig = hashlib.sha1((identify + kefu.secrets[identify] + ts).encode()).hexdigest()
+    body = {"contact": "李雷 <i>x</i>", "callback": "tel", "tel": "+8613800138000", "subject": "订单没有到", "content": "三天了"}
+    req = urllib.request.Request(f"{kefu.base}/api/v1/{identify}/leavemessage", data=json.dumps(body).encode(), method="POST")
+    req.add_header("content-type", "application/json")
+    req.add_header("Kefu-Timestamp", ts)
+    req.add_header("Kefu-Signature", sig)
+    with urllib.request.urlopen(req) as res:
+        assert json.loads(res.read())["errcode"] == 0
+    console = tabs().page
+    sign_in(console, kefu, agent)
+    console.get_by_role("tab", name="Leave messages").click()
+    item = console.get_by_role("listbox", name="Leave messages").get_by_role("option").filter(has_text="订单没有到")
+    item.click()
+    expect(console.get_by_role("heading", name="订单没有到")).to_be_visible()
+    expect(console.locator(".leave")).to_contain_text("李雷 <i>x</i>")
+    expect(console.locator(".leave")).to_contain_text("三天了")
+    console.get_by_label("Tag").fill("已回访")
+    console.get_by_role("button", name="Save tag").click()
+    expect(item).to_contain_text("已回访")
