@@ -4,7 +4,7 @@
 
 import { h, fill } from "./dom.js";
 import { t } from "./i18n.js";
-import { messageEl, updateDelivery } from "./messages.js";
+import { messageEl, placeByTime, updateDelivery } from "./messages.js";
 import { Composer } from "./composer.js";
 
 const PAGE = 30;
@@ -100,6 +100,7 @@ export class Conversation {
       const fresh = page.messages.filter((m) => !this.shown.has(m.message_id));
       for (const m of fresh) {
         const el = this.element(m);
+        el.dataset.ts = m.timestamp;
         this.log.prepend(el);
       }
       if (page.messages.length) this.oldest = page.messages[page.messages.length - 1].message_id;
@@ -122,11 +123,21 @@ export class Conversation {
     return el;
   }
 
+  /** Shows a live message in time order (the stream and the send answers race). */
   append(m) {
-    if (this.shown.has(m.message_id)) return;
+    const known = this.shown.get(m.message_id);
+    if (known) {
+      // The stream's copy of a message this page sent: the server's time places it.
+      if (known.m.timestamp !== m.timestamp) {
+        known.m.timestamp = m.timestamp;
+        known.el.remove();
+        placeByTime(this.log, known.el, m.timestamp);
+      }
+      return;
+    }
     if (m.sender_type === 2 && m.type !== 4) m.fresh = true; // its delivery state is read next
     const atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 80;
-    this.log.append(this.element(m));
+    placeByTime(this.log, this.element(m), m.timestamp);
     if (atBottom || m.sender_type === 2) this.log.scrollTop = this.log.scrollHeight;
   }
 

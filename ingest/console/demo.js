@@ -6,7 +6,7 @@ import { client } from "./api.js";
 import { h, fill } from "./dom.js";
 import { Feed } from "./feed.js";
 import { t, setLanguage, pickLanguage } from "./i18n.js";
-import { messageEl } from "./messages.js";
+import { messageEl, placeByTime } from "./messages.js";
 import { Composer } from "./composer.js";
 
 const root = document.getElementById("root");
@@ -58,13 +58,19 @@ function startForm() {
 
 function chat(state) {
   const api = client({ bearer: state.session });
-  const shown = new Set();
+  const shown = new Map();
   const log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": state.title });
   const add = (m) => {
     if (m.question_id && m.question_id !== state.question_id) return;
-    if (shown.has(m.message_id)) return;
-    shown.add(m.message_id);
-    log.append(messageEl(m, m.sender_type === 1));
+    const known = shown.get(m.message_id);
+    if (known) {
+      known.remove(); // the stream's copy of a sent message: the server's time places it
+      placeByTime(log, known, m.timestamp);
+      return;
+    }
+    const el = messageEl(m, m.sender_type === 1);
+    shown.set(m.message_id, el);
+    placeByTime(log, el, m.timestamp);
     log.scrollTop = log.scrollHeight;
   };
   const me = { serv_id: state.user_id };

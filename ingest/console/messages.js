@@ -39,3 +39,13 @@ export function updateDelivery(el, delivery) {
   state.dataset.state = delivery.state;
   state.textContent = deliveryText(delivery);
 }
+
+/** Puts a message element into `log` after every message not later than `timestamp`
+ * (live messages can arrive out of order: the stream races the send's answer). */
+export function placeByTime(log, el, timestamp) {
+  el.dataset.ts = timestamp;
+  let after = log.lastElementChild;
+  while (after && after.dataset.ts && Number(after.dataset.ts) > timestamp) after = after.previousElementSibling;
+  if (after) after.after(el);
+  else log.prepend(el);
+}

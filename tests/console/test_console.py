@@ -237,7 +237,11 @@ def test_the_consoles_own_logic(kefu, tabs):
         """async () => {
         const { parseSse, retryDelay, Feed, LONG_GAP_MS } = await import('/console/feed.js');
         const { slashQuery } = await import('/console/answers.js');
+        const { placeByTime } = await import('/console/messages.js');
         const out = {};
+        const log = document.createElement('div');
+        for (const ts of [3, 1, 2, 2.5, 0.5]) { const el = document.createElement('p'); el.textContent = ts; placeByTime(log, el, ts); }
+        out.order = [...log.children].map((el) => Number(el.textContent));
         let r = parseSse('id: 1\\nevent: message\\ndata: {"a":1}\\n\\n: heartbeat\\n\\nid: 2\\ndata: x\\ndata: y\\n\\nid: 3\\nda');
         out.parsed = r.events; out.rest = r.rest;
         out.crlf = parseSse('event: reset\\r\\ndata: {}\\r\\n\\r\\n').events;
@@ -270,6 +274,7 @@ def test_the_consoles_own_logic(kefu, tabs):
         {"id": "2", "event": "message", "data": "x\ny"},
     ]
     assert result["rest"] == "id: 3\nda"
+    assert result["order"] == [0.5, 1, 2, 2.5, 3]
     assert result["crlf"] == [{"id": None, "event": "reset", "data": "{}"}]
     assert result["delays"] == [500, 1000, 2000, 4000, 5000]
     assert result["slash"] == ["parcel", "", None, None]
@@ -368,3 +373,23 @@ def test_leave_messages_are_listed_opened_and_tagged(kefu, shop, tabs):
     console.get_by_label("Tag").fill("已回访")
     console.get_by_role("button", name="Save tag").click()
     expect(item).to_contain_text("已回访")
+
+
+def test_history_is_paged_backwards_on_scroll(kefu, shop, tabs):
+    identify, agent = shop
+    session, qid = kefu.customer(identify, "paul", "A long story")
+    for i in range(70):
+        kefu.say(session, qid, "paul", f"line {i:02d}")
+    console = tabs().page
+    sign_in(console, kefu, agent)
+    open_question(console, "A long story")
+    log = console.get_by_role("log")
+    expect(log).to_contain_text("line 69")
+    # Only the newest page at first, never the whole history.
+    assert console.locator(".log .msg").filter(has_text="line").count() == 30
+    for expected in ("line 39", "line 09", "line 00"):
+        console.locator(".log").evaluate("el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }")
+        expect(log).to_contain_text(expected)
+    expect(log).to_contain_text("The beginning of the conversation.")
+    texts = console.locator(".log .msg .text").all_inner_texts()
+    assert texts == [f"line {i:02d}" for i in range(70)], texts
