@@ -176,6 +176,16 @@ async fn console_files_are_embedded_compressed_and_cached_embedded_sqlite() {
         .unwrap()
         .starts_with("text/html"));
     let etag = resp.headers()[header::ETAG].to_str().unwrap().to_owned();
+    // No inline script may run and no other site may frame the console.
+    let csp = resp.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(resp.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     assert!(resp.text().await.unwrap().contains("/console/app.js"));
     let again = http
         .get(app.api.url("/console"))

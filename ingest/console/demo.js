@@ -80,7 +80,7 @@ function chat(state) {
   fill(
     root,
     h("header", { class: "bar" }, h("span", { class: "brand" }, state.title), conn, h("span", {}, state.user_id), leave),
-    h("section", { class: "conversation", style: "height: calc(100vh - 45px)" }, log, composer.el),
+    h("section", { class: "conversation demo" }, log, composer.el),
   );
   const feed = new Feed(`/v1/user/${encodeURIComponent(state.user_id)}/stream`, {
     headers: api.headers(false),
