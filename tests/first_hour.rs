@@ -268,6 +268,7 @@ async fn landing_page_in_both_forms_embedded_sqlite() {
         (Some("embedded"), Some("sqlite"))
     );
     assert_eq!(body["links"]["docs"], "/docs");
+    assert_eq!(body["links"]["console"], "/console");
     assert_eq!(body["links"]["v1/openapi.json"], "/v1/openapi.json");
     for guide in ["/guide/api.md", "/guide/errors.md"] {
         let resp = app.http.get(app.url(guide)).send().await.unwrap();

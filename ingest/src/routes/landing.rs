@@ -18,7 +18,12 @@ struct Link {
     about: &'static str,
 }
 
-const LINKS: [Link; 6] = [
+const LINKS: [Link; 7] = [
+    Link {
+        title: "Agent console",
+        href: "/console",
+        about: "the agents' page: waiting list, conversations, quick answers (sign in with an agent's ID and password)",
+    },
     Link {
         title: "Interactive API docs",
         href: "/docs",
