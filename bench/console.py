@@ -3,14 +3,17 @@ the time from a customer's message to its display in the console (p50/p99), and 
 tab's memory after a conversation of many messages.
 
     KEFU_BIN=target/release/kefu /path/to/venv/bin/python bench/console.py [--messages 100] [--history 1000]
+        [--rabbitmq-postgres]
 
 The venv is the console tests' (bash .ci/console makes it under the target directory);
-Chromium is Debian's. It starts its own `kefu serve` (SQLite, the embedded default).
+Chromium is Debian's. It starts its own `kefu serve`: SQLite and the embedded queue (the
+default), or the local RabbitMQ and a fresh PostgreSQL database.
 """
 
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -29,9 +32,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=100, help="messages timed from send to display")
     ap.add_argument("--history", type=int, default=1000, help="messages in the conversation when memory is read")
+    ap.add_argument("--rabbitmq-postgres", action="store_true", help="RabbitMQ and PostgreSQL on this machine instead of the embedded default")
     args = ap.parse_args()
+    db = None
+    if args.rabbitmq_postgres:
+        db = f"kefu_t_console_{os.getpid()}"
+        subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-c", f"CREATE DATABASE {db}", "postgres"], check=True)
 
-    kefu = Kefu()
+    # One customer sends every message: its session's rate limit would refuse most.
+    os.environ.setdefault("KEFU_SESSION_RATE_PER_SEC", "0")
+    kefu = Kefu(
+        database_url=db and f"postgres://postgres@127.0.0.1:5432/{db}",
+        amqp_url=db and "amqp://guest:guest@127.0.0.1:5672/%2f",
+    )
     kefu.cli("migrate")
     identify, agent = kefu.app(1)
     kefu.start()
@@ -83,6 +96,8 @@ def main():
             browser.close()
     finally:
         kefu.stop()
+        if db:
+            subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-c", f"DROP DATABASE {db} WITH (FORCE)", "postgres"])
 
     print(f"page weight on first load: {weight} bytes transferred ({weight / 1024:.1f} KiB)")
     print(

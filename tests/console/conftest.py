@@ -29,9 +29,10 @@ def free_port():
 
 
 class Kefu:
-    """One `kefu serve` with its own database, started and restarted on one port."""
+    """One `kefu serve` with its own database (SQLite unless `database_url`; the embedded
+    queue unless `amqp_url`), started and restarted on one port."""
 
-    def __init__(self):
+    def __init__(self, database_url=None, amqp_url=None):
         self.bin = os.environ.get("KEFU_BIN") or shutil.which("kefu")
         assert self.bin, "KEFU_BIN must name the kefu binary"
         self.dir = tempfile.mkdtemp(prefix="kefu-console-")
@@ -39,7 +40,7 @@ class Kefu:
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = dict(
             os.environ,
-            KEFU_DATABASE_URL=f"sqlite://{self.dir}/kefu.db?mode=rwc",
+            KEFU_DATABASE_URL=database_url or f"sqlite://{self.dir}/kefu.db?mode=rwc",
             KEFU_HTTP_ADDR=f"127.0.0.1:{self.port}",
             KEFU_MEDIA_DIR=f"{self.dir}/media",
             KEFU_CONSOLE_DEMO="1",
@@ -48,6 +49,8 @@ class Kefu:
             RUST_LOG="warn",
         )
         self.env.pop("KEFU_AMQP_URL", None)
+        if amqp_url:
+            self.env.update(KEFU_AMQP_URL=amqp_url, KEFU_AMQP_PREFIX=f"kefu-test-console-{self.port}")
         self.proc = None
         self.secrets = {}
         self.log = open(f"{self.dir}/kefu.log", "ab")
