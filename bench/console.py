@@ -39,8 +39,6 @@ def main():
         db = f"kefu_t_console_{os.getpid()}"
         subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-c", f"CREATE DATABASE {db}", "postgres"], check=True)
 
-    # One customer sends every message: its session's rate limit would refuse most.
-    os.environ.setdefault("KEFU_SESSION_RATE_PER_SEC", "0")
     kefu = Kefu(
         database_url=db and f"postgres://postgres@127.0.0.1:5432/{db}",
         amqp_url=db and "amqp://guest:guest@127.0.0.1:5672/%2f",

@@ -45,6 +45,8 @@ class Kefu:
             KEFU_MEDIA_DIR=f"{self.dir}/media",
             KEFU_CONSOLE_DEMO="1",
             KEFU_LOGIN_SLOW_MS="0",
+            # One customer of a test sends many messages in a row.
+            KEFU_SESSION_RATE_PER_SEC="0",
             KEFU_SSE_HEARTBEAT_SECS="2",
             RUST_LOG="warn",
         )
