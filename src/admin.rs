@@ -54,6 +54,18 @@ pub enum AdminCmd {
         #[command(subcommand)]
         command: DeadLettersCmd,
     },
+    /// An app's figures for the questions asked in a window: asked, served, timed out,
+    /// waiting and first-response times, ratings, per agent.
+    Report {
+        #[arg(long)]
+        identify: String,
+        /// From when: seconds since the epoch or a span back like 7d, 24h (default 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Until when, excluded (default now).
+        #[arg(long)]
+        until: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -167,7 +179,24 @@ pub enum AppCmd {
         /// Avatar listed for this app's users without one; "" for the built-in default.
         #[arg(long)]
         default_avatar_url: Option<String>,
+        /// Ask users for a rating after a question is finished (notification action 8).
+        #[arg(long)]
+        ask_rating: Option<bool>,
     },
+    /// How the app's waiting questions reach agents: picked from the waiting list
+    /// (manual, the default) or given to an online agent with room (auto).
+    SetRouting {
+        #[arg(long)]
+        identify: String,
+        /// manual or auto.
+        #[arg(long)]
+        mode: String,
+        /// In auto: offer each question for this long (e.g. 30s) before passing it on.
+        #[arg(long)]
+        offer_timeout: Option<String>,
+    },
+    /// Show the app's routing.
+    ShowRouting(AppRef),
     /// Disable an app: its sessions and signed calls are refused (30018).
     Disable(AppRef),
     /// Enable a disabled app again.
@@ -382,6 +411,9 @@ pub async fn run(
             app(db, &kefu_common::store::timeouts::Timeouts::defaults(config), command).await?
         }
         AdminCmd::Agent { command } => crate::admin_agents::run(db, command).await?,
+        AdminCmd::Report { identify, since, until } => {
+            crate::admin_routing::report(db, &identify, since.as_deref(), until.as_deref()).await?
+        }
         AdminCmd::Session {
             command:
                 SessionCmd::Revoke {
@@ -444,14 +476,24 @@ async fn app(
             identify: raw,
             name,
             default_avatar_url,
+            ask_rating,
         } => {
             let identify = identify(&raw)?;
             let name = name.map(|n| arg("name", AppName::parse, &n)).transpose()?;
             let avatar = default_avatar_url
                 .map(|u| arg("default-avatar-url", avatar_url, &u))
                 .transpose()?;
+            if let Some(ask) = ask_rating {
+                crate::admin_routing::set_ask_rating(db, &raw, ask).await?;
+            }
             to_json(operators::update_app(db, &identify, name.as_ref(), avatar.as_ref().map(Option::as_ref)).await?)
         }
+        AppCmd::SetRouting {
+            identify,
+            mode,
+            offer_timeout,
+        } => crate::admin_routing::set_routing(db, &identify, &mode, offer_timeout.as_deref()).await?,
+        AppCmd::ShowRouting(r) => crate::admin_routing::show_routing(db, &r.identify).await?,
         AppCmd::Disable(r) => to_json(operators::set_app_disabled(db, &identify(&r.identify)?, true).await?),
         AppCmd::Enable(r) => to_json(operators::set_app_disabled(db, &identify(&r.identify)?, false).await?),
         AppCmd::RotateSecret(r) => to_json(operators::rotate_app_secret(db, &identify(&r.identify)?).await?),

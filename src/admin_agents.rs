@@ -62,6 +62,15 @@ pub enum AgentCmd {
         #[arg(long)]
         address: Option<String>,
     },
+    /// Change an agent's settings.
+    Update {
+        #[arg(long)]
+        serv_id: String,
+        /// Serving questions it may hold at once (0: no limit); a manual serve beyond
+        /// it is refused (30025) and automatic routing gives it no more.
+        #[arg(long)]
+        max_concurrent: Option<u32>,
+    },
     /// Replace the apps the agent serves.
     SetApps {
         #[arg(long)]
@@ -121,6 +130,16 @@ pub async fn run(db: &DatabaseConnection, command: AgentCmd) -> Result<Value, Ad
             }
             (None, None) => return Err(AdminError::Usage("give --serv-id or --address".into())),
         },
+        AgentCmd::Update {
+            serv_id,
+            max_concurrent,
+        } => {
+            let serv_id = serv(&serv_id)?;
+            match max_concurrent {
+                Some(max) => to_json(kefu_common::store::routing::set_max_concurrent(db, &serv_id, Some(max)).await?),
+                None => to_json(operators::get_agent(db, &serv_id).await?),
+            }
+        }
         AgentCmd::SetApps { serv_id, apps } => {
             let (serv_id, apps) = (serv(&serv_id)?, identifies(&apps)?);
             to_json(operators::set_agent_apps(db, &serv_id, &apps).await?)

@@ -11,6 +11,7 @@
 mod admin;
 mod admin_agents;
 mod admin_questions;
+mod admin_routing;
 mod admin_templates;
 mod events_cli;
 

@@ -392,8 +392,12 @@ async fn every_error_code_rabbitmq_postgres() {
     // full_queue_answers_429_rabbitmq) and the outage (database_outage_* below).
     // and the rate limit (session_rate_limit_answers_10038_embedded_sqlite), the login
     // lock (tests/first_hour.rs, login_locks_are_shared_kept_and_lifted_rabbitmq_postgres),
-    // the stream cap, the body timeout and the connection cap (tests/hardening.rs).
+    // the stream cap, the body timeout and the connection cap (tests/hardening.rs), and
+    // capacity, ratings and offers (tests/routing.rs).
     let elsewhere: BTreeSet<String> = [
+        "agent_at_capacity",
+        "already_rated",
+        "not_offered",
         "overloaded",
         "unavailable",
         "too_frequent",

@@ -14,7 +14,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{admin, answers, leave, lists, media, question, serv, session, stream, user};
+use crate::routes::{admin, answers, leave, lists, media, question, routing, serv, session, stream, user};
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -33,6 +33,13 @@ is HTTP 200 and only the body's `status` tells success (200), queued (202) and f
         serv::unbind,
         lists::serv_tasks,
         lists::serv_overs,
+        routing::set_status,
+        routing::status,
+        routing::transfer,
+        routing::rate,
+        routing::accept,
+        routing::decline,
+        routing::stats,
         stream::serv_stream,
         stream::user_stream,
         question::new,
@@ -82,6 +89,9 @@ is HTTP 200 and only the body's `status` tells success (200), queued (202) and f
         admin::clear_push,
         admin::set_timeouts,
         admin::get_timeouts,
+        admin::set_routing,
+        admin::get_routing,
+        admin::report,
         admin::set_im,
         admin::get_im,
         admin::clear_im,

@@ -40,6 +40,45 @@ pub struct FeedEvent {
     pub identify: String,
     /// Access ended for what it names (`kefu.access.revoked`, `kefu.agent.unbound`).
     pub access: Option<AccessChange>,
+    /// The agent an offer or a transfer is for, with what it is told.
+    pub handover: Option<Handover>,
+}
+
+/// A question offered to an agent, or transferred to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handover {
+    pub serv_id: String,
+    pub event: &'static str,
+    pub data: Value,
+}
+
+impl Handover {
+    fn of(event_type: &str, data: &Value) -> Option<Handover> {
+        let q = &data["question"];
+        let base = |extra: Value| {
+            let mut d = json!({
+                "question_id": q["question_id"],
+                "identify": data["identify"],
+                "user_id": q["user_id"],
+                "title": q["title"],
+            });
+            d.as_object_mut()?.extend(extra.as_object()?.clone());
+            Some(d)
+        };
+        match event_type {
+            "kefu.question.offered" => Some(Handover {
+                serv_id: data["serv_id"].as_str()?.to_owned(),
+                event: "offer",
+                data: base(json!({ "expires_at": data["expires_at"].as_f64()? / 1000.0 }))?,
+            }),
+            "kefu.question.transferred" => Some(Handover {
+                serv_id: q["serv_id"].as_str()?.to_owned(),
+                event: "transferred",
+                data: base(json!({ "from_serv_id": data["from_serv_id"], "note": data["note"] }))?,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Whose access changed: streams it may concern re-check their session.
@@ -70,6 +109,7 @@ impl FeedEvent {
         });
         Some(FeedEvent {
             access,
+            handover: Handover::of(&event_type, data),
             id: ce["id"].as_str()?.to_owned(),
             event_type,
             question: serde_json::from_value(data["question"].clone()).ok(),
@@ -130,6 +170,10 @@ impl Audience {
                         "timestamp": q.created_at as f64 / 1000.0,
                     }),
                 )
+            }
+            (Audience::Agent { serv_id, .. }, None) if e.handover.as_ref().is_some_and(|h| &h.serv_id == serv_id) => {
+                let h = e.handover.as_ref()?;
+                (h.event, h.data.clone())
             }
             (Audience::User { app_id, user_id }, Some(m)) if q.app_id == *app_id && &q.user_id == user_id => {
                 ("message", push_payload(&q.question_id, m))

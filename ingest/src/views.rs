@@ -241,8 +241,9 @@ pub enum Message {
         #[serde(rename = "type")]
         #[schema(minimum = 4, maximum = 4)]
         kind: i16,
-        /// 1 serve, 2 quit, 3 end requested, 4 finished, 5 timed out, 6 reopened.
-        #[schema(minimum = 1, maximum = 6)]
+        /// 1 serve, 2 quit, 3 end requested, 4 finished, 5 timed out, 6 reopened, 7
+        /// transferred, 8 rating requested.
+        #[schema(minimum = 1, maximum = 8)]
         action: i16,
     },
 }

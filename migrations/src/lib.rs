@@ -16,6 +16,7 @@ mod m20261130_000001_timeouts;
 mod m20261130_000002_webhooks;
 mod m20261201_000001_login_locks;
 mod m20261202_000001_settings_version;
+mod m20261203_000001_routing;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000002_webhooks::Migration),
             Box::new(m20261201_000001_login_locks::Migration),
             Box::new(m20261202_000001_settings_version::Migration),
+            Box::new(m20261203_000001_routing::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ mod janitor;
 mod media_gc;
 mod metrics_http;
 pub mod relay;
+mod router;
 pub mod tasks;
 pub mod timeouts;
 
@@ -113,6 +114,7 @@ pub async fn run(worker: Worker, cancel: CancellationToken) {
     let im = tokio::spawn(im_delivery::run(worker.clone(), cancel.clone()));
     let deadlines = tokio::spawn(timeouts::run_timeouts(worker.clone(), cancel.clone()));
     let http = tokio::spawn(http_delivery::run(worker.clone(), cancel.clone()));
+    let router = tokio::spawn(router::run_router(worker.clone(), cancel.clone()));
     let relay = worker
         .config
         .relay
@@ -123,6 +125,7 @@ pub async fn run(worker: Worker, cancel: CancellationToken) {
     let _ = im.await;
     let _ = deadlines.await;
     let _ = http.await;
+    let _ = router.await;
     if let Some(relay) = relay {
         let _ = relay.await;
     }

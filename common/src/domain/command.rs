@@ -9,7 +9,8 @@ use uuid::Uuid;
 use crate::domain::ids::ObjectId;
 use crate::domain::leave::{Callback, Contact, Email, LeaveUserId, MessageContent, Subject, Tag, Tel};
 use crate::domain::{
-    DeviceId, Groups, ImSessionId, Labels, SenderType, ServId, SessionDigest, Text, Title, Url, UserId, UserName,
+    DeviceId, Groups, ImSessionId, Labels, Presence, RatingComment, SenderType, ServId, SessionDigest, Text, Title,
+    TransferNote, Url, UserId, UserName,
 };
 
 /// Who asks for a change, as authenticated by the ingest.
@@ -129,6 +130,39 @@ pub enum Command {
         question_id: ObjectId,
         serv_id: ServId,
         message_id: ObjectId,
+    },
+    /// A bound agent says whether it is online, busy, away or offline; in apps with
+    /// automatic routing an online agent with free capacity is given waiting questions.
+    AgentStatusSetV1 {
+        serv_id: ServId,
+        status: Presence,
+        /// The app of the session that said it (the event's app).
+        app_id: i64,
+    },
+    /// The serving agent hands the question to another agent of its app (action 7).
+    QuestionTransferV1 {
+        question_id: ObjectId,
+        serv_id: ServId,
+        to_serv_id: ServId,
+        note: Option<TransferNote>,
+        message_id: ObjectId,
+    },
+    /// The user rates a finished question, once.
+    QuestionRateV1 {
+        question_id: ObjectId,
+        actor: Actor,
+        score: i16,
+        comment: Option<RatingComment>,
+    },
+    /// The agent a question is offered to takes it (offer mode) or passes it on.
+    QuestionAcceptV1 {
+        question_id: ObjectId,
+        serv_id: ServId,
+        message_id: ObjectId,
+    },
+    QuestionDeclineV1 {
+        question_id: ObjectId,
+        serv_id: ServId,
     },
 }
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::domain::{MessageType, NotifyAction, QuestionStatus, SenderType};
+use crate::domain::{MessageType, NotifyAction, Presence, QuestionStatus, SenderType};
 use crate::store::entity::{message, question};
 
 /// The question an event is about, as it stands after the change.
@@ -140,6 +140,31 @@ pub enum DomainEvent {
         id: String,
         tag: Option<String>,
     },
+    /// An agent said it is online, busy, away or offline (or went offline by unbinding).
+    AgentStatusChanged {
+        app_id: i64,
+        serv_id: String,
+        status: Presence,
+    },
+    /// The serving agent handed the question to another (action 7); the note is for
+    /// the agent it was given to.
+    QuestionTransferred {
+        question: QuestionFacts,
+        from_serv_id: String,
+        note: Option<String>,
+    },
+    /// The user rated the finished question.
+    QuestionRated {
+        question: QuestionFacts,
+        score: i16,
+        comment: Option<String>,
+    },
+    /// A question is offered to an agent (offer mode) until `expires_at` (ms).
+    QuestionOffered {
+        question: QuestionFacts,
+        serv_id: String,
+        expires_at: i64,
+    },
     /// Access ended (an operator revoked sessions, disabled an agent or an app, set a
     /// new password): live streams it concerns re-check their session and end.
     AccessRevoked {
@@ -166,7 +191,7 @@ pub enum AccessReason {
 
 impl DomainEvent {
     /// Every event type, for documentation and tests.
-    pub const TYPES: [&'static str; 14] = [
+    pub const TYPES: [&'static str; 18] = [
         "kefu.question.created",
         "kefu.question.served",
         "kefu.question.quit",
@@ -181,6 +206,10 @@ impl DomainEvent {
         "kefu.question.finish_requested",
         "kefu.question.timed_out",
         "kefu.access.revoked",
+        "kefu.agent.status_changed",
+        "kefu.question.transferred",
+        "kefu.question.rated",
+        "kefu.question.offered",
     ];
 
     /// The CloudEvent `type`, also the routing key on `kefu.events`.
@@ -201,6 +230,10 @@ impl DomainEvent {
             QuestionFinishRequested { .. } => Self::TYPES[11],
             QuestionTimedOut { .. } => Self::TYPES[12],
             AccessRevoked { .. } => Self::TYPES[13],
+            AgentStatusChanged { .. } => Self::TYPES[14],
+            QuestionTransferred { .. } => Self::TYPES[15],
+            QuestionRated { .. } => Self::TYPES[16],
+            QuestionOffered { .. } => Self::TYPES[17],
         }
     }
 
@@ -214,8 +247,12 @@ impl DomainEvent {
             | QuestionReopened { question }
             | QuestionFinishRequested { question }
             | QuestionTimedOut { question }
+            | QuestionTransferred { question, .. }
+            | QuestionRated { question, .. }
+            | QuestionOffered { question, .. }
             | MessageCreated { question, .. } => question.app_id,
-            SessionOpened { app_id, .. }
+            AgentStatusChanged { app_id, .. }
+            | SessionOpened { app_id, .. }
             | AgentBound { app_id, .. }
             | AgentUnbound { app_id, .. }
             | LeaveMessageCreated { app_id, .. }
@@ -235,7 +272,11 @@ impl DomainEvent {
             | QuestionReopened { question }
             | QuestionFinishRequested { question }
             | QuestionTimedOut { question }
+            | QuestionTransferred { question, .. }
+            | QuestionRated { question, .. }
+            | QuestionOffered { question, .. }
             | MessageCreated { question, .. } => Some(question.question_id.clone()),
+            AgentStatusChanged { serv_id, .. } => Some(serv_id.clone()),
             LeaveMessageCreated { id, .. } | LeaveMessageTagged { id, .. } => Some(id.clone()),
             SessionOpened { user_id, .. } => Some(user_id.clone()),
             AgentBound { serv_id, .. } | AgentUnbound { serv_id, .. } => Some(serv_id.clone()),

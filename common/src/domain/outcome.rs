@@ -93,6 +93,12 @@ pub enum ErrorCode {
     RequestTimeout,
     /// 30024: the ingest holds as many connections as it may.
     TooManyConnections,
+    /// 30025: the agent already serves as many questions as its `max_concurrent`.
+    AgentAtCapacity,
+    /// 30026: the question was rated already (a rating is given once).
+    AlreadyRated,
+    /// 30027: the question is not offered to this agent (accept / decline).
+    NotOffered,
 }
 
 impl ErrorCode {
@@ -141,6 +147,9 @@ impl ErrorCode {
             TooManyStreams => 30022,
             RequestTimeout => 30023,
             TooManyConnections => 30024,
+            AgentAtCapacity => 30025,
+            AlreadyRated => 30026,
+            NotOffered => 30027,
         }
     }
 
@@ -180,7 +189,10 @@ impl ErrorCode {
             | QuestionFinished
             | QuestionNotFinished
             | IdempotencyKeyReused
-            | AlreadyExists => 409,
+            | AlreadyExists
+            | AgentAtCapacity
+            | AlreadyRated
+            | NotOffered => 409,
             BodyTooLarge => 413,
             Overloaded | TooFrequent | AgentLocked | TooManyStreams => 429,
             RequestTimeout => 408,

@@ -84,8 +84,73 @@ pub enum NotifyAction {
     Timeout,
     #[sea_orm(num_value = 6)]
     Reopen,
+    /// The serving agent handed the question to a colleague.
+    #[sea_orm(num_value = 7)]
+    Transfer,
+    /// The finished question's user is asked to rate it.
+    #[sea_orm(num_value = 8)]
+    RatingRequested,
 }
-as_i16!(NotifyAction, "an action from 1 to 6");
+as_i16!(NotifyAction, "an action from 1 to 8");
+
+/// An agent's presence: only an `online` one is given questions automatically.
+/// Stored as 0 offline (the default), 1 online, 2 busy, 3 away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "i16", db_type = "SmallInteger")]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    #[sea_orm(num_value = 0)]
+    Offline,
+    #[sea_orm(num_value = 1)]
+    Online,
+    #[sea_orm(num_value = 2)]
+    Busy,
+    #[sea_orm(num_value = 3)]
+    Away,
+}
+
+impl Presence {
+    pub const NAMES: &'static str = "online, busy, away or offline";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Presence::Offline => "offline",
+            Presence::Online => "online",
+            Presence::Busy => "busy",
+            Presence::Away => "away",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Presence::Online, Presence::Busy, Presence::Away, Presence::Offline]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+/// How an app's waiting questions reach agents: picked by hand from the waiting list
+/// (the original's way, the default), or given to an online agent with free capacity.
+/// Stored as 0 manual, 1 auto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize, Default)]
+#[sea_orm(rs_type = "i16", db_type = "SmallInteger")]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingMode {
+    #[default]
+    #[sea_orm(num_value = 0)]
+    Manual,
+    #[sea_orm(num_value = 1)]
+    Auto,
+}
+
+impl RoutingMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "manual" => Some(RoutingMode::Manual),
+            "auto" => Some(RoutingMode::Auto),
+            _ => None,
+        }
+    }
+}
 
 /// What a question's countdown is waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]

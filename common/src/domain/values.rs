@@ -213,6 +213,14 @@ string_type!(
     Title, 0, 200
 );
 string_type!(
+    /// What the agent who hands a question over tells the next one, 1–200 characters.
+    TransferNote, 1, 200
+);
+string_type!(
+    /// What a user says with a rating, 1–500 characters.
+    RatingComment, 1, 500
+);
+string_type!(
     ident
     /// One question label, 1–32 characters.
     Label, 1, 32

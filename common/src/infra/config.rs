@@ -130,6 +130,10 @@ pub struct Config {
     /// `1`/`0` are taken as well as `true`/`false`.
     #[serde(deserialize_with = "crate::infra::flags::flag")]
     pub console_demo: bool,
+    /// `KEFU_ROUTING_SWEEP_MS`: how often each worker gives out, in apps with automatic
+    /// routing, the questions the commands left waiting (expired offers, agents that
+    /// got room without a command).
+    pub routing_sweep_ms: u64,
     /// `KEFU_PASSWORD_HASH_CONCURRENCY`: argon2 checks run at once (each takes ~19 MiB);
     /// 0: the number of CPUs.
     pub password_hash_concurrency: usize,
@@ -267,6 +271,7 @@ impl Default for Config {
             sse_max_per_user: 10,
             sse_recheck_secs: 30,
             console_demo: false,
+            routing_sweep_ms: 1_000,
             login_source_max_failures: 20,
             login_lock_secs: 900,
             login_slow_ms: 500,

@@ -49,6 +49,8 @@ pub struct AppView {
     pub disabled: bool,
     /// Seconds since the epoch.
     pub created_at: i64,
+    /// After finishing, the user is asked for a rating (notification action 8).
+    pub ask_rating: bool,
 }
 
 impl From<app::Model> for AppView {
@@ -60,6 +62,7 @@ impl From<app::Model> for AppView {
             default_avatar_url: a.default_avatar_url,
             disabled: a.disabled_at.is_some(),
             created_at: a.created_at / 1000,
+            ask_rating: a.ask_rating,
         }
     }
 }
@@ -89,6 +92,8 @@ pub struct AgentView {
     /// While too many failed logins lock the account: when the lock ends (seconds since
     /// the epoch); `null` when it is not locked.
     pub locked_until: Option<i64>,
+    /// Serving questions it may hold at once; `null`: no limit.
+    pub max_concurrent: Option<i32>,
 }
 
 fn new_secret() -> String {
@@ -101,7 +106,7 @@ pub(crate) async fn app_row(db: &impl ConnectionTrait, identify: &Identify) -> R
         .ok_or_else(|| OperatorError::UnknownApp(identify.to_string()))
 }
 
-async fn agent_row(db: &impl ConnectionTrait, serv_id: &ServId) -> Result<agent::Model, OperatorError> {
+pub(crate) async fn agent_row(db: &impl ConnectionTrait, serv_id: &ServId) -> Result<agent::Model, OperatorError> {
     store::agent(db, serv_id.as_str())
         .await?
         .ok_or_else(|| OperatorError::UnknownAgent(serv_id.to_string()))
@@ -217,7 +222,7 @@ async fn hash_password(password: &NewPassword) -> Result<String, OperatorError> 
     .map_err(|e| OperatorError::Hash(e.to_string()))?
 }
 
-async fn agent_view(db: &impl ConnectionTrait, row: agent::Model) -> Result<AgentView, OperatorError> {
+pub(crate) async fn agent_view(db: &impl ConnectionTrait, row: agent::Model) -> Result<AgentView, OperatorError> {
     let links = agent_app::Entity::find()
         .filter(agent_app::Column::ServId.eq(row.serv_id.as_str()))
         .order_by_asc(agent_app::Column::AppId)
@@ -239,6 +244,7 @@ async fn agent_view(db: &impl ConnectionTrait, row: agent::Model) -> Result<Agen
         app_ids,
         disabled: row.disabled_at.is_some(),
         created_at: row.created_at / 1000,
+        max_concurrent: row.max_concurrent.filter(|m| *m > 0),
     })
 }
 
@@ -283,6 +289,7 @@ pub async fn create_agent(
         password_hash: Set(Secret::new(hash)),
         created_at: Set(now_ms()),
         disabled_at: Set(None),
+        ..Default::default()
     }
     .insert(&txn)
     .await;
@@ -553,12 +560,19 @@ mod tests {
             default_avatar_url: None,
             disabled_at: None,
             settings_version: 0,
+            routing_mode: Default::default(),
+            offer_timeout_ms: None,
+            ask_rating: false,
         };
         let agent = agent::Model {
             serv_id: "alice".into(),
             password_hash: Secret::new("$argon2id$the-hash"),
             created_at: 0,
             disabled_at: None,
+            max_concurrent: None,
+            presence: crate::domain::Presence::Offline,
+            presence_at: None,
+            assigned_at: 0,
         };
         let shown = AppWithSecret {
             app: app.clone().into(),

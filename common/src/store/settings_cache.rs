@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
+use crate::domain::RoutingMode;
 use crate::store::entity::{app, app_im_settings, app_push_endpoint, app_timeouts, webhook_endpoint};
 
 /// Apps kept at most; past it the cache starts over (the next transactions re-read).
@@ -27,6 +28,12 @@ pub struct AppSettings {
     pub has_push: bool,
     /// The app's own timeouts row, if any.
     pub timeouts: Option<app_timeouts::Model>,
+    /// How its waiting questions reach agents.
+    pub routing: RoutingMode,
+    /// In automatic routing, offer each question for this long first (ms).
+    pub offer_timeout_ms: Option<i64>,
+    /// Ask the user for a rating after finishing.
+    pub ask_rating: bool,
 }
 
 /// Settings by app id; an app missing from it (deleted) has none.
@@ -45,16 +52,19 @@ impl SettingsCache {
         if app_ids.is_empty() {
             return Ok(found);
         }
-        let versions: Vec<(i64, String, i64)> = app::Entity::find()
+        let versions: Vec<(i64, String, i64, RoutingMode, Option<i64>, bool)> = app::Entity::find()
             .select_only()
             .column(app::Column::Id)
             .column(app::Column::Identify)
             .column(app::Column::SettingsVersion)
+            .column(app::Column::RoutingMode)
+            .column(app::Column::OfferTimeoutMs)
+            .column(app::Column::AskRating)
             .filter(app::Column::Id.is_in(app_ids.iter().copied()))
             .into_tuple()
             .all(db)
             .await?;
-        for (app_id, identify, version) in versions {
+        for (app_id, identify, version, routing, offer_timeout_ms, ask_rating) in versions {
             let cached = self
                 .entries
                 .lock()
@@ -65,7 +75,10 @@ impl SettingsCache {
             let settings = match cached {
                 Some(s) => s,
                 None => {
-                    let fresh = Arc::new(load(db, app_id, identify).await?);
+                    let mut loaded = load(db, app_id, identify).await?;
+                    (loaded.routing, loaded.offer_timeout_ms, loaded.ask_rating) =
+                        (routing, offer_timeout_ms, ask_rating);
+                    let fresh = Arc::new(loaded);
                     let mut entries = self.entries.lock().expect("settings cache lock");
                     if entries.len() >= MAX_CACHED_APPS {
                         entries.clear();
@@ -101,6 +114,7 @@ async fn load(db: &impl ConnectionTrait, app_id: i64, identify: String) -> Resul
             .collect(),
         has_push: push.is_some(),
         timeouts,
+        ..Default::default()
     })
 }
 

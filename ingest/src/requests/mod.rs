@@ -13,7 +13,9 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 mod fields;
+mod routing;
 pub use fields::*;
+pub use routing::*;
 
 /// POST /v1/session/new (signed by the app).
 #[derive(Debug, Deserialize, ToSchema)]

@@ -7,6 +7,7 @@ pub(crate) mod leave;
 pub(crate) mod lists;
 pub(crate) mod media;
 pub(crate) mod question;
+pub(crate) mod routing;
 pub(crate) mod serv;
 pub(crate) mod session;
 pub(crate) mod stream;
@@ -67,6 +68,21 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/v1/serv/unbind", reads(post(serv::unbind), limit))
         .route("/v1/serv/{serv_id}/tasks", reads(get(lists::serv_tasks), limit))
         .route("/v1/serv/{serv_id}/overs", reads(get(lists::serv_overs), limit))
+        .route(
+            "/v1/serv/{serv_id}/status",
+            reads(get(routing::status).post(routing::set_status), limit),
+        )
+        .route("/v1/serv/{serv_id}/stats", reads(get(routing::stats), limit))
+        .route(
+            "/v1/question/{question_id}/transfer",
+            reads(post(routing::transfer), limit),
+        )
+        .route("/v1/question/{question_id}/rate", reads(post(routing::rate), limit))
+        .route("/v1/question/{question_id}/accept", reads(post(routing::accept), limit))
+        .route(
+            "/v1/question/{question_id}/decline",
+            reads(post(routing::decline), limit),
+        )
         .route("/v1/serv/{serv_id}/stream", reads(get(stream::serv_stream), limit))
         .route("/v1/user/{user_id}/stream", reads(get(stream::user_stream), limit))
         .route("/v1/question/new", reads(post(question::new), limit))
@@ -165,6 +181,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 limit,
             ),
         )
+        .route(
+            "/admin/v1/apps/{app}/routing",
+            reads(
+                get(admin::get_routing).put(admin::set_routing).post(admin::set_routing),
+                limit,
+            ),
+        )
+        .route("/admin/v1/apps/{app}/report", reads(get(admin::report), limit))
         .route("/admin/v1/apps/{app}/disable", reads(post(admin::disable_app), limit))
         .route("/admin/v1/apps/{app}/enable", reads(post(admin::enable_app), limit))
         .route(

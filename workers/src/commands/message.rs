@@ -157,6 +157,10 @@ pub async fn send(txn: &DatabaseTransaction, rules: &Rules, sent: Sent<'_>) -> H
         .col_expr(question::Column::LastMessSenderType, Expr::value(sender_type))
         .col_expr(question::Column::LastMessType, Expr::value(content.kind()))
         .col_expr(question::Column::UpdatedAt, Expr::value(now));
+    // The agent's first words after taking it: first-response figures.
+    if sender_type == SenderType::Agent && q.first_response_at.is_none_or(|at| q.served_at.is_some_and(|s| at < s)) {
+        update = update.col_expr(question::Column::FirstResponseAt, Expr::value(now));
+    }
     update = match actor {
         Actor::Agent { serv_id } => update
             .filter(question::Column::Status.eq(QuestionStatus::Serving))

@@ -5,9 +5,12 @@
 
 mod agent;
 mod deadline;
+mod handover;
 mod leave_message;
 mod message;
 mod question;
+mod rating;
+pub mod routing;
 mod session;
 pub mod transitions;
 mod writes;
@@ -266,5 +269,38 @@ pub async fn apply(txn: &DatabaseTransaction, command: &Command, rules: &Rules) 
         LeaveMessageCreateV1(left) => leave_message::create(txn, left).await,
         LeaveMessageTagV1 { id, serv_id, tag } => leave_message::tag(txn, id, Some(serv_id), tag.as_ref()).await,
         LeaveMessageTagByAdminV1 { id, tag } => leave_message::tag(txn, id, None, tag.as_ref()).await,
+        AgentStatusSetV1 {
+            serv_id,
+            status,
+            app_id,
+        } => agent::set_status(txn, rules, serv_id, *status, *app_id).await,
+        QuestionTransferV1 {
+            question_id,
+            serv_id,
+            to_serv_id,
+            note,
+            message_id,
+        } => {
+            let handover = handover::Handover {
+                id: question_id,
+                from: serv_id,
+                to: to_serv_id,
+                note: note.as_ref(),
+                message_id,
+            };
+            handover::transfer(txn, rules, handover).await
+        }
+        QuestionRateV1 {
+            question_id,
+            actor,
+            score,
+            comment,
+        } => rating::rate(txn, question_id, actor, *score, comment.as_ref()).await,
+        QuestionAcceptV1 {
+            question_id,
+            serv_id,
+            message_id,
+        } => handover::accept(txn, rules, question_id, serv_id, message_id).await,
+        QuestionDeclineV1 { question_id, serv_id } => handover::decline(txn, rules, question_id, serv_id).await,
     }
 }

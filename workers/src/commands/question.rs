@@ -3,7 +3,7 @@
 use kefu_common::domain::command::Actor;
 use kefu_common::domain::events::{DomainEvent, MessageFacts, QuestionFacts};
 use kefu_common::domain::ids::ObjectId;
-use kefu_common::domain::outcome::{CreatedQuestion, ErrorCode, Reply};
+use kefu_common::domain::outcome::{CreatedQuestion, ErrorCode, Failure, Reply};
 use kefu_common::domain::{
     DueKind, ImSessionId, Labels, NotifyAction, QuestionStatus, SenderType, ServId, Title, UserId,
 };
@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
 
 use super::transitions::{self, Leave, Owner};
 use super::writes::{countdown, insert_message, load, notification, restart, serves_app, update_of};
-use super::{refuse, Applied, Handled, Refusal, Rules};
+use super::{refuse, routing, Applied, Handled, Refusal, Rules};
 
 /// A question as asked.
 pub struct Asked<'a> {
@@ -52,6 +52,10 @@ pub async fn create(txn: &DatabaseTransaction, rules: &Rules, asked: Asked<'_>) 
         due_anchor: Some(now),
         due_at: wait_due,
         timed_out_at: None,
+        first_response_at: None,
+        offered_to: None,
+        offer_expires_at: None,
+        transfer_note: None,
     };
     question::Entity::insert(question::ActiveModel::from(row.clone()))
         .exec_without_returning(txn)
@@ -66,18 +70,25 @@ pub async fn create(txn: &DatabaseTransaction, rules: &Rules, asked: Asked<'_>) 
             .exec_without_returning(txn)
             .await?;
     }
+    let question = QuestionFacts::from(&row);
+    let mut events = vec![DomainEvent::QuestionCreated { question, labels }];
+    // Automatic routing may give it (or an older one) to an agent at once.
+    events.append(&mut routing::route_app(txn, rules, asked.app_id, 1).await?);
+    let served = events
+        .iter()
+        .any(|e| matches!(e, DomainEvent::QuestionServed { question } if question.question_id == row.id));
     let reply = Reply::QuestionCreated {
         question_id: row.id.clone(),
         question: CreatedQuestion {
             id: row.id.clone(),
-            status: QuestionStatus::Waiting,
+            status: if served {
+                QuestionStatus::Serving
+            } else {
+                QuestionStatus::Waiting
+            },
         },
     };
-    let question = QuestionFacts::from(&row);
-    Ok(Applied::new(
-        reply,
-        vec![DomainEvent::QuestionCreated { question, labels }],
-    ))
+    Ok(Applied::new(reply, events))
 }
 
 /// A question of an app the agent serves, locked; another tenant's answers as a
@@ -108,7 +119,8 @@ fn transition_events(
     ]
 }
 
-/// serve: a waiting question to this agent; the first of two agents wins.
+/// serve: a waiting question to this agent; the first of two agents wins, and an
+/// agent already serving its `max_concurrent` is refused.
 pub async fn serve(
     txn: &DatabaseTransaction,
     rules: &Rules,
@@ -121,31 +133,60 @@ pub async fn serve(
     if let Some(refusal) = transitions::serve_refusal(q.status) {
         return Err(refusal.into());
     }
+    if !routing::has_room(txn, serv_id, now_ms(), None).await? {
+        return Err(at_capacity("serv_id").into());
+    }
+    let Some(events) = assign(txn, rules, &mut q, serv_id, message_id).await? else {
+        return refuse(
+            ErrorCode::QuestionAlreadyServed,
+            "another agent took the question first",
+        );
+    };
+    Ok(Applied::message_written(message_id, events))
+}
+
+/// The refusal of an agent that serves as many questions as it may.
+pub(super) fn at_capacity(field: &str) -> Failure {
+    Failure::field(
+        ErrorCode::AgentAtCapacity,
+        field,
+        "the agent already serves as many questions as its max_concurrent",
+    )
+}
+
+/// Gives the (locked) question to the agent if it still waits: serving, no countdown
+/// until the agent writes, the serve notification (action 1). `None`: it no longer waits.
+pub(super) async fn assign(
+    txn: &DatabaseTransaction,
+    rules: &Rules,
+    q: &mut question::Model,
+    serv_id: &str,
+    message_id: &ObjectId,
+) -> Result<Option<Vec<DomainEvent>>, DbErr> {
     let now = now_ms();
     let update = update_of(&q.id)
         .col_expr(question::Column::Status, Expr::value(QuestionStatus::Serving))
         .col_expr(question::Column::ServId, Expr::value(serv_id))
         .col_expr(question::Column::UpdatedAt, Expr::value(now))
         .col_expr(question::Column::ServedAt, Expr::value(now))
+        .col_expr(question::Column::OfferedTo, Expr::value(Option::<String>::None))
+        .col_expr(question::Column::OfferExpiresAt, Expr::value(Option::<i64>::None))
         .filter(question::Column::Status.eq(QuestionStatus::Waiting));
     // No countdown until the agent writes (the serve notification does not count).
     if countdown(update, None, None, now).exec(txn).await?.rows_affected != 1 {
-        return refuse(
-            ErrorCode::QuestionAlreadyServed,
-            "another agent took the question first",
-        );
+        return Ok(None);
     }
     q.status = QuestionStatus::Serving;
     q.serv_id = Some(serv_id.to_owned());
-    let note = notification(&q, message_id, serv_id, SenderType::Agent, NotifyAction::Serve);
+    q.served_at = Some(now);
+    q.offered_to = None;
+    q.offer_expires_at = None;
+    let note = notification(q, message_id, serv_id, SenderType::Agent, NotifyAction::Serve);
     insert_message(txn, &note).await?;
     let event = DomainEvent::QuestionServed {
-        question: QuestionFacts::from(&q),
+        question: QuestionFacts::from(&*q),
     };
-    Ok(Applied::message_written(
-        message_id,
-        transition_events(event, &q, &note, rules),
-    ))
+    Ok(Some(transition_events(event, q, &note, rules)))
 }
 
 /// quit, finish and request_finish: only the serving agent may do any.
@@ -176,10 +217,39 @@ pub async fn leave(
     let note = notification(&q, message_id, serv_id, SenderType::Agent, how.action());
     insert_message(txn, &note).await?;
     let event = how.event(QuestionFacts::from(&q));
-    Ok(Applied::message_written(
-        message_id,
-        transition_events(event, &q, &note, rules),
-    ))
+    let mut events = transition_events(event, &q, &note, rules);
+    match how {
+        Leave::Finish => {
+            if rules
+                .settings_of(txn, &[q.app_id])
+                .await?
+                .get(&q.app_id)
+                .is_some_and(|s| s.ask_rating)
+            {
+                let ask = notification(
+                    &q,
+                    &rules.ids.next_id(),
+                    serv_id,
+                    SenderType::Agent,
+                    NotifyAction::RatingRequested,
+                );
+                insert_message(txn, &ask).await?;
+                events.push(DomainEvent::MessageCreated {
+                    question: QuestionFacts::from(&q),
+                    message: MessageFacts::new(&ask, &rules.media_base),
+                });
+            }
+            // The agent has room again: the oldest waiting question goes out.
+            events.append(&mut routing::route_app(txn, rules, q.app_id, 1).await?);
+        }
+        Leave::Quit => {
+            // Back to the waiting list, and to the end of the line for its agent.
+            routing::went_last(txn, serv_id).await?;
+            events.append(&mut routing::route_app(txn, rules, q.app_id, 2).await?);
+        }
+        Leave::RequestFinish => {}
+    }
+    Ok(Applied::message_written(message_id, events))
 }
 
 /// reopen: the user who asked reopens a finished question.
@@ -240,5 +310,9 @@ pub(super) async fn reopen_finished(
     let event = DomainEvent::QuestionReopened {
         question: QuestionFacts::from(&*q),
     };
-    Ok(Some(transition_events(event, q, &note, rules)))
+    let mut events = transition_events(event, q, &note, rules);
+    if status == QuestionStatus::Waiting {
+        events.append(&mut routing::route_app(txn, rules, q.app_id, 1).await?);
+    }
+    Ok(Some(events))
 }

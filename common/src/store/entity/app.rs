@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 use crate::domain::secret::Secret;
+use crate::domain::RoutingMode;
 
 /// A tenant: an app keyed by its package name (`identify`).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -20,6 +21,12 @@ pub struct Model {
     pub disabled_at: Option<i64>,
     /// Raised by every change of the app's settings, for the workers' caches.
     pub settings_version: i64,
+    /// Manual (agents pick from the waiting list) or automatic assignment.
+    pub routing_mode: RoutingMode,
+    /// Automatic assignment offers a question first, for this long (ms); none: assigns.
+    pub offer_timeout_ms: Option<i64>,
+    /// After finishing, ask the user for a rating (notification action 8).
+    pub ask_rating: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -22,6 +22,7 @@ pub mod outbox_event;
 pub mod processed_command;
 pub mod question;
 pub mod question_label;
+pub mod question_rating;
 pub mod queue_job;
 pub mod session;
 pub mod user;

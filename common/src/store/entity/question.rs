@@ -36,6 +36,13 @@ pub struct Model {
     pub due_at: Option<i64>,
     /// Set when a deadline closed the question (ms): a user's late reply reopens it.
     pub timed_out_at: Option<i64>,
+    /// When its agent first wrote after serving it (ms): first-response figures.
+    pub first_response_at: Option<i64>,
+    /// The agent it is offered to (offer mode), until `offer_expires_at` (ms).
+    pub offered_to: Option<String>,
+    pub offer_expires_at: Option<i64>,
+    /// The note of its last transfer, for the agent it was given to.
+    pub transfer_note: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

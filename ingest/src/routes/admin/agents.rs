@@ -64,6 +64,9 @@ pub async fn update_agent(
     if let Some(disabled) = req.disabled {
         view = operators::set_agent_disabled(&state.db, &serv_id, disabled).await?;
     }
+    if let Some(max) = req.max_concurrent {
+        view = kefu_common::store::routing::set_max_concurrent(&state.db, &serv_id, Some(max)).await?;
+    }
     Ok(agent_answer(view))
 }
 

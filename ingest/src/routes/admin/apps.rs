@@ -67,6 +67,10 @@ pub async fn update_app(
     if let Some(disabled) = req.disabled {
         view = operators::set_app_disabled(&state.db, &identify, disabled).await?;
     }
+    if let Some(ask) = req.ask_rating {
+        kefu_common::store::routing::set_ask_rating(&state.db, &identify, ask).await?;
+        view.ask_rating = ask;
+    }
     Ok(app_answer(view))
 }
 

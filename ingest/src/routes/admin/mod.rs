@@ -33,6 +33,7 @@ mod im;
 mod leave;
 mod push;
 mod questions;
+mod routing;
 mod sessions;
 mod timeouts;
 mod webhooks;
@@ -44,6 +45,7 @@ pub use im::*;
 pub use leave::*;
 pub use push::*;
 pub use questions::*;
+pub use routing::*;
 pub use sessions::*;
 pub use timeouts::*;
 pub use webhooks::*;
@@ -127,6 +129,9 @@ pub struct AppChanges {
     /// Disable (true) or enable (false) the app.
     #[serde(default)]
     disabled: Option<bool>,
+    /// Ask users for a rating after a question is finished (notification action 8).
+    #[serde(default)]
+    ask_rating: Option<bool>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -145,6 +150,9 @@ pub struct AgentChanges {
     apps: Option<AppList>,
     #[serde(default)]
     disabled: Option<bool>,
+    /// Serving questions it may hold at once; 0: no limit.
+    #[serde(default)]
+    max_concurrent: Option<u32>,
 }
 
 #[derive(Deserialize, ToSchema)]

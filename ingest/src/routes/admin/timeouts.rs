@@ -8,6 +8,12 @@ use crate::views::Answer;
 #[serde(try_from = "serde_json::Value")]
 pub struct DurationField(u64);
 
+impl DurationField {
+    pub fn secs(self) -> u64 {
+        self.0
+    }
+}
+
 impl TryFrom<serde_json::Value> for DurationField {
     type Error = kefu_common::domain::Invalid;
     fn try_from(v: serde_json::Value) -> Result<Self, Self::Error> {
