@@ -89,6 +89,7 @@ async fn run(delay_ms: u64, questions: usize, per_question: usize, prefetch: u16
                 due_anchor: Set(None),
                 due_at: Set(None),
                 timed_out_at: Set(None),
+                ..Default::default()
             });
             for seq in 0..per_question {
                 let m = ids.next_id().to_string();

@@ -291,6 +291,20 @@ async fn offers_pass_on_when_unanswered_and_are_accepted_or_declined_rabbitmq_po
     app.shutdown().await;
 }
 
+/// An SSE stream read into a string in the background.
+async fn follow(url: String) -> (std::sync::Arc<std::sync::Mutex<String>>, tokio::task::JoinHandle<()>) {
+    let mut response = reqwest::Client::new().get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = std::sync::Arc::clone(&text);
+    let task = tokio::spawn(async move {
+        while let Ok(Some(chunk)) = response.chunk().await {
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&chunk));
+        }
+    });
+    (text, task)
+}
+
 async fn act(app: &support::TestApp, q: &str, action: &str, session: &str, serv_id: &str) -> (u16, Value) {
     let (code, body) = app
         .post_json(
@@ -383,8 +397,27 @@ async fn transfer_rating_and_figures_rabbitmq_postgres() {
         .await;
     assert_eq!((code.as_u16(), body["field"].clone()), (400, json!("note")), "{body}");
     assert_eq!(act(&app, &q2, "finish", &bob, "bob").await.0, 200);
+    let (bob_stream, reading) = follow(app.url(&format!("/v1/serv/bob/stream?session={bob}"))).await;
+    let (user_stream, reading_user) = follow(app.url(&format!("/v1/user/ann/stream?session={user}"))).await;
     let (code, body) = transfer("bob", Some("VIP: wants a refund")).await;
     assert_eq!(code, 200, "{body}");
+    wait_for("bob told of the transfer", async || {
+        let text = bob_stream.lock().unwrap().clone();
+        text.contains("event: transferred")
+            && text.contains("VIP: wants a refund")
+            && text.contains(r#""from_serv_id":"alice""#)
+    })
+    .await;
+    wait_for("ann told of the transfer", async || {
+        user_stream.lock().unwrap().contains(r#""action":7"#)
+    })
+    .await;
+    assert!(
+        !user_stream.lock().unwrap().contains("VIP"),
+        "the note is for the agent only"
+    );
+    reading.abort();
+    reading_user.abort();
     assert_eq!(serving(&app.db).await.iter().find(|(id, _)| id == &q).unwrap().1, "bob");
     let (_, msgs) = app
         .get(&format!("/v1/question/{q}/message"), &[("session", &user)])

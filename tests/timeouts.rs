@@ -252,6 +252,7 @@ async fn deadlines_fire_exactly_once_across_workers_and_crashes_rabbitmq_postgre
                     due_anchor: Set(Some(due_at - 600_000)),
                     due_at: Set(Some(due_at)),
                     timed_out_at: Set(None),
+                    ..Default::default()
                 })
                 .collect();
             for chunk in rows.chunks(250) {

@@ -458,6 +458,7 @@ mod tests {
             }),
             identify: "com.example.shop".into(),
             access: None,
+            handover: None,
         }
     }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::domain::{Identify, Presence, QuestionStatus, RoutingMode, ServId};
 use crate::now_ms;
-use crate::store::entity::{agent, agent_binding, app, question, session};
+use crate::store::entity::{agent, agent_app, agent_binding, app, question, session};
 use crate::store::operators::{agent_row, agent_view, app_row, AgentView, OperatorError};
 use crate::store::settings_cache;
 
@@ -152,4 +152,53 @@ pub async fn presence(db: &impl ConnectionTrait, serv_id: &str) -> Result<Option
         serving,
         max_concurrent: a.max_concurrent.filter(|m| *m > 0),
     }))
+}
+
+/// How many of the app's agents could take a question now: online, with a device bound
+/// by a live session, below capacity (the queue position's estimate).
+pub async fn free_agents(db: &impl ConnectionTrait, app_id: i64) -> Result<u64, sea_orm::DbErr> {
+    use sea_orm::sea_query::Query;
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    let live_sessions = Query::select()
+        .column(session::Column::Session)
+        .from(session::Entity)
+        .and_where(session::Column::ExpiresAt.gt(now_ms()))
+        .to_owned();
+    let bound: Vec<String> = agent_binding::Entity::find()
+        .select_only()
+        .column(agent_binding::Column::ServId)
+        .filter(agent_binding::Column::Session.in_subquery(live_sessions))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let of_app: Vec<String> = agent_app::Entity::find()
+        .select_only()
+        .column(agent_app::Column::ServId)
+        .filter(agent_app::Column::AppId.eq(app_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut free = 0;
+    for a in agent::Entity::find()
+        .filter(agent::Column::ServId.is_in(bound))
+        .filter(agent::Column::ServId.is_in(of_app))
+        .filter(agent::Column::Presence.eq(Presence::Online))
+        .filter(agent::Column::DisabledAt.is_null())
+        .all(db)
+        .await?
+    {
+        let room = match a.max_concurrent.filter(|m| *m > 0) {
+            None => true,
+            Some(max) => {
+                let serving = question::Entity::find()
+                    .filter(question::Column::ServId.eq(a.serv_id.as_str()))
+                    .filter(question::Column::Status.eq(QuestionStatus::Serving))
+                    .count(db)
+                    .await?;
+                serving < max as u64
+            }
+        };
+        free += u64::from(room);
+    }
+    Ok(free)
 }

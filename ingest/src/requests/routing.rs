@@ -67,7 +67,10 @@ pub struct Score(pub i16);
 impl TryFrom<LenientInt> for Score {
     type Error = Invalid;
     fn try_from(v: LenientInt) -> Result<Self, Invalid> {
-        bounded(v.0, 1, 5).map(|s| Score(s as i16))
+        let score = bounded(v.0, 1, 5)?;
+        i16::try_from(score)
+            .map(Score)
+            .map_err(|_| Invalid(format!("must be 1 to 5, got {score}")))
     }
 }
 

@@ -148,10 +148,12 @@ pub async fn position(
     }
     let (position, waiting) = store::queue_position(&state.db, &q).await?;
     let served = store::served_since(&state.db, q.app_id, now_ms() - SERVE_WINDOW_MS).await?;
+    // Agents online with room now take the first questions at once.
+    let ahead = position.saturating_sub(store::routing::free_agents(&state.db, q.app_id).await?);
     let estimated_wait = if served == 0 {
-        position * DEFAULT_SERVE_SECS
+        ahead * DEFAULT_SERVE_SECS
     } else {
-        (position * (SERVE_WINDOW_MS as u64 / 1000)).div_ceil(served)
+        (ahead * (SERVE_WINDOW_MS as u64 / 1000)).div_ceil(served)
     };
     Ok(Json(Position {
         status: 200,
