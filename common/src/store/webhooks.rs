@@ -63,8 +63,25 @@ pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &str) -> Option<St
     ))
 }
 
-/// Who a push is for: the other side of the message.
-fn push_recipient(event: &DomainEvent) -> Option<(Value, &str, Value)> {
+/// Who a push is for (the other side of a message, or the agent a question is offered
+/// to), the key that makes its delivery id, and the payload.
+fn push_recipient(event: &DomainEvent) -> Option<(Value, String, Value)> {
+    if let DomainEvent::QuestionOffered {
+        question,
+        serv_id,
+        expires_at,
+    } = event
+    {
+        let payload = json!({
+            "push_type": "offer",
+            "question_id": question.question_id,
+            "user_id": question.user_id,
+            "title": question.title,
+            "expires_at": *expires_at as f64 / 1000.0,
+        });
+        let key = format!("offer-{}-{expires_at}", question.question_id);
+        return Some((json!({ "kind": "agent", "id": serv_id }), key, payload));
+    }
     let DomainEvent::MessageCreated { question, message } = event else {
         return None;
     };
@@ -73,7 +90,7 @@ fn push_recipient(event: &DomainEvent) -> Option<(Value, &str, Value)> {
     } else {
         json!({ "kind": "agent", "id": question.serv_id.as_ref()? })
     };
-    Some((to, &message.message_id, push_payload(&question.question_id, message)))
+    Some((to, message.message_id.clone(), push_payload(&question.question_id, message)))
 }
 
 /// Records the webhook and push deliveries of these events (with their CloudEvents,
