@@ -30,7 +30,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 /// Notes when each question's `kefu.question.served` event arrives, and to whom.
 async fn watch_serves(prefix: &str, seen: Arc<Mutex<HashMap<String, (Instant, String)>>>) {
-    let conn = lapin::Connection::connect(support::AMQP_URL, Default::default()).await.unwrap();
+    let conn = lapin::Connection::connect(support::AMQP_URL, Default::default())
+        .await
+        .unwrap();
     let ch = conn.create_channel().await.unwrap();
     let q = ch
         .queue_declare(

@@ -204,26 +204,46 @@ async fn auto_routing_keeps_capacity_across_workers_and_a_kill_rabbitmq_postgres
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offers_pass_on_when_unanswered_and_are_accepted_or_declined_rabbitmq_postgres() {
-    let app = spawn_app(Backend::RabbitPostgres).await;
-    let db_url = app.config.database_url.clone();
-    let routing = admin(
-        &db_url,
-        &[
-            "app",
-            "set-routing",
-            "--identify",
-            "com.example.shop",
-            "--mode",
-            "auto",
-            "--offer-timeout",
-            "2s",
-        ],
+    const TOKEN: &str = "the-admin-token-of-the-offers-test";
+    let app = support::spawn_custom(
+        Backend::RabbitPostgres,
+        |c| c.admin_token = Some(kefu_common::infra::config::SecretString::from(TOKEN)),
+        true,
+    )
+    .await;
+    // Through the admin API this time (the other tests use the CLI).
+    let (code, routing) = app
+        .admin_post(
+            TOKEN,
+            "/admin/v1/apps/com.example.shop/routing",
+            json!({ "mode": "auto", "offer_timeout": "2s" }),
+        )
+        .await;
+    assert_eq!(code, 200, "{routing}");
+    assert_eq!(
+        (routing["mode"].clone(), routing["offer_timeout"].clone()),
+        (json!("auto"), json!(2))
     );
-    assert_eq!(routing["offer_timeout"], 2, "{routing}");
+    let (code, body) = app
+        .admin_post(
+            TOKEN,
+            "/admin/v1/apps/com.example.shop/routing",
+            json!({ "mode": "sometimes" }),
+        )
+        .await;
+    assert_eq!((code.as_u16(), body["field"].clone()), (400, json!("mode")), "{body}");
     for agent in ["alice", "bob"] {
-        admin(
-            &db_url,
-            &["agent", "update", "--serv-id", agent, "--max-concurrent", "1"],
+        let (code, view) = app
+            .admin_post(
+                TOKEN,
+                &format!("/admin/v1/agents/{agent}"),
+                json!({ "max_concurrent": 1 }),
+            )
+            .await;
+        assert_eq!(
+            (code.as_u16(), view["max_concurrent"].clone()),
+            (200, json!(1)),
+            "{view}"
         );
     }
     let alice = app.agent_session("alice").await;

@@ -90,7 +90,11 @@ fn push_recipient(event: &DomainEvent) -> Option<(Value, String, Value)> {
     } else {
         json!({ "kind": "agent", "id": question.serv_id.as_ref()? })
     };
-    Some((to, message.message_id.clone(), push_payload(&question.question_id, message)))
+    Some((
+        to,
+        message.message_id.clone(),
+        push_payload(&question.question_id, message),
+    ))
 }
 
 /// Records the webhook and push deliveries of these events (with their CloudEvents,
