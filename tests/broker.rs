@@ -318,3 +318,45 @@ async fn retries_of_dead_command(app: &TestApp) -> i64 {
         .expect("a dead letter");
     i64::from(row.try_get::<i32>("", "attempts").unwrap())
 }
+
+/// `KEFU_AMQP_URL` may name several nodes: a process connects to the first that
+/// answers, says which in `/ready`, and works through it.
+#[tokio::test]
+async fn several_broker_addresses_use_the_first_that_answers_rabbitmq_postgres() {
+    let (db, app) = support::shop_with_alice().await;
+    let prefix = format!("kefu-test-nodes-{}", uuid::Uuid::new_v4().simple());
+    let addr = support::free_addr();
+    // Port 1 refuses connections: the node is down.
+    let urls = format!("amqp://guest:guest@127.0.0.1:1/%2f, {AMQP_URL}");
+    let nodes = [("KEFU_AMQP_URL", urls.as_str())];
+    let _serve = support::Proc::start("serve", &db.url, &prefix, &addr, &nodes);
+    let api = support::Client::new(format!("http://{addr}"), &app);
+    api.wait_ready().await;
+    let (status, ready) = api.get("/ready", &[]).await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["broker_node"], "127.0.0.1:5672", "{ready}");
+    assert!(
+        !ready.to_string().contains("guest"),
+        "no credentials in /ready: {ready}"
+    );
+    let user = api.session("u1").await;
+    let (status, body) = api
+        .post_json(
+            "/v1/question/new",
+            json!({ "session": user, "title": "via the second node" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let bad = support::kefu_cmd(&db.url)
+        .arg("serve")
+        .env("KEFU_AMQP_URL", format!("{AMQP_URL},http://nope"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("amqp_url"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    db.drop_db().await;
+}

@@ -20,7 +20,8 @@ pub struct Config {
     pub http_addr: String,
     /// `KEFU_DATABASE_URL`: `sqlite://…`, `postgres://…` or `mysql://…`.
     pub database_url: String,
-    /// `KEFU_AMQP_URL`: unset for the embedded queue, `amqp://…` for RabbitMQ.
+    /// `KEFU_AMQP_URL`: unset for the embedded queue, `amqp://…` for RabbitMQ; several
+    /// nodes of a cluster comma-separated (the first that answers is used, the next on loss).
     pub amqp_url: Option<String>,
     /// `KEFU_AMQP_PREFIX`: prefix of every exchange and queue name.
     pub amqp_prefix: String,
@@ -358,9 +359,13 @@ impl Config {
         {
             return invalid("database_url", "must start with sqlite:, postgres: or mysql:");
         }
-        if let Some(url) = &self.amqp_url {
-            if !url.starts_with("amqp://") && !url.starts_with("amqps://") {
-                return invalid("amqp_url", "must start with amqp:// or amqps://");
+        if let Some(urls) = &self.amqp_url {
+            let urls: Vec<&str> = urls.split(',').map(str::trim).collect();
+            if urls
+                .iter()
+                .any(|u| !u.starts_with("amqp://") && !u.starts_with("amqps://"))
+            {
+                return invalid("amqp_url", "each address must start with amqp:// or amqps://");
             }
         }
         if self.amqp_prefix.is_empty() || self.amqp_prefix.len() > 64 {

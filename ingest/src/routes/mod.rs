@@ -398,6 +398,7 @@ async fn ready(State(state): State<AppState>) -> Response {
         "migrations": migrations,
         "broker": broker,
         "broker_kind": state.broker.kind(),
+        "broker_node": state.broker.node(),
         "queue": queue,
     });
     (status, Json(body)).into_response()

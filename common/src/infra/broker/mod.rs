@@ -123,6 +123,14 @@ impl Broker {
         Ok(Broker { backend })
     }
 
+    /// The RabbitMQ node this process is connected to (`host:port`); none when embedded.
+    pub fn node(&self) -> Option<String> {
+        match &self.backend {
+            Backend::Rabbit(r) => Some(r.node()),
+            Backend::Embedded(_) => None,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match &self.backend {
             Backend::Rabbit(_) => "rabbitmq",

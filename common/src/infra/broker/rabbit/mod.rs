@@ -59,7 +59,10 @@ const ROUTING_KEY: &str = "command";
 const RETRIES_HEADER: &str = "x-kefu-retries";
 
 pub struct Rabbit {
-    url: String,
+    /// The nodes to try, in order (`KEFU_AMQP_URL`, comma-separated).
+    urls: Vec<String>,
+    /// The node of the live connection (or the one to try first).
+    node: AtomicUsize,
     prefix: String,
     timeout: Duration,
     prefetch: u16,
@@ -75,6 +78,13 @@ pub struct Rabbit {
     replies: Replies,
     /// Task queues declared so far, declared again after every reconnect.
     tasks: RwLock<Vec<TaskQueue>>,
+}
+
+/// `host:port` of an AMQP URL, without its credentials (for logs and `/ready`).
+fn node_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
 }
 
 async fn bounded<T, E: Into<BrokerError>>(
@@ -112,7 +122,12 @@ fn delay_queue_args(ms: u64, exchange: &str, routing_key: &str) -> FieldTable {
 impl Rabbit {
     pub async fn connect(url: &str, config: &Config) -> Result<Self, BrokerError> {
         let rabbit = Self {
-            url: url.to_owned(),
+            urls: url
+                .split(',')
+                .map(|u| u.trim().to_owned())
+                .filter(|u| !u.is_empty())
+                .collect(),
+            node: AtomicUsize::new(0),
             prefix: config.amqp_prefix.clone(),
             timeout: config.broker_timeout(),
             prefetch: config.prefetch,
@@ -179,14 +194,46 @@ impl Rabbit {
                 return Ok(Arc::clone(conn));
             }
         }
-        let props = ConnectionProperties::default().with_connection_name(format!("kefu-{}", std::process::id()).into());
-        let conn = Arc::new(bounded(self.timeout, "connect", Connection::connect(&self.url, props)).await?);
+        let conn = Arc::new(self.connect_any().await?);
         let channel = bounded(self.timeout, "create channel", conn.create_channel()).await?;
         self.declare_topology(&channel).await?;
         let _ = bounded(self.timeout, "close channel", channel.close(200, "declared".into())).await;
         tracing::info!(prefix = %self.prefix, "connected to RabbitMQ and declared the topology");
         *guard = Some(Arc::clone(&conn));
         Ok(conn)
+    }
+
+    /// Connects to the first node that answers, starting with the last one used; a lost
+    /// node is left for the next (the callers retry with backoff).
+    async fn connect_any(&self) -> Result<Connection, BrokerError> {
+        let start = self.node.load(Ordering::Relaxed);
+        let mut last = BrokerError::Unavailable("no RabbitMQ address".into());
+        for k in 0..self.urls.len() {
+            let i = (start + k) % self.urls.len();
+            let props =
+                ConnectionProperties::default().with_connection_name(format!("kefu-{}", std::process::id()).into());
+            match bounded(self.timeout, "connect", Connection::connect(&self.urls[i], props)).await {
+                Ok(conn) => {
+                    if i != start {
+                        tracing::warn!(node = %node_of(&self.urls[i]), "RabbitMQ: connected to another node");
+                    }
+                    self.node.store(i, Ordering::Relaxed);
+                    return Ok(conn);
+                }
+                Err(err) => {
+                    tracing::warn!(node = %node_of(&self.urls[i]), error = %err, "RabbitMQ: node unreachable");
+                    last = err;
+                }
+            }
+        }
+        // The next attempt starts with the node after the one tried first.
+        self.node.store((start + 1) % self.urls.len().max(1), Ordering::Relaxed);
+        Err(last)
+    }
+
+    /// The node this process is connected to (or will try first): `host:port`.
+    pub fn node(&self) -> String {
+        node_of(&self.urls[self.node.load(Ordering::Relaxed) % self.urls.len().max(1)])
     }
 
     fn task_queue(&self, name: &str) -> String {
