@@ -354,7 +354,7 @@ async fn several_broker_addresses_use_the_first_that_answers_rabbitmq_postgres()
         .unwrap();
     assert!(!bad.status.success());
     assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("amqp_url"),
+        String::from_utf8_lossy(&bad.stderr).contains("KEFU_AMQP_URL"),
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );
