@@ -30,11 +30,22 @@ fn cluster(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// `cluster`, off the async runtime (the load runs on while a node starts or stops).
+async fn cluster_async(args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || cluster(&args.iter().map(String::as_str).collect::<Vec<_>>()))
+        .await
+        .unwrap()
+}
+
 /// The cluster for one test, taken down afterwards even when it fails.
 struct Cluster;
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if std::env::var_os("KEFU_CLUSTER_KEEP").is_some() {
+            return;
+        }
         let _ = Command::new("bash")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/cluster/rabbitmq.sh"))
             .arg("down")
@@ -162,14 +173,14 @@ async fn a_node_lost_under_load_loses_and_doubles_nothing_rabbitmq_cluster_postg
         let (_, ready) = apis[0].get("/ready", &[]).await;
         let first = node_number(&ready).expect("ingest 1 names its node");
         let killed_at = t0.elapsed();
-        cluster(&["kill", &first.to_string()]);
+        cluster_async(&["kill", &first.to_string()]).await;
         eprintln!("killed node {first} at {:.1} s", killed_at.as_secs_f64());
         tokio::time::sleep(Duration::from_secs(seconds / 3)).await;
-        cluster(&["up", &first.to_string()]);
+        cluster_async(&["up", &first.to_string()]).await;
         tokio::time::sleep(Duration::from_secs(seconds / 6)).await;
         let second = if first == 3 { 2 } else { first % 3 + 1 };
         let stopped_at = t0.elapsed();
-        cluster(&["stop", &second.to_string()]);
+        cluster_async(&["stop", &second.to_string()]).await;
         eprintln!("stopped node {second} at {:.1} s", stopped_at.as_secs_f64());
         (killed_at, stopped_at)
     };
@@ -196,6 +207,17 @@ async fn a_node_lost_under_load_loses_and_doubles_nothing_rabbitmq_cluster_postg
             .map(|t| t - fault)
     };
     let slowest = outcomes.iter().map(|o| o.1 - o.0).max().unwrap_or_default();
+    // Per second of sending: how many were accepted, and how many not.
+    let mut by_second = std::collections::BTreeMap::<u64, (usize, usize)>::new();
+    for o in &outcomes {
+        let e = by_second.entry(o.0.as_secs()).or_default();
+        if matches!(o.2, 200 | 202) {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
+    }
+    eprintln!("accepted/refused by second: {by_second:?}");
 
     // Everything accepted is committed once.
     let conn_db = kefu_common::store::db::connect(&db.url).await.unwrap();

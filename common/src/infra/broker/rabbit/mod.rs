@@ -87,6 +87,9 @@ fn node_of(url: &str) -> String {
     rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
 }
 
+/// How long refusals (nacks) of one publish are retried before the queue counts as full.
+const NACK_GRACE: Duration = Duration::from_millis(500);
+
 async fn bounded<T, E: Into<BrokerError>>(
     timeout: Duration,
     what: &'static str,
@@ -353,6 +356,10 @@ impl Rabbit {
         match bounded(self.timeout, "publisher confirm", confirm).await? {
             Confirmation::Ack(None) => Ok(()),
             Confirmation::Ack(Some(returned)) => Err(BrokerError::Unroutable(returned.reply_text.to_string())),
+            // Outstanding confirms of a lost connection resolve as nacks: unknown, not refused.
+            Confirmation::Nack(_) if !ch.status().connected() => Err(BrokerError::Unavailable(
+                "the connection was lost before the confirm".into(),
+            )),
             Confirmation::Nack(_) => Err(BrokerError::Rejected(format!(
                 "queue {routing_key} refused the message (full?)"
             ))),
@@ -371,10 +378,19 @@ impl Rabbit {
     ) -> Result<(), BrokerError> {
         let deadline = Instant::now() + self.timeout * 3;
         let mut backoff = Backoff::quick();
+        let mut refused_since: Option<Instant> = None;
         loop {
             match self.publish_once(exchange, routing_key, payload, props.clone()).await {
                 Ok(()) => return Ok(()),
-                Err(err @ (BrokerError::Rejected(_) | BrokerError::Unroutable(_))) => return Err(err),
+                Err(err @ BrokerError::Unroutable(_)) => return Err(err),
+                // A quorum queue also refuses while it elects a new leader (a node was
+                // lost): only a refusal that lasts means the queue is full.
+                Err(err @ BrokerError::Rejected(_)) => {
+                    if refused_since.get_or_insert_with(Instant::now).elapsed() >= NACK_GRACE {
+                        return Err(err);
+                    }
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, routing_key, "publish failed; reconnecting to re-publish");
                     let delay = backoff.next_delay();
