@@ -1041,8 +1041,21 @@ async fn metrics_move_under_load_rabbitmq_postgres() {
             &[r#"command="QuestionCreateV1""#]
         ) >= 20.0
     );
-    assert!(after.contains("kefu_queue_ready "), "{after}");
-    assert!(metric(&after, "kefu_queue_consumers", &[]) >= 1.0, "{after}");
+    // Per queue: the commands and the task queues (what an autoscaler acts on).
+    assert!(after.contains(r#"kefu_queue_ready{queue="commands"} "#), "{after}");
+    assert!(after.contains(r#"kefu_queue_ready{queue="im-deliveries"} "#), "{after}");
+    assert!(
+        after.contains(r#"kefu_queue_ready{queue="http-deliveries"} "#),
+        "{after}"
+    );
+    assert!(
+        metric(&after, "kefu_queue_consumers", &[r#"queue="commands""#]) >= 1.0,
+        "{after}"
+    );
+    assert!(
+        after.contains(r#"kefu_queue_consumers{queue="http-deliveries"} "#),
+        "{after}"
+    );
     assert_eq!(metric(&after, "kefu_broker_up", &[]), 1.0);
 
     // A worker-only process on its own metrics address.
@@ -1064,7 +1077,7 @@ async fn metrics_move_under_load_rabbitmq_postgres() {
     }
     let text = text.expect("the worker serves /metrics on KEFU_METRICS_ADDR");
     assert!(
-        metric(&text, "kefu_queue_consumers", &[]) >= 2.0,
+        metric(&text, "kefu_queue_consumers", &[r#"queue="commands""#]) >= 2.0,
         "both workers consume: {text}"
     );
     app.shutdown().await;

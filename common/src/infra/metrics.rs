@@ -36,6 +36,12 @@ pub struct TaskLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabels {
+    /// `commands`, or a task queue (`im-deliveries`, `http-deliveries`).
+    pub queue: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ChannelLabels {
     /// `im` (Tencent IM send_msg), later also push and webhooks.
     pub channel: String,
@@ -93,8 +99,8 @@ pub struct Metrics {
     deliveries: Family<OutcomeLabels, Counter>,
     deliveries_in_flight: Family<ChannelLabels, Gauge<i64>>,
     delivery_duration: Family<ChannelLabels, Histogram, fn() -> Histogram>,
-    queue_ready: Gauge<i64>,
-    queue_consumers: Gauge<i64>,
+    queue_ready: Family<QueueLabels, Gauge<i64>>,
+    queue_consumers: Family<QueueLabels, Gauge<i64>>,
     broker_up: Gauge<i64>,
     // Scrapes served, so a scrape of an idle process still shows life.
     scrapes: Counter<u64, AtomicU64>,
@@ -179,16 +185,16 @@ impl Metrics {
             "Time of one outbound delivery attempt, by channel",
             delivery_duration.clone(),
         );
-        let queue_ready = Gauge::default();
+        let queue_ready = Family::<QueueLabels, Gauge<i64>>::default();
         registry.register(
             "queue_ready",
-            "Commands waiting in the command queue (read at scrape time)",
+            "Messages waiting in each queue: commands and each task queue (read at scrape time; what an autoscaler acts on)",
             queue_ready.clone(),
         );
-        let queue_consumers = Gauge::default();
+        let queue_consumers = Family::<QueueLabels, Gauge<i64>>::default();
         registry.register(
             "queue_consumers",
-            "Workers consuming the command queue (RabbitMQ; read at scrape time)",
+            "Consumers of each queue (RabbitMQ: all processes; embedded: this one's; read at scrape time)",
             queue_consumers.clone(),
         );
         let broker_up = Gauge::default();
@@ -295,10 +301,15 @@ impl Metrics {
 
     /// Text exposition (OpenMetrics), after reading the queue through `probe`.
     pub async fn render(&self, broker: &crate::infra::broker::Broker) -> String {
-        match tokio::time::timeout(Duration::from_secs(2), broker.probe()).await {
-            Ok(Ok(stats)) => {
-                self.queue_ready.set(stats.ready as i64);
-                self.queue_consumers.set(stats.consumers.unwrap_or(0) as i64);
+        match tokio::time::timeout(Duration::from_secs(2), broker.probe_queues()).await {
+            Ok(Ok(queues)) => {
+                for (queue, stats) in queues {
+                    let labels = QueueLabels { queue };
+                    self.queue_ready.get_or_create(&labels).set(stats.ready as i64);
+                    self.queue_consumers
+                        .get_or_create(&labels)
+                        .set(stats.consumers.unwrap_or(0) as i64);
+                }
                 self.broker_up.set(1);
             }
             _ => {

@@ -66,6 +66,20 @@ impl Embedded {
         Ok(super::QueueStats { ready, consumers })
     }
 
+    /// The command queue's stats, and each task queue's depth (its consumers are not counted here).
+    pub async fn probe_queues(&self, tasks: &[&str]) -> Result<Vec<(String, super::QueueStats)>, BrokerError> {
+        use sea_orm::PaginatorTrait;
+        let mut out = vec![(COMMANDS.to_owned(), self.probe().await?)];
+        for name in tasks {
+            let ready = queue_job::Entity::find()
+                .filter(queue_job::Column::Queue.eq(*name))
+                .count(&self.db)
+                .await?;
+            out.push(((*name).to_owned(), super::QueueStats { ready, consumers: None }));
+        }
+        Ok(out)
+    }
+
     pub fn new(db: DatabaseConnection, config: &Config) -> Self {
         Self {
             db,

@@ -234,6 +234,16 @@ impl Broker {
         }
     }
 
+    /// The depth and consumers of the command queue and of each task queue declared so
+    /// far (by name: `commands`, `im-deliveries`, `http-deliveries`).
+    pub async fn probe_queues(&self) -> Result<Vec<(String, QueueStats)>, BrokerError> {
+        let names = [crate::store::im::deliveries::QUEUE, crate::store::webhooks::QUEUE];
+        match &self.backend {
+            Backend::Rabbit(r) => r.probe_queues(&names).await,
+            Backend::Embedded(e) => e.probe_queues(&names).await,
+        }
+    }
+
     /// Whether events leave through an exchange (RabbitMQ: the relay publishes the
     /// outbox). The embedded backend has none: its outbox table is the event log.
     pub fn relays_events(&self) -> bool {

@@ -185,6 +185,42 @@ impl Rabbit {
         })
     }
 
+    /// The command queue's and the task queues' depth and consumers, by passive
+    /// declares on one channel each. A task queue not declared yet (workers declare one
+    /// once it is needed) has nothing waiting and nobody consuming: 0 and 0.
+    pub async fn probe_queues(&self, tasks: &[&str]) -> Result<Vec<(String, super::QueueStats)>, BrokerError> {
+        let mut out = vec![("commands".to_owned(), self.probe().await?)];
+        let conn = self.connection().await?;
+        for name in tasks {
+            let ch = bounded(self.timeout, "create channel", conn.create_channel()).await?;
+            let options = QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            let declared = bounded(
+                self.timeout,
+                "inspect a task queue",
+                ch.queue_declare(self.task_queue(name).into(), options, FieldTable::default()),
+            )
+            .await;
+            let stats = match declared {
+                Ok(queue) => {
+                    let _ = bounded(self.timeout, "close channel", ch.close(200, "probed".into())).await;
+                    super::QueueStats {
+                        ready: u64::from(queue.message_count()),
+                        consumers: Some(u64::from(queue.consumer_count())),
+                    }
+                }
+                Err(_) => super::QueueStats {
+                    ready: 0,
+                    consumers: Some(0),
+                },
+            };
+            out.push(((*name).to_owned(), stats));
+        }
+        Ok(out)
+    }
+
     fn retry_queue(&self, delay_ms: u64) -> String {
         format!("{}.commands.retry.{delay_ms}", self.prefix)
     }
