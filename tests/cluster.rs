@@ -53,6 +53,49 @@ impl Drop for Cluster {
     }
 }
 
+/// Follows an agent's stream on one ingest as `EventSource` would: on `resume` or a
+/// lost connection it reconnects with `Last-Event-ID`. Notes each new question's id.
+async fn follow_questions(url: String, seen: Arc<Mutex<std::collections::HashSet<String>>>, resumes: Arc<Mutex<u32>>) {
+    let http = reqwest::Client::new();
+    let mut last: Option<String> = None;
+    loop {
+        let mut request = http.get(&url);
+        if let Some(id) = &last {
+            request = request.header("Last-Event-ID", id);
+        }
+        let Ok(mut response) = request.send().await else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
+        let mut buffer = String::new();
+        'read: while let Ok(Some(chunk)) = response.chunk().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    block
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned()))
+                };
+                if field("event:").as_deref() == Some("resume") {
+                    *resumes.lock().unwrap() += 1;
+                    break 'read;
+                }
+                if let Some(id) = field("id:") {
+                    last = Some(id);
+                }
+                if field("event:").as_deref() == Some("question") {
+                    let data: Value = serde_json::from_str(&field("data:").unwrap_or_default()).unwrap_or_default();
+                    if let Some(q) = data["question_id"].as_str() {
+                        seen.lock().unwrap().insert(q.to_owned());
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Each request: sent at (since the start), answered at, HTTP status, question id.
 type Outcome = (Duration, Duration, u16, Option<String>);
 
@@ -135,6 +178,15 @@ async fn a_node_lost_under_load_loses_and_doubles_nothing_rabbitmq_cluster_postg
     .await
     .unwrap();
 
+    // alice follows the new questions on the first ingest, whose node is killed.
+    let alice = apis[0].agent_session("alice").await;
+    let streamed: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+    let resumes: Arc<Mutex<u32>> = Arc::default();
+    let follower = tokio::spawn(follow_questions(
+        apis[0].url(&format!("/v1/serv/alice/stream?session={alice}")),
+        Arc::clone(&streamed),
+        Arc::clone(&resumes),
+    ));
     let users = (seconds * 20) as usize;
     let mut sessions = Vec::with_capacity(users);
     for i in 0..users {
@@ -264,10 +316,23 @@ async fn a_node_lost_under_load_loses_and_doubles_nothing_rabbitmq_cluster_postg
         d.ack(BasicAckOptions::default()).await.unwrap();
     }
     let missing_events = accepted.iter().filter(|id| !seen.contains(id.as_str())).count();
+    // The stream through the ingest that lost its node has every question too.
+    let until = Instant::now() + Duration::from_secs(30);
+    let gaps = loop {
+        let gaps = accepted
+            .iter()
+            .filter(|id| !streamed.lock().unwrap().contains(id.as_str()))
+            .count();
+        if gaps == 0 || Instant::now() > until {
+            break gaps;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    follower.abort();
     println!(
         "cluster: {} requests sent, {} accepted (200/202), {} retryable 503/429, {} failed; {} persisted, {} lost, \
-         {} doubled, {} events missing; error window after the kill {:?}, after the clean stop {:?}; slowest \
-         request {:.1} s",
+         {} doubled, {} events missing; the agent's stream on the first ingest missed {} ({} resumes); error window \
+         after the kill {:?}, after the clean stop {:?}; slowest request {:.1} s",
         outcomes.len(),
         accepted.len(),
         retryable,
@@ -276,6 +341,8 @@ async fn a_node_lost_under_load_loses_and_doubles_nothing_rabbitmq_cluster_postg
         accepted.len() as i64 - persisted,
         doubled,
         missing_events,
+        gaps,
+        resumes.lock().unwrap(),
         window(killed_at),
         window(stopped_at),
         slowest.as_secs_f64(),
@@ -286,6 +353,7 @@ async fn a_node_lost_under_load_loses_and_doubles_nothing_rabbitmq_cluster_postg
         missing_events, 0,
         "an accepted question's event never reached the exchange"
     );
+    assert_eq!(gaps, 0, "the SSE stream resumed with a gap");
     assert!(
         accepted.len() * 10 >= outcomes.len() * 8,
         "most requests are accepted: {}",

@@ -89,6 +89,25 @@ pub struct AccessChange {
     pub serv_id: Option<String>,
 }
 
+/// Not an event: this ingest's feed was interrupted (its broker node was lost) and is
+/// back. What was committed meanwhile never reached its streams, so each is told to
+/// resume: it reconnects with `Last-Event-ID` and the outbox replays the gap.
+const FEED_RESUMED: &str = "kefu.internal.feed_resumed";
+
+impl FeedEvent {
+    fn feed_resumed() -> FeedEvent {
+        FeedEvent {
+            id: uuid::Uuid::new_v4().to_string(),
+            event_type: FEED_RESUMED.to_owned(),
+            question: None,
+            message: None,
+            identify: String::new(),
+            access: None,
+            handover: None,
+        }
+    }
+}
+
 /// Event types after which streams re-check their access.
 const ACCESS_EVENTS: [&str; 2] = ["kefu.access.revoked", "kefu.agent.unbound"];
 
@@ -209,22 +228,34 @@ impl Hub {
         const RESUBSCRIBE: Duration = Duration::from_secs(1);
         let tx = self.tx.clone();
         tokio::spawn(async move {
+            // Whether events may have passed while the feed was down.
+            let mut gap = false;
             loop {
                 match broker.subscribe_events("#").await {
-                    Ok(mut events) => loop {
-                        tokio::select! {
-                            _ = cancel.cancelled() => return,
-                            next = events.next() => match next {
-                                Some(body) => {
-                                    if let Some(e) = FeedEvent::parse(&body) {
-                                        let _ = tx.send(Arc::new(e));
+                    Ok(mut events) => {
+                        if std::mem::take(&mut gap) {
+                            tracing::info!("SSE feed: following the events again; streams resume from the outbox");
+                            let _ = tx.send(Arc::new(FeedEvent::feed_resumed()));
+                        }
+                        loop {
+                            tokio::select! {
+                                _ = cancel.cancelled() => return,
+                                next = events.next() => match next {
+                                    Some(body) => {
+                                        if let Some(e) = FeedEvent::parse(&body) {
+                                            let _ = tx.send(Arc::new(e));
+                                        }
                                     }
+                                    None => break,
                                 }
-                                None => break,
                             }
                         }
-                    },
-                    Err(err) => tracing::warn!(error = %err, "SSE feed: cannot follow the events; retrying"),
+                        gap = true;
+                    }
+                    Err(err) => {
+                        gap = true;
+                        tracing::warn!(error = %err, "SSE feed: cannot follow the events; retrying");
+                    }
                 }
                 tokio::select! {
                     _ = cancel.cancelled() => return,
@@ -353,6 +384,14 @@ impl Live {
             tokio::select! {
                 received = self.rx.recv() => match received {
                     Ok(e) => {
+                        if e.event_type == FEED_RESUMED {
+                            self.done = true;
+                            return Some(
+                                Event::default()
+                                    .event("resume")
+                                    .data(r#"{"reason":"the event feed was interrupted; reconnect with Last-Event-ID"}"#),
+                            );
+                        }
                         if let Some(change) = &e.access {
                             // Ordered with the other events: nothing after the change
                             // reaches a stream that lost access.
