@@ -1,7 +1,8 @@
 //! Kefu on a three-node RabbitMQ cluster (deploy/cluster/rabbitmq.sh, beside the
 //! machine's own node): two ingests and three workers on PostgreSQL under a steady load
 //! of sync and async `question/new`; the node the first ingest uses is killed (SIGKILL)
-//! and started again, then a second node is stopped cleanly. Every request answered
+//! and started again, a worker is told to stop (SIGTERM), then a second node is stopped
+//! cleanly. Every request answered
 //! 200/202 is persisted exactly once and has its event on the events exchange.
 //! `KEFU_CLUSTER_SECONDS` (30) sets the load's length; the figures are printed.
 
@@ -141,7 +142,7 @@ async fn a_node_lost_under_load_loses_and_doubles_nothing_rabbitmq_cluster_postg
     };
     let (addr1, addr2) = (free_addr(), free_addr());
     let _ingests = [start("ingest", &addr1, 1), start("ingest", &addr2, 2)];
-    let _workers: Vec<Proc> = (0..3).map(|i| start("worker", &free_addr(), i + 1)).collect();
+    let workers: Vec<Proc> = (0..3).map(|i| start("worker", &free_addr(), i + 1)).collect();
     let apis = [
         Client::new(format!("http://{addr1}"), &app),
         Client::new(format!("http://{addr2}"), &app),
@@ -229,6 +230,10 @@ async fn a_node_lost_under_load_loses_and_doubles_nothing_rabbitmq_cluster_postg
         eprintln!("killed node {first} at {:.1} s", killed_at.as_secs_f64());
         tokio::time::sleep(Duration::from_secs(seconds / 3)).await;
         cluster_async(&["up", &first.to_string()]).await;
+        // A worker told to stop (as an autoscaler scaling in does) finishes, acks, leaves.
+        let pid = workers[0].child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        eprintln!("sent SIGTERM to a worker at {:.1} s", t0.elapsed().as_secs_f64());
         tokio::time::sleep(Duration::from_secs(seconds / 6)).await;
         let second = if first == 3 { 2 } else { first % 3 + 1 };
         let stopped_at = t0.elapsed();
