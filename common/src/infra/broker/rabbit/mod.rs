@@ -88,7 +88,7 @@ fn node_of(url: &str) -> String {
 }
 
 /// How long refusals (nacks) of one publish are retried before the queue counts as full.
-const NACK_GRACE: Duration = Duration::from_millis(500);
+const NACK_GRACE: Duration = Duration::from_millis(1_000);
 
 async fn bounded<T, E: Into<BrokerError>>(
     timeout: Duration,
@@ -365,7 +365,9 @@ impl Rabbit {
     ) -> Result<(), BrokerError> {
         let (slot, ch) = self.publisher_channel().await?;
         let result = self.confirmed_on(&ch, exchange, routing_key, payload, props).await;
-        if matches!(&result, Err(e) if !matches!(e, BrokerError::Rejected(_) | BrokerError::Unroutable(_))) {
+        // A nack may come from a channel whose connection died without telling it yet:
+        // the next attempt takes a new channel (and reconnects if need be).
+        if matches!(&result, Err(e) if !matches!(e, BrokerError::Unroutable(_))) {
             self.drop_publisher(slot).await;
         }
         result
