@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
-    QueueDeclareOptions, QueueDeleteOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -78,15 +78,15 @@ async fn publish_confirmed(args: &Args, window: Duration, consume: bool) -> Resu
             )
             .await?;
         let count = Arc::clone(&consumed);
-        Some(tokio::spawn(async move {
-            let _keep = ch;
+        let task = tokio::spawn(async move {
             while let Some(Ok(d)) = deliveries.next().await {
                 if d.ack(BasicAckOptions::default()).await.is_err() {
                     break;
                 }
                 count.fetch_add(1, Ordering::Relaxed);
             }
-        }))
+        });
+        Some((ch, task))
     } else {
         None
     };
@@ -129,12 +129,21 @@ async fn publish_confirmed(args: &Args, window: Duration, consume: bool) -> Resu
     } else {
         rate(published.load(Ordering::Relaxed), elapsed)
     };
-    if let Some(consumer) = consumer {
-        consumer.abort();
+    // Cancel the consumer before the queue goes (a deleted queue's cancel would race
+    // with the client's own and upset the connection).
+    if let Some((ch, task)) = consumer {
+        let _ = ch
+            .basic_cancel("kefu-bench".into(), BasicCancelOptions::default())
+            .await;
+        task.abort();
+        let _ = ch.close(200, "done".into()).await;
     }
-    setup
+    if let Err(err) = setup
         .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-        .await?;
+        .await
+    {
+        eprintln!("kefu-bench: could not delete {queue}: {err}");
+    }
     let _ = conn.close(200, "done".into()).await;
     Ok(result)
 }
