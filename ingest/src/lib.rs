@@ -4,6 +4,7 @@ mod auth;
 mod console;
 mod dispatch;
 mod error;
+mod handover;
 mod input;
 mod limits;
 mod media;

@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use crate::handover::Handover;
 pub use crate::stream_slots::StreamCaps;
 use crate::stream_slots::{Slot, Slots};
 use crate::ApiError;
@@ -42,43 +43,6 @@ pub struct FeedEvent {
     pub access: Option<AccessChange>,
     /// The agent an offer or a transfer is for, with what it is told.
     pub handover: Option<Handover>,
-}
-
-/// A question offered to an agent, or transferred to it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Handover {
-    pub serv_id: String,
-    pub event: &'static str,
-    pub data: Value,
-}
-
-impl Handover {
-    fn of(event_type: &str, data: &Value) -> Option<Handover> {
-        let q = &data["question"];
-        let base = |extra: Value| {
-            let mut d = json!({
-                "question_id": q["question_id"],
-                "identify": data["identify"],
-                "user_id": q["user_id"],
-                "title": q["title"],
-            });
-            d.as_object_mut()?.extend(extra.as_object()?.clone());
-            Some(d)
-        };
-        match event_type {
-            "kefu.question.offered" => Some(Handover {
-                serv_id: data["serv_id"].as_str()?.to_owned(),
-                event: "offer",
-                data: base(json!({ "expires_at": data["expires_at"].as_f64()? / 1000.0 }))?,
-            }),
-            "kefu.question.transferred" => Some(Handover {
-                serv_id: q["serv_id"].as_str()?.to_owned(),
-                event: "transferred",
-                data: base(json!({ "from_serv_id": data["from_serv_id"], "note": data["note"] }))?,
-            }),
-            _ => None,
-        }
-    }
 }
 
 /// Whose access changed: streams it may concern re-check their session.
