@@ -28,7 +28,8 @@ async fn ask(api: &Client, user: &str) -> String {
             json!({ "session": session, "title": format!("from {user}") }),
         )
         .await;
-    assert_eq!(code, 200, "{body}");
+    // 202: accepted, its outcome not known in time (a worker holding it was killed).
+    assert!(code == 200 || code == 202, "{code} {body}");
     body["question_id"].as_str().unwrap().to_owned()
 }
 
