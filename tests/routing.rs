@@ -124,6 +124,12 @@ async fn auto_routing_keeps_capacity_across_workers_and_a_kill_rabbitmq_postgres
         workers[0].kill9();
     };
     let (_, ()) = tokio::join!(asked, killer);
+    // Every question is committed, also those the killed worker held (redelivered, and
+    // retried after a deadlock between batches if need be).
+    wait_for("20 questions committed", async || {
+        count_rows(&conn, "questions", None).await == 20
+    })
+    .await;
     wait_for("6 questions served", async || serving(&conn).await.len() == 6).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     check_invariants(&conn, 2).await;
