@@ -154,39 +154,48 @@ pub async fn presence(db: &impl ConnectionTrait, serv_id: &str) -> Result<Option
     }))
 }
 
-/// How many of the app's agents could take a question now: online, with a device bound
-/// by a live session, below capacity (the queue position's estimate).
-pub async fn free_agents(db: &impl ConnectionTrait, app_id: i64) -> Result<u64, sea_orm::DbErr> {
-    use sea_orm::sea_query::Query;
-    use sea_orm::{PaginatorTrait, QuerySelect};
-    let live_sessions = Query::select()
-        .column(session::Column::Session)
-        .from(session::Entity)
-        .and_where(session::Column::ExpiresAt.gt(now_ms()))
+/// The app's agents that automatic routing may give a question to now: online, enabled,
+/// with a device bound by a live session; the one given a question longest ago first.
+/// (Whether each has room is the caller's to check.)
+pub async fn candidates(db: &impl ConnectionTrait, app_id: i64, now: i64) -> Result<Vec<agent::Model>, sea_orm::DbErr> {
+    use sea_orm::sea_query::{Expr, Query};
+    use sea_orm::QueryOrder;
+    let live_device = Query::select()
+        .expr(Expr::val(1))
+        .from(agent_binding::Entity)
+        .inner_join(
+            session::Entity,
+            Expr::col((session::Entity, session::Column::Session))
+                .equals((agent_binding::Entity, agent_binding::Column::Session)),
+        )
+        .and_where(
+            Expr::col((agent_binding::Entity, agent_binding::Column::ServId))
+                .equals((agent::Entity, agent::Column::ServId)),
+        )
+        .and_where(Expr::col((session::Entity, session::Column::ExpiresAt)).gt(now))
         .to_owned();
-    let bound: Vec<String> = agent_binding::Entity::find()
-        .select_only()
-        .column(agent_binding::Column::ServId)
-        .filter(agent_binding::Column::Session.in_subquery(live_sessions))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let of_app: Vec<String> = agent_app::Entity::find()
-        .select_only()
+    let of_app = Query::select()
         .column(agent_app::Column::ServId)
-        .filter(agent_app::Column::AppId.eq(app_id))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut free = 0;
-    for a in agent::Entity::find()
-        .filter(agent::Column::ServId.is_in(bound))
-        .filter(agent::Column::ServId.is_in(of_app))
+        .from(agent_app::Entity)
+        .and_where(agent_app::Column::AppId.eq(app_id))
+        .to_owned();
+    agent::Entity::find()
         .filter(agent::Column::Presence.eq(Presence::Online))
         .filter(agent::Column::DisabledAt.is_null())
+        .filter(agent::Column::ServId.in_subquery(of_app))
+        .filter(Expr::exists(live_device))
+        .order_by_asc(agent::Column::AssignedAt)
+        .order_by_asc(agent::Column::ServId)
         .all(db)
-        .await?
-    {
+        .await
+}
+
+/// How many of the app's agents could take a question now: the routing candidates
+/// below capacity (the queue position's estimate).
+pub async fn free_agents(db: &impl ConnectionTrait, app_id: i64) -> Result<u64, sea_orm::DbErr> {
+    use sea_orm::PaginatorTrait;
+    let mut free = 0;
+    for a in candidates(db, app_id, now_ms()).await? {
         let room = match a.max_concurrent.filter(|m| *m > 0) {
             None => true,
             Some(max) => {

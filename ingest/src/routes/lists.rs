@@ -99,13 +99,7 @@ pub async fn serv_tasks(
     caller: Caller,
     Valid(query): Valid<QuestionsQuery>,
 ) -> Result<Json<AgentQuestions>, ApiError> {
-    caller.require_agent(&serv_id, "serv_id")?;
-    let filter = QuestionFilter {
-        statuses: vec![QuestionStatus::Serving],
-        serv_id: Some(serv_id.to_string()),
-        ..Default::default()
-    };
-    agent_questions(&state, query.identify.as_ref(), &query.page(), serv_id.as_str(), filter).await
+    own_questions(&state, &caller, &serv_id, &query, QuestionStatus::Serving).await
 }
 
 /// Questions this agent finished (its '已解决' list), newest first by default.
@@ -121,13 +115,24 @@ pub async fn serv_overs(
     caller: Caller,
     Valid(query): Valid<QuestionsQuery>,
 ) -> Result<Json<AgentQuestions>, ApiError> {
-    caller.require_agent(&serv_id, "serv_id")?;
+    own_questions(&state, &caller, &serv_id, &query, QuestionStatus::Finished).await
+}
+
+/// The questions of this status the agent (the session's) serves or served last.
+async fn own_questions(
+    state: &AppState,
+    caller: &Caller,
+    serv_id: &ServId,
+    query: &QuestionsQuery,
+    status: QuestionStatus,
+) -> Result<Json<AgentQuestions>, ApiError> {
+    caller.require_agent(serv_id, "serv_id")?;
     let filter = QuestionFilter {
-        statuses: vec![QuestionStatus::Finished],
+        statuses: vec![status],
         serv_id: Some(serv_id.to_string()),
         ..Default::default()
     };
-    agent_questions(&state, query.identify.as_ref(), &query.page(), serv_id.as_str(), filter).await
+    agent_questions(state, query.identify.as_ref(), &query.page(), serv_id.as_str(), filter).await
 }
 
 /// The apps in which the caller may see `user_id`'s questions: the user's own app, or

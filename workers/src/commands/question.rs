@@ -243,9 +243,8 @@ pub async fn leave(
             events.append(&mut routing::route_app(txn, rules, q.app_id, 1).await?);
         }
         Leave::Quit => {
-            // Back to the waiting list, and to the end of the line for its agent.
-            routing::went_last(txn, serv_id).await?;
-            events.append(&mut routing::route_app(txn, rules, q.app_id, 2).await?);
+            // Back to the waiting list, and its agent to the end of the line.
+            events.append(&mut routing::after_quit(txn, rules, q.app_id, serv_id).await?);
         }
         Leave::RequestFinish => {}
     }

@@ -9,10 +9,10 @@
 
 use kefu_common::domain::events::{DomainEvent, QuestionFacts};
 use kefu_common::domain::ids::ObjectId;
-use kefu_common::domain::{Presence, QuestionStatus, RoutingMode};
+use kefu_common::domain::{QuestionStatus, RoutingMode};
 use kefu_common::now_ms;
-use kefu_common::store::entity::{agent, agent_app, agent_binding, question, session};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
+use kefu_common::store::entity::{agent, question};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -76,6 +76,21 @@ pub async fn route_app(
     Ok(events)
 }
 
+/// After the agent quit a question of this app: it goes to the end of the line, then
+/// the app is routed (automatic routing only).
+pub async fn after_quit(
+    txn: &DatabaseTransaction,
+    rules: &Rules,
+    app_id: i64,
+    serv_id: &str,
+) -> Result<Vec<DomainEvent>, DbErr> {
+    if auto_routing(txn, rules, app_id).await?.is_none() {
+        return Ok(Vec::new());
+    }
+    went_last(txn, serv_id).await?;
+    route_app(txn, rules, app_id, 2).await
+}
+
 /// Routes every app this agent serves (it came online or freed capacity).
 pub async fn route_agent_apps(
     txn: &DatabaseTransaction,
@@ -125,38 +140,8 @@ async fn free_agent(
     now: i64,
     besides: Option<&str>,
 ) -> Result<Option<String>, DbErr> {
-    let live_device = Query::select()
-        .expr(Expr::val(1))
-        .from(agent_binding::Entity)
-        .inner_join(
-            session::Entity,
-            Expr::col((session::Entity, session::Column::Session))
-                .equals((agent_binding::Entity, agent_binding::Column::Session)),
-        )
-        .and_where(
-            Expr::col((agent_binding::Entity, agent_binding::Column::ServId))
-                .equals((agent::Entity, agent::Column::ServId)),
-        )
-        .and_where(Expr::col((session::Entity, session::Column::ExpiresAt)).gt(now))
-        .to_owned();
-    let of_app = Query::select()
-        .column(agent_app::Column::ServId)
-        .from(agent_app::Entity)
-        .and_where(agent_app::Column::AppId.eq(app_id))
-        .to_owned();
-    let candidates: Vec<String> = agent::Entity::find()
-        .select_only()
-        .column(agent::Column::ServId)
-        .filter(agent::Column::Presence.eq(Presence::Online))
-        .filter(agent::Column::DisabledAt.is_null())
-        .filter(agent::Column::ServId.in_subquery(of_app))
-        .filter(Expr::exists(live_device))
-        .order_by_asc(agent::Column::AssignedAt)
-        .order_by_asc(agent::Column::ServId)
-        .into_tuple()
-        .all(txn)
-        .await?;
-    for serv_id in candidates {
+    let candidates = kefu_common::store::routing::candidates(txn, app_id, now).await?;
+    for serv_id in candidates.into_iter().map(|a| a.serv_id) {
         if Some(serv_id.as_str()) == besides {
             continue;
         }
